@@ -1,0 +1,22 @@
+# MailDesk — one command each. Odoo 18 is found by `import odoo` or ODOO_PATH.
+PYTHON ?= python3
+
+.PHONY: test demo emulator bench stress pytest
+
+test:          ## the full test suite (pytest + Odoo tests on a throwaway PostgreSQL)
+	$(PYTHON) tools/run_tests.py
+
+pytest:        ## only the plain-Python tests of graph/ and emulator/
+	$(PYTHON) tools/run_tests.py --only pytest
+
+demo:          ## Odoo + MailDesk + the Microsoft emulator on http://localhost:8069
+	$(PYTHON) tools/demo.py
+
+emulator:      ## the Microsoft identity + Graph emulator alone
+	$(PYTHON) -m emulator --port 8443 --state-dir .demo/emulator
+
+bench:         ## benchmarks (not part of CI)
+	$(PYTHON) tools/bench.py
+
+stress:        ## crash-safety stress run (not part of CI)
+	$(PYTHON) tools/stress.py

@@ -1,0 +1,144 @@
+"""``make test``: the one test command.
+
+1. finds Odoo 18 (installs it when missing) and MailDesk's requirements, websocket-client and Chromium;
+2. runs the plain-Python tests of ``graph/`` and ``emulator/`` with pytest;
+3. starts a throwaway PostgreSQL, runs Odoo's test runner on ``maildesk`` (install + at_install +
+   post_install tests), and removes the cluster, also on failure and Ctrl-C;
+4. fails on any failed/errored test, on any ERROR/CRITICAL line Odoo logs, and on a skipped browser test;
+5. ends with ``N passed, N failed, N skipped`` on its own line and exits non-zero on any failure.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import odoo_env  # noqa: E402
+from odoo_env import REPO, log  # noqa: E402
+from pgcluster import PgCluster, free_port  # noqa: E402
+
+ERROR_LINE = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ')
+BROWSER_SKIP = re.compile(r'chrome|chromium|browser|websocket', re.I)
+
+
+class Totals:
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+        self.problems = []
+
+    def fail(self, why, count=1):
+        self.failed += count
+        self.problems.append(why)
+
+
+def run_pytest(totals, workdir, select):
+    paths = [p for p in ('graph/tests', 'emulator/tests') if os.path.isdir(os.path.join(REPO, p))]
+    if not paths:
+        return
+    junit = os.path.join(workdir, 'pytest.xml')
+    cmd = [sys.executable, '-m', 'pytest', '-q', f'--junitxml={junit}', *paths]
+    if select:
+        cmd += ['-k', select]
+    log('pytest: ' + ' '.join(paths))
+    proc = subprocess.run(cmd, cwd=REPO)
+    if not os.path.exists(junit):
+        totals.fail(f'pytest did not run (exit {proc.returncode})')
+        return
+    suite = ET.parse(junit).getroot()
+    suite = suite if suite.tag == 'testsuite' else suite.find('testsuite')
+    tests, failures, errors, skipped = (int(suite.get(k, 0)) for k in ('tests', 'failures', 'errors', 'skipped'))
+    totals.passed += tests - failures - errors - skipped
+    totals.skipped += skipped
+    if failures + errors:
+        totals.fail(f'pytest: {failures} failed, {errors} errors', failures + errors)
+    elif proc.returncode not in (0, 5):
+        totals.fail(f'pytest exited {proc.returncode}')
+
+
+def run_odoo(totals, workdir, test_tags):
+    odoo_root = odoo_env.find_odoo()
+    report_path = os.path.join(workdir, 'odoo-report.json')
+    log_path = os.path.join(workdir, 'odoo-test.log')
+    with PgCluster() as pg:
+        log(f'PostgreSQL on 127.0.0.1:{pg.port} ({pg.base_dir})')
+        cmd = [sys.executable, os.path.join(REPO, 'tools', 'odoo_test_main.py'),
+               f'--addons-path={odoo_env.addons_path(odoo_root, workdir)}', *pg.odoo_args(),
+               '-d', f'maildesk_test_{os.getpid()}', '-i', 'maildesk', '--without-demo=all',
+               '--test-enable', f'--test-tags={test_tags}', '--stop-after-init',
+               f'--http-port={free_port()}', '--max-cron-threads=0', '--workers=0',
+               f'--data-dir={os.path.join(workdir, "filestore")}', '--log-level=info']
+        env = dict(os.environ, MAILDESK_TEST_REPORT=report_path, PYTHONPATH=os.pathsep.join(
+            filter(None, [odoo_root, os.environ.get('PYTHONPATH')])))
+        log('Odoo: installing maildesk and running its tests (full log: %s)' % log_path)
+        error_lines = []
+        with open(log_path, 'w') as log_file:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                    errors='replace')
+            for line in proc.stdout:
+                log_file.write(line)
+                if ERROR_LINE.match(line):
+                    error_lines.append(line.rstrip())
+                if ERROR_LINE.match(line) or ' WARNING ' in line or ' FAIL' in line or 'Traceback' in line:
+                    sys.stdout.write(line)
+            proc.wait()
+    account_odoo(totals, report_path, error_lines)
+
+
+def account_odoo(totals, report_path, error_lines):
+    if not os.path.exists(report_path):
+        totals.fail('Odoo test run crashed before reporting')
+        return
+    report = json.load(open(report_path))
+    if not report.get('ran'):
+        totals.fail('Odoo could not load the database (module install failed?)')
+        return
+    failed = report['failures'] + report['errors']
+    browser_skips = [s for s in report['skips'] if BROWSER_SKIP.search(s['reason'])]
+    totals.passed += report['tests'] - failed - report['skipped']
+    totals.skipped += report['skipped'] - len(browser_skips)
+    if failed:
+        totals.fail(f'Odoo: {report["failures"]} failed, {report["errors"]} errors', failed)
+    for skip in browser_skips:
+        totals.fail(f'browser test skipped: {skip["test"]}: {skip["reason"]}')
+    if error_lines and not failed:
+        totals.fail(f'Odoo logged {len(error_lines)} ERROR line(s), e.g.: {error_lines[0]}')
+    if report['rc'] and not totals.failed:
+        totals.fail(f'Odoo exited with {report["rc"]}')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--test-tags', default='/maildesk', help='Odoo --test-tags (default /maildesk)')
+    parser.add_argument('-k', dest='select', help='pytest -k expression for graph/ and emulator/ tests')
+    parser.add_argument('--only', choices=['pytest', 'odoo'], help='run one half only')
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    started = time.time()
+    totals = Totals()
+    odoo_env.find_odoo()
+    odoo_env.ensure_requirements(extra=('pytest',))
+    odoo_env.ensure_browser()
+    os.makedirs(os.path.join(REPO, '.tmp'), exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix='run-', dir=os.path.join(REPO, '.tmp'))
+    try:
+        if args.only != 'odoo':
+            run_pytest(totals, workdir, args.select)
+        if args.only != 'pytest':
+            run_odoo(totals, workdir, args.test_tags)
+    except KeyboardInterrupt:
+        totals.fail('interrupted')
+    for problem in totals.problems:
+        log(f'FAILED: {problem}')
+    log(f'wall time {time.time() - started:.0f}s; logs in {workdir}')
+    print(f'{totals.passed} passed, {totals.failed} failed, {totals.skipped} skipped', flush=True)
+    return 1 if totals.failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
