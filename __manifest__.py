@@ -11,7 +11,7 @@ backfill, bodies fetched on open, sending through Graph, and a three-pane inbox.
     'author': 'MailDesk',
     'license': 'LGPL-3',
     'depends': ['mail'],
-    'external_dependencies': {'python': ['msal', 'requests', 'dateutil']},
+    'external_dependencies': {'python': ['msal', 'requests', 'python-dateutil']},
     'data': [
         'security/maildesk_security.xml',
         'security/ir.model.access.csv',
@@ -24,6 +24,7 @@ backfill, bodies fetched on open, sending through Graph, and a three-pane inbox.
         'views/ir_mail_server_views.xml',
         'views/res_config_settings_views.xml',
         'views/maildesk_templates.xml',
+        'views/maildesk_inbox_views.xml',
         'views/maildesk_menus.xml',
     ],
     'assets': {

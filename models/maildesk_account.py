@@ -51,7 +51,7 @@ class MaildeskAccount(models.Model):
     folder_ids = fields.One2many('maildesk.folder', 'account_id', string='Folders')
     fetchmail_server_ids = fields.One2many('fetchmail.server', 'maildesk_account_id', string='Incoming Servers')
     mail_server_ids = fields.One2many('ir.mail_server', 'maildesk_account_id', string='Outgoing Servers')
-    message_count = fields.Integer(compute='_compute_message_count', string='Messages')
+    message_count = fields.Integer(compute='_compute_message_count', string='Synced Messages')
 
     _sql_constraints = [
         ('email_user_uniq', 'unique(email, user_id)', 'This user already has a mailbox account for this address.'),
