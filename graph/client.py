@@ -1,0 +1,462 @@
+"""GraphClient: the only code that talks HTTP to Microsoft Graph.
+
+One ``requests.Session`` per client, one retry loop (:meth:`GraphClient._request`), one error mapping
+(:func:`errors.classify`). Delta and paging links are opaque: they are GETted verbatim, never parsed or built.
+"""
+import base64
+import collections
+import json
+import logging
+import random
+import threading
+import time
+from urllib.parse import quote, urlsplit
+
+import requests
+import urllib3
+
+from .errors import (
+    AuthExpired, BadResponse, NotFound, Throttled, Transient, classify,
+)
+from .mail import MESSAGE_SELECT
+
+_logger = logging.getLogger(__name__)
+
+Page = collections.namedtuple('Page', 'items next_link delta_link')
+Page.__doc__ = """One page of a delta round: ``items`` (raw Graph dicts, incl. ``@removed`` markers), and exactly one
+of ``next_link`` (more pages follow, even when ``items`` is empty) or ``delta_link`` (the round is complete)."""
+
+# Outlook allows 4 concurrent requests per app and mailbox; more are answered 429 MailboxConcurrency.
+MAX_IN_FLIGHT_PER_MAILBOX = 4
+SMALL_ATTACHMENT_LIMIT = 3 * 1024 * 1024  # POST .../attachments only accepts less than 3 MB
+UPLOAD_CHUNK_SIZE = 4 * 1024 * 1024  # Microsoft recommends chunks of at most 4 MB (multiples of 320 KiB)
+FOLDER_PAGE_SIZE = 100
+MAX_FOLDERS = 10000  # a safety net against a server that keeps inventing folders
+WELL_KNOWN_FOLDERS = ('inbox', 'sentitems', 'drafts', 'deleteditems', 'archive', 'junkemail')
+REPLY_KINDS = {'reply': 'Reply', 'replyAll': 'ReplyAll', 'forward': 'Forward'}
+IDEMPOTENT_METHODS = frozenset({'GET', 'PUT', 'PATCH', 'DELETE', 'HEAD'})
+RETRYABLE_SERVER_STATUSES = frozenset({500, 502, 504})
+
+_semaphores = {}
+_semaphores_lock = threading.Lock()
+
+
+def mailbox_semaphore(mailbox_key):
+    """The process-wide semaphore bounding concurrent requests for one mailbox (shared by all its clients)."""
+    with _semaphores_lock:
+        semaphore = _semaphores.get(mailbox_key)
+        if semaphore is None:
+            semaphore = _semaphores[mailbox_key] = threading.BoundedSemaphore(MAX_IN_FLIGHT_PER_MAILBOX)
+        return semaphore
+
+
+class GraphClient:
+    """Microsoft Graph mail client for one mailbox, usable from several threads.
+
+    :param str graph_url: Graph base URL incl. version, e.g. ``https://graph.microsoft.com/v1.0`` (national
+        clouds and the emulator differ); a URL without a path gets ``/v1.0``
+    :param token_provider: ``callable(force_refresh: bool) -> str`` returning an access token; it is called
+        once lazily and with ``force_refresh=True`` after a 401
+    :param verify: CA bundle path or bool for TLS verification; None keeps requests' default
+    :param mailbox_key: identifies the mailbox for the in-flight limit (e.g. the address); None -> per client
+    :param int page_size: ``Prefer: odata.maxpagesize`` for delta pages
+    :param float max_wait: longest Retry-After this process sleeps; longer waits raise :class:`Throttled`
+    """
+
+    max_throttle_retries = 4
+    max_transient_retries = 2
+    backoff_base = 0.25
+
+    def __init__(self, graph_url, token_provider, verify=None, mailbox_key=None, page_size=1000, timeout=30,
+                 max_wait=5.0, session=None):
+        self.graph_url = _normalized_base_url(graph_url)
+        self.token_provider = token_provider
+        self.verify = verify
+        self.page_size = int(page_size)
+        self.timeout = timeout
+        self.max_wait = float(max_wait)
+        self.session = session or requests.Session()
+        self.semaphore = mailbox_semaphore(mailbox_key if mailbox_key is not None else ('client', id(self)))
+        self.request_count = 0
+        self._count_lock = threading.Lock()
+        self._token = None
+        self._token_lock = threading.Lock()
+        origin = urlsplit(self.graph_url)
+        self._origin = (origin.scheme.lower(), origin.netloc.lower())
+
+    # ------------------------------------------------------------------ user and folders
+
+    def me(self):
+        """The signed-in user (``GET /me``); ``mail`` may be null for personal accounts."""
+        return self._get_json('/me')
+
+    def list_folders(self):
+        """Every visible mail folder of the mailbox, depth first, as raw Graph dicts with ``parentFolderId``.
+
+        v1.0 lists only one level per call, so child folders are walked recursively; all pages are followed.
+        """
+        folders, seen = [], set()
+        pending = [(None, '/me/mailFolders')]
+        while pending:
+            parent_id, path = pending.pop()
+            for folder in self._collect_pages(path, {'$top': FOLDER_PAGE_SIZE}):
+                folder_id = folder.get('id') if isinstance(folder, dict) else None
+                if not isinstance(folder_id, str) or folder_id in seen or folder.get('isHidden') is True:
+                    continue
+                seen.add(folder_id)
+                if parent_id and not folder.get('parentFolderId'):
+                    folder['parentFolderId'] = parent_id
+                folders.append(folder)
+                if len(folders) >= MAX_FOLDERS:
+                    return folders
+                if folder.get('childFolderCount') != 0:
+                    pending.append((folder_id, '/me/mailFolders/%s/childFolders' % _quote_id(folder_id)))
+        return folders
+
+    def well_known_folder_ids(self, names=WELL_KNOWN_FOLDERS):
+        """``{role: folder id}`` for the well-known folders the mailbox has (v1.0 folders carry no role)."""
+        roles = {}
+        for name in names:
+            try:
+                folder = self.get_folder(name)
+            except NotFound:
+                continue  # e.g. a mailbox without an archive folder
+            folder_id = folder.get('id')
+            if isinstance(folder_id, str) and folder_id:
+                roles[name] = folder_id
+        return roles
+
+    def get_folder(self, id_or_name):
+        """One mail folder by id or well-known name (``inbox``, ``sentitems``...)."""
+        return self._get_json('/me/mailFolders/%s' % _quote_id(id_or_name))
+
+    # ------------------------------------------------------------------ delta sync
+
+    def delta_page(self, folder_id, link=None, select=MESSAGE_SELECT):
+        """One page of a folder's message delta.
+
+        :param link: the stored ``next_link`` or ``delta_link`` to continue from; None starts an initial round
+            (newest first). Query options are only sent on the initial request: Graph encodes them in the links.
+        :raises SyncStateExpired: the link expired; start again with ``link=None``
+        """
+        headers = {'Prefer': 'odata.maxpagesize=%d' % self.page_size}
+        if link:
+            self._check_same_origin(link)
+            body = self._request('GET', link, headers=headers)
+        else:
+            params = {'$select': ','.join(select), '$orderby': 'receivedDateTime desc'}
+            path = '/me/mailFolders/%s/messages/delta' % _quote_id(folder_id)
+            body = self._request('GET', path, params=params, headers=headers)
+        return _page_from_body(body)
+
+    # ------------------------------------------------------------------ reading messages
+
+    def get_message(self, message_id, body=True, select=MESSAGE_SELECT):
+        """One message; with ``body`` its HTML body (``Prefer: outlook.body-content-type="html"``)."""
+        fields = list(select) + (['body'] if body else [])
+        headers = {'Prefer': 'outlook.body-content-type="html"'} if body else None
+        return self._get_json(self._message_path(message_id), params={'$select': ','.join(fields)},
+                              headers=headers)
+
+    def list_attachments(self, message_id):
+        """Attachment metadata of a message (all pages); ``contentBytes`` is fetched per attachment instead."""
+        path = self._message_path(message_id, '/attachments')
+        return list(self._collect_pages(path, {'$select': 'id,name,contentType,size,isInline,lastModifiedDateTime'}))
+
+    def get_attachment(self, message_id, attachment_id):
+        """One attachment as Graph JSON (a fileAttachment carries ``contentBytes`` and ``contentId``)."""
+        return self._get_json(self._message_path(message_id, '/attachments/%s' % _quote_id(attachment_id)))
+
+    def get_attachment_bytes(self, message_id, attachment_id):
+        """The raw bytes of a file attachment (``/$value``)."""
+        path = self._message_path(message_id, '/attachments/%s/$value' % _quote_id(attachment_id))
+        return self._request('GET', path, expect='bytes')
+
+    def get_mime(self, message_id):
+        """The message as RFC 822 MIME bytes (``/$value``)."""
+        return self._request('GET', self._message_path(message_id, '/$value'), expect='bytes')
+
+    # ------------------------------------------------------------------ sending
+
+    def send_mime(self, mime_bytes):
+        """Send a complete MIME message (``POST /me/sendMail``, base64 text body); Graph returns no id."""
+        self._request('POST', '/me/sendMail', data=base64.b64encode(mime_bytes),
+                      headers={'Content-Type': 'text/plain'}, expect='none')
+
+    def send_message(self, message_json, save_to_sent=True):
+        """Send a Graph message JSON in one call; Graph returns no id (correlate by internetMessageId)."""
+        payload = {'message': message_json}
+        if not save_to_sent:
+            payload['saveToSentItems'] = False
+        self._request('POST', '/me/sendMail', json_body=payload, expect='none')
+
+    def create_draft(self, message_json):
+        """Create a draft in Drafts; returns the message (its immutable id survives the send)."""
+        return self._request('POST', '/me/messages', json_body=message_json)
+
+    def update_draft(self, message_id, fields):
+        """PATCH a draft (body, recipients, internetMessageId are only writable while it is a draft)."""
+        return self.update_message(message_id, fields)
+
+    def send_draft(self, message_id):
+        """Send an existing draft; it moves to Sent Items (same id under ImmutableId)."""
+        self._request('POST', self._message_path(message_id, '/send'), headers={'Content-Length': '0'},
+                      expect='none')
+
+    def add_attachment(self, message_id, name, content_type, data):
+        """Attach a file to a draft: inline POST below 3 MB, an upload session from 3 MB on.
+
+        :return: the attachment JSON for small files; for uploads ``{'location': str or None}`` plus the final
+            response JSON when Graph sends one
+        """
+        if len(data) < SMALL_ATTACHMENT_LIMIT:
+            payload = {
+                '@odata.type': '#microsoft.graph.fileAttachment', 'name': name, 'contentType': content_type,
+                'contentBytes': base64.b64encode(data).decode('ascii'),
+            }
+            return self._request('POST', self._message_path(message_id, '/attachments'), json_body=payload)
+        return self._upload_attachment(message_id, name, content_type, data)
+
+    def create_reply(self, message_id, kind='reply'):
+        """Create a reply / reply-all / forward draft (``createReply`` & co.); returns the draft message."""
+        action = 'create%s' % _reply_action(kind)
+        return self._request('POST', self._message_path(message_id, '/' + action), headers={'Content-Length': '0'})
+
+    def reply(self, message_id, kind='reply', comment=None, message=None):
+        """Reply / reply-all / forward in one call (Graph accepts ``comment`` or ``message.body``, not both)."""
+        action = _reply_action(kind)
+        payload = {}
+        if comment is not None:
+            payload['comment'] = comment
+        if message is not None:
+            payload['message'] = message
+        path = self._message_path(message_id, '/' + action[0].lower() + action[1:])
+        self._request('POST', path, json_body=payload, expect='none')
+
+    # ------------------------------------------------------------------ write-back
+
+    def update_message(self, message_id, fields):
+        """PATCH only the given fields (``{'isRead': True}``, ``{'flag': {'flagStatus': 'flagged'}}``...)."""
+        return self._request('PATCH', self._message_path(message_id), json_body=fields)
+
+    def move_message(self, message_id, destination):
+        """Move to a folder id or well-known name; returns the moved message (same id under ImmutableId)."""
+        return self._request('POST', self._message_path(message_id, '/move'),
+                             json_body={'destinationId': destination})
+
+    def delete_message(self, message_id):
+        """Delete a message (Outlook moves it to Deleted Items)."""
+        self._request('DELETE', self._message_path(message_id), expect='none')
+
+    # ------------------------------------------------------------------ internals: paths and pages
+
+    def _message_path(self, message_id, suffix=''):
+        return '/me/messages/%s%s' % (_quote_id(message_id), suffix)
+
+    def _get_json(self, path, params=None, headers=None):
+        body = self._request('GET', path, params=params, headers=headers)
+        if not isinstance(body, dict):
+            raise BadResponse('Graph returned an unexpected JSON shape', code='badResponse')
+        return body
+
+    def _collect_pages(self, path, params):
+        """Yield the ``value`` items of a collection, following every ``@odata.nextLink`` verbatim."""
+        body = self._request('GET', path, params=params)
+        while True:
+            items, next_link = _collection_page(body)
+            yield from items
+            if not next_link:
+                return
+            self._check_same_origin(next_link)
+            body = self._request('GET', next_link)
+
+    def _upload_attachment(self, message_id, name, content_type, data):
+        item = {'attachmentType': 'file', 'name': name, 'size': len(data), 'contentType': content_type}
+        path = self._message_path(message_id, '/attachments/createUploadSession')
+        session = self._request('POST', path, json_body={'AttachmentItem': item})
+        upload_url = session.get('uploadUrl') if isinstance(session, dict) else None
+        if not isinstance(upload_url, str) or not upload_url.lower().startswith('https://'):
+            raise BadResponse('Graph returned no usable upload URL', code='badResponse')
+        result = {}
+        for start in range(0, len(data), UPLOAD_CHUNK_SIZE):
+            chunk = data[start:start + UPLOAD_CHUNK_SIZE]
+            headers = {
+                'Content-Type': 'application/octet-stream',
+                'Content-Range': 'bytes %d-%d/%d' % (start, start + len(chunk) - 1, len(data)),
+            }
+            # The upload URL is pre-authenticated: sending our bearer token there is refused (and needless).
+            response = self._request('PUT', upload_url, data=chunk, headers=headers, expect='response', auth=False)
+            result = {'location': response.headers.get('Location')}
+            result.update(_json_or_empty(response))
+        return result
+
+    # ------------------------------------------------------------------ internals: the one retry loop
+
+    def _request(self, method, path_or_url, params=None, json_body=None, data=None, headers=None, expect='json',
+                 auth=True):
+        """Send one logical request, retrying as the failure deserves; returns per ``expect``.
+
+        ``expect``: 'json' (decoded body), 'bytes', 'none', or 'response' (the requests.Response).
+        Retries: one token refresh on 401; Retry-After up to ``max_wait``; short backoff on 5xx and network
+        failures, but only for idempotent methods (a timed-out POST may already have sent the mail).
+        """
+        url = path_or_url if path_or_url.startswith(('https://', 'http://')) else self.graph_url + path_or_url
+        if json_body is not None:
+            data = json.dumps(json_body).encode('utf-8')
+            headers = dict(headers or {}, **{'Content-Type': 'application/json'})
+        refreshed, throttle_attempts, transient_attempts = False, 0, 0
+        token = self._current_token() if auth else None
+        while True:
+            try:
+                response = self._send(method, url, params, data, headers, token)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                transient_attempts += 1
+                if not self._may_retry_network(method, exc, transient_attempts):
+                    raise Transient('Graph request failed: %s' % type(exc).__name__, code='network') from None
+                self._sleep(self._backoff(transient_attempts))
+                continue
+            if response.status_code < 400:
+                return _decode(response, expect)
+            error = classify(response.status_code, _json_or_none(response), response.headers)
+            if isinstance(error, AuthExpired) and auth and not refreshed:
+                refreshed = True
+                token = self._refresh_token(token)
+                continue
+            if isinstance(error, Throttled):
+                throttle_attempts += 1
+                wait = error.retry_after if error.retry_after is not None else self._backoff(throttle_attempts)
+                if wait > self.max_wait or throttle_attempts > self.max_throttle_retries:
+                    raise error
+                self._sleep(wait)
+                continue
+            if response.status_code in RETRYABLE_SERVER_STATUSES and method in IDEMPOTENT_METHODS:
+                transient_attempts += 1
+                if transient_attempts <= self.max_transient_retries:
+                    self._sleep(self._backoff(transient_attempts))
+                    continue
+            raise error
+
+    def _send(self, method, url, params, data, headers, token):
+        request_headers = {'Prefer': 'IdType="ImmutableId"', 'Accept': 'application/json'}
+        for key, value in (headers or {}).items():
+            if key == 'Prefer':  # several preferences travel in one comma-separated header (RFC 7240)
+                request_headers['Prefer'] = '%s, %s' % (request_headers['Prefer'], value)
+            else:
+                request_headers[key] = value
+        if token is not None:
+            request_headers['Authorization'] = 'Bearer %s' % token
+        with self._count_lock:
+            self.request_count += 1
+        # REQUESTS_CA_BUNDLE overrides Session.verify, so verify must travel with every request.
+        extra = {} if self.verify is None else {'verify': self.verify}
+        with self.semaphore:
+            response = self.session.request(method, url, params=params, data=data, headers=request_headers,
+                                            timeout=self.timeout, **extra)
+        _logger.debug('Graph %s %s -> %s', method, urlsplit(url).path, response.status_code)
+        return response
+
+    def _may_retry_network(self, method, exc, attempts):
+        if attempts > self.max_transient_retries:
+            return False
+        # A failed connect never reached the server, so even a POST is safe to repeat; a read timeout or a
+        # dropped connection on POST may mean the mail already went out.
+        return method in IDEMPOTENT_METHODS or _never_reached_server(exc)
+
+    def _backoff(self, attempt):
+        delay = self.backoff_base * (2 ** (attempt - 1))
+        return min(self.max_wait, delay * (1 + random.random() / 4))
+
+    def _sleep(self, seconds):
+        time.sleep(seconds)
+
+    def _current_token(self):
+        with self._token_lock:
+            if self._token is None:
+                self._token = self.token_provider(force_refresh=False)
+            return self._token
+
+    def _refresh_token(self, stale_token):
+        """Force one refresh, unless another thread already replaced the token that was refused."""
+        with self._token_lock:
+            if self._token == stale_token:
+                self._token = self.token_provider(force_refresh=True)
+            return self._token
+
+    def _check_same_origin(self, link):
+        """Links come from stored data; never send the mailbox's token to another host."""
+        parts = urlsplit(link) if isinstance(link, str) else None
+        if parts is None or (parts.scheme.lower(), parts.netloc.lower()) != self._origin:
+            raise BadResponse('link does not belong to the configured Graph endpoint', code='foreignLink')
+
+
+def _normalized_base_url(graph_url):
+    url = str(graph_url).rstrip('/')
+    return url if urlsplit(url).path else url + '/v1.0'
+
+
+def _never_reached_server(exc):
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], 'reason', None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _quote_id(value):
+    # Ids are URL-safe base64 ('-', '_', '=' padding); quoting keeps any other character in its path segment.
+    return quote(str(value), safe='=')
+
+
+def _reply_action(kind):
+    try:
+        return REPLY_KINDS[kind]
+    except KeyError:
+        raise ValueError('reply kind must be one of %s' % ', '.join(REPLY_KINDS)) from None
+
+
+def _decode(response, expect):
+    if expect == 'response':
+        return response
+    if expect == 'bytes':
+        return response.content
+    if expect == 'none':
+        return None
+    body = _json_or_none(response)
+    if body is None:
+        raise BadResponse('Graph returned a non-JSON body (HTTP %s)' % response.status_code,
+                          status=response.status_code, code='badResponse')
+    return body
+
+
+def _json_or_none(response):
+    if not response.content:
+        return None
+    try:
+        # Decode leniently: invalid UTF-8 must not turn a readable answer into an exception.
+        return json.loads(response.content.decode('utf-8', 'replace'))
+    except ValueError:
+        return None
+
+
+def _json_or_empty(response):
+    body = _json_or_none(response)
+    return body if isinstance(body, dict) else {}
+
+
+def _collection_page(body):
+    if not isinstance(body, dict) or not isinstance(body.get('value'), list):
+        raise BadResponse('Graph returned a collection without a value list', code='badResponse')
+    next_link = body.get('@odata.nextLink')
+    if next_link is not None and not isinstance(next_link, str):
+        raise BadResponse('Graph returned an invalid nextLink', code='badResponse')
+    return body['value'], next_link or None
+
+
+def _page_from_body(body):
+    items, next_link = _collection_page(body)
+    delta_link = body.get('@odata.deltaLink')
+    if delta_link is not None and not isinstance(delta_link, str):
+        raise BadResponse('Graph returned an invalid deltaLink', code='badResponse')
+    if not next_link and not delta_link:
+        # Without either link the round can neither continue nor end: storing nothing would loop forever.
+        raise BadResponse('delta page has neither nextLink nor deltaLink', code='badResponse')
+    return Page(items, next_link, None if next_link else delta_link)

@@ -1,0 +1,243 @@
+"""Microsoft identity platform through MSAL: app factory, auth-code flow (PKCE, state, nonce), silent refresh.
+
+MSAL owns the tokens; we own the HTTP (a requests session with our TLS settings) and map every MSAL outcome
+onto :mod:`.errors`. MSAL *returns* protocol errors as dicts and *raises* for misuse and network failures;
+both end up as :class:`AuthInvalid` or :class:`Transient` here.
+
+Counting failures (for an account's ``auth_invalid`` state): MSAL caches an identical failing token POST for
+60 s (HTTP 400) or Retry-After seconds (429/5xx) per app instance, and answers repeats from that cache without
+a network call. So count *attempts* (e.g. one per cron run, each with a freshly built :class:`App`), not calls:
+several calls within a minute on one App are one failure seen several times, and a fixed refresh token does
+not recover sooner by being retried in a loop.
+"""
+import base64
+import binascii
+import json
+import logging
+from urllib.parse import urlsplit
+
+import msal
+import requests
+
+from .errors import AuthInvalid, FlowMismatch, Transient
+
+_logger = logging.getLogger(__name__)
+
+# Hosts MSAL knows itself; any other authority (ADFS-like or the emulator) must skip instance discovery, which
+# would otherwise ask login.microsoftonline.com about it.
+MICROSOFT_LOGIN_HOSTS = frozenset({
+    'login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn',
+    'login.partner.microsoftonline.cn', 'login-us.microsoftonline.com',
+})
+# MSAL adds these itself and refuses them in the scope list.
+RESERVED_SCOPES = frozenset({'openid', 'profile', 'offline_access'})
+KNOWN_ERROR_KINDS = frozenset({
+    'invalid_grant', 'interaction_required', 'consent_required', 'invalid_client', 'access_denied',
+})
+# Refinements by AADSTS number where the ``error`` value is less specific than the situation.
+KIND_BY_AADSTS = {65001: 'consent_required', 50076: 'interaction_required', 50079: 'interaction_required'}
+TRANSIENT_ERRORS = frozenset({'temporarily_unavailable', 'server_error'})
+MAX_DESCRIPTION_LENGTH = 300
+
+
+class TlsSession(requests.Session):
+    """A requests session that applies ``verify`` and ``timeout`` to every request.
+
+    ``REQUESTS_CA_BUNDLE`` in the environment overrides ``Session.verify``; only a per-request ``verify`` wins.
+    """
+
+    def __init__(self, verify=None, timeout=30):
+        super().__init__()
+        self.tls_verify = verify
+        self.default_timeout = timeout
+
+    def request(self, method, url, **kwargs):
+        if self.tls_verify is not None:
+            kwargs['verify'] = self.tls_verify
+        if kwargs.get('timeout') is None:
+            kwargs['timeout'] = self.default_timeout
+        return super().request(method, url, **kwargs)
+
+
+class App:
+    """An MSAL confidential client plus its serializable token cache (one per account and run)."""
+
+    def __init__(self, msal_app, cache):
+        self.msal = msal_app
+        self.cache = cache
+
+    def cache_state(self):
+        """The serialized token cache if it changed since loaded/last saved (persist it), else None."""
+        if not self.cache.has_state_changed:
+            return None
+        return self.cache.serialize()  # also resets has_state_changed
+
+
+def build_app(client_id, client_secret, authority, cache_state=None, verify=None, timeout=30):
+    """Build the MSAL app; MSAL fetches the authority's OpenID configuration right here.
+
+    :param authority: e.g. ``https://login.microsoftonline.com/common`` or the emulator's authority
+    :param cache_state: the string previously returned by :meth:`App.cache_state`
+    :raises AuthInvalid: the authority is unusable (kind ``other``)
+    :raises Transient: the authority could not be reached
+    """
+    cache = msal.SerializableTokenCache()
+    if cache_state:
+        try:
+            cache.deserialize(cache_state)
+        except (ValueError, TypeError):
+            # An unreadable cache means no account: the user is asked to authorize again.
+            _logger.warning('MSAL token cache could not be read; starting with an empty cache')
+    host = (urlsplit(authority).hostname or '').lower()
+    options = {} if host in MICROSOFT_LOGIN_HOSTS else {'instance_discovery': False}
+    try:
+        msal_app = msal.ConfidentialClientApplication(
+            client_id, client_credential=client_secret, authority=authority, token_cache=cache,
+            http_client=TlsSession(verify=verify, timeout=timeout), **options)
+    except requests.RequestException as exc:
+        raise Transient('identity platform unreachable: %s' % type(exc).__name__, code='network') from None
+    except ValueError:
+        raise AuthInvalid('other', 'the sign-in authority is not valid or not reachable') from None
+    return App(msal_app, cache)
+
+
+def graph_scopes(write_back, graph_url):
+    """Full-URL Graph scopes for the Graph host in use (global, national clouds, emulator).
+
+    One consistent string form matters: MSAL matches cached tokens by exact scope strings.
+    """
+    parts = urlsplit(graph_url)
+    resource = '%s://%s' % (parts.scheme, parts.netloc)
+    names = ('Mail.ReadWrite' if write_back else 'Mail.Read', 'Mail.Send', 'User.Read')
+    return ['%s/%s' % (resource, name) for name in names]
+
+
+def start_auth_flow(app, scopes, redirect_uri, login_hint=None, state=None, response_mode=None):
+    """Start the auth-code flow (PKCE, state, nonce). Keep the returned dict server-side until the callback;
+    redirect the user to ``flow['auth_uri']``."""
+    scopes = [scope for scope in scopes if scope not in RESERVED_SCOPES]
+    return app.msal.initiate_auth_code_flow(
+        scopes, redirect_uri=redirect_uri, login_hint=login_hint, state=state, response_mode=response_mode)
+
+
+def finish_auth_flow(app, flow, params):
+    """Redeem the callback parameters for tokens (stored in ``app.cache``).
+
+    :param dict params: the callback's query (or form_post) parameters
+    :return: ``{'access_token', 'username', 'home_account_id', 'id_token_claims'}``
+    :raises FlowMismatch: state or nonce does not match the flow (stale tab, CSRF)
+    :raises AuthInvalid: the user declined or the code could not be redeemed
+    :raises Transient: the identity platform could not be reached
+    """
+    try:
+        result = app.msal.acquire_token_by_auth_code_flow(flow, dict(params or {}))
+    except requests.RequestException as exc:
+        raise Transient('identity platform unreachable: %s' % type(exc).__name__, code='network') from None
+    except (ValueError, RuntimeError):
+        # ValueError: state mismatch / missing code; RuntimeError: id_token nonce mismatch.
+        raise FlowMismatch() from None
+    _raise_for_error(result)
+    claims = result.get('id_token_claims') or {}
+    return {
+        'access_token': result.get('access_token'),
+        'username': claims.get('preferred_username') or claims.get('upn') or claims.get('email') or '',
+        'home_account_id': _home_account_id(app, result, claims),
+        'id_token_claims': claims,
+    }
+
+
+def acquire_token(app, scopes, home_account_id, force_refresh=False):
+    """An access token for the cached account, refreshed (and the refresh token rotated) when needed.
+
+    After a call, persist :meth:`App.cache_state` when it is not None: the new refresh token lives there.
+
+    :raises AuthInvalid: no such account in the cache (kind ``no_account``) or the grant was refused
+    :raises Transient: the identity platform could not be reached or had a server error
+    """
+    account = _find_account(app, home_account_id)
+    if account is None:
+        raise AuthInvalid('no_account', 'no signed-in account in the token cache')
+    try:
+        result = app.msal.acquire_token_silent_with_error(list(scopes), account, force_refresh=force_refresh)
+    except requests.RequestException as exc:
+        raise Transient('identity platform unreachable: %s' % type(exc).__name__, code='network') from None
+    if not result:
+        # MSAL found neither a usable access token nor a refresh token for these scopes.
+        raise AuthInvalid('no_account', 'no usable token in the cache for these scopes')
+    _raise_for_error(result)
+    return result['access_token']
+
+
+def remove_account(app, home_account_id):
+    """Forget the account's tokens (Disconnect). Returns True if an account was removed."""
+    account = _find_account(app, home_account_id)
+    if account is None:
+        return False
+    app.msal.remove_account(account)
+    return True
+
+
+def auth_error(result):
+    """The exception for an MSAL error dict: kind from ``error``, AADSTS numbers kept, no trace ids in text."""
+    error = str(result.get('error') or 'other')
+    error_codes = [code for code in result.get('error_codes') or () if isinstance(code, int)]
+    message = '%s: %s' % (error, _first_line(result.get('error_description'))) if result.get(
+        'error_description') else error
+    if error in TRANSIENT_ERRORS:
+        return Transient(message, code=error)
+    kind = next((KIND_BY_AADSTS[code] for code in error_codes if code in KIND_BY_AADSTS), None)
+    if kind is None:
+        kind = error if error in KNOWN_ERROR_KINDS else ('invalid_client' if error == 'unauthorized_client'
+                                                         else 'other')
+    return AuthInvalid(kind, message, code=error, error_codes=error_codes)
+
+
+def _raise_for_error(result):
+    if isinstance(result, dict) and 'error' in result:
+        raise auth_error(result)
+    if not isinstance(result, dict) or not result.get('access_token'):
+        raise AuthInvalid('other', 'the identity platform returned no access token')
+
+
+def _first_line(description):
+    # Microsoft appends "Trace ID / Correlation ID / Timestamp" lines; users need only the first one.
+    lines = str(description).strip().splitlines()
+    line = lines[0].strip() if lines else ''
+    return line if len(line) <= MAX_DESCRIPTION_LENGTH else line[:MAX_DESCRIPTION_LENGTH - 1] + '…'
+
+
+def _find_account(app, home_account_id):
+    if not home_account_id:
+        return None
+    for account in app.msal.get_accounts():
+        if account.get('home_account_id') == home_account_id:
+            return account
+    return None
+
+
+def _home_account_id(app, result, claims):
+    """The id MSAL filed the account under: ``uid.utid`` from client_info, else the id_token ``sub``.
+
+    Cross-checked against the cache so a server that omits client_info still yields a usable id.
+    """
+    candidate = _client_info_id(result.get('client_info')) or claims.get('sub')
+    accounts = app.msal.get_accounts()
+    if any(account.get('home_account_id') == candidate for account in accounts):
+        return candidate
+    username = (claims.get('preferred_username') or '').lower()
+    for account in accounts:
+        if username and (account.get('username') or '').lower() == username:
+            return account.get('home_account_id')
+    return candidate
+
+
+def _client_info_id(client_info):
+    if not isinstance(client_info, str):
+        return None
+    try:
+        info = json.loads(base64.urlsafe_b64decode(client_info + '=' * (-len(client_info) % 4)))
+    except (ValueError, binascii.Error, TypeError):
+        return None
+    if isinstance(info, dict) and info.get('uid') and info.get('utid'):
+        return '%s.%s' % (info['uid'], info['utid'])
+    return None

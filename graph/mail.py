@@ -1,0 +1,277 @@
+"""Graph mail JSON -> plain Python values for Odoo. Pure functions: no I/O, no Odoo.
+
+Graph payloads are treated as untrusted input. Items that cannot be stored (no usable id, not a message)
+raise :class:`MalformedItem` so the caller can skip them; every other oddity (wrong types, bad dates, huge or
+invalid strings) is normalized to a safe default so one odd message never stops a mailbox from syncing.
+"""
+import datetime
+import html
+
+from dateutil import parser as date_parser
+
+# The metadata sync needs: everything shown in lists and used for threading, never the body (bodies are fetched
+# lazily when a message is opened, which keeps delta pages small).
+MESSAGE_SELECT = (
+    'id', 'internetMessageId', 'conversationId', 'subject', 'from', 'sender',
+    'toRecipients', 'ccRecipients', 'bccRecipients', 'replyTo',
+    'receivedDateTime', 'sentDateTime', 'bodyPreview', 'importance', 'isRead', 'isDraft', 'flag',
+    'categories', 'hasAttachments', 'parentFolderId', 'lastModifiedDateTime', 'changeKey',
+)
+
+MESSAGE_TYPES = frozenset({
+    '#microsoft.graph.message', '#microsoft.graph.eventmessage', '#microsoft.graph.eventmessagerequest',
+    '#microsoft.graph.eventmessageresponse', '#microsoft.graph.calendarsharingmessage',
+})
+IMPORTANCES = ('low', 'normal', 'high')
+FLAG_STATUSES = {'notflagged': 'notFlagged', 'flagged': 'flagged', 'complete': 'complete'}
+
+# Limits keep one hostile message from bloating a row; Graph's own values are far below them.
+MAX_ID_LENGTH = 1024
+MAX_SUBJECT_LENGTH = 1000
+MAX_NAME_LENGTH = 256
+MAX_ADDRESS_LENGTH = 320  # RFC 5321: 64 local + @ + 255 domain
+MAX_RECIPIENT_LIST_LENGTH = 4000
+MAX_RECIPIENTS = 500  # Exchange's own cap on to + cc + bcc
+MAX_PREVIEW_LENGTH = 1000
+MAX_CATEGORIES = 50
+MAX_CATEGORY_LENGTH = 255
+MAX_BODY_LENGTH = 20 * 1024 * 1024
+
+
+class MalformedItem(ValueError):
+    """A Graph item that cannot be stored; ``reason`` says why (no content from the item itself)."""
+
+    def __init__(self, reason):
+        self.reason = reason
+        super().__init__(reason)
+
+
+def is_removed(item):
+    """True for a delta ``@removed`` marker: the item left this folder (deleted *or* moved elsewhere)."""
+    return isinstance(item, dict) and '@removed' in item
+
+
+def message_values(item):
+    """Plain values of one Graph message (delta item or GET result) for storage.
+
+    :raises MalformedItem: not a dict, no usable id, a removal marker, or not a message type
+    """
+    graph_id = _checked_id(item)
+    _check_message_type(item)
+    sender = _email_address(item.get('sender'))
+    author = _email_address(item.get('from'))
+    values = {
+        'graph_id': graph_id,
+        'internet_message_id': clean_text(item.get('internetMessageId'), MAX_ID_LENGTH),
+        'conversation_id': clean_text(item.get('conversationId'), MAX_ID_LENGTH),
+        'subject': clean_text(item.get('subject'), MAX_SUBJECT_LENGTH),
+        'from_address': author[1],
+        'from_name': author[0],
+        'sender_address': sender[1],
+        'sender_name': sender[0],
+        'received_at': parse_datetime(item.get('receivedDateTime')),
+        'sent_at': parse_datetime(item.get('sentDateTime')),
+        'modified_at': parse_datetime(item.get('lastModifiedDateTime')),
+        'body_preview': clean_text(item.get('bodyPreview'), MAX_PREVIEW_LENGTH),
+        'importance': _importance(item.get('importance')),
+        'is_read': _boolean(item.get('isRead')),
+        'is_draft': _boolean(item.get('isDraft')),
+        'flag_status': _flag_status(item.get('flag')),
+        'categories': _categories(item.get('categories')),
+        'has_attachments': _boolean(item.get('hasAttachments')),
+        'parent_folder_id': clean_text(item.get('parentFolderId'), MAX_ID_LENGTH),
+        'change_key': clean_text(item.get('changeKey'), MAX_ID_LENGTH),
+    }
+    values.update(_recipient_values(item))
+    return values
+
+
+def folder_values(item, roles_by_id=None):
+    """Plain values of one Graph mailFolder.
+
+    :param dict roles_by_id: Graph folder id -> well-known role ('inbox', 'sentitems', ...), from
+        ``GraphClient.well_known_folder_ids()`` inverted; v1.0 folders carry no role of their own.
+    :raises MalformedItem: not a dict or no usable id
+    """
+    graph_id = _checked_id(item, allow_removed=False)
+    roles_by_id = roles_by_id or {}
+    return {
+        'graph_id': graph_id,
+        'name': clean_text(item.get('displayName'), MAX_NAME_LENGTH) or graph_id[:MAX_NAME_LENGTH],
+        'parent_graph_id': clean_text(item.get('parentFolderId'), MAX_ID_LENGTH),
+        'role': roles_by_id.get(graph_id) or False,
+        'total_count': _count(item.get('totalItemCount')),
+        'unread_count': _count(item.get('unreadItemCount')),
+        'child_count': _count(item.get('childFolderCount')),
+        'is_hidden': _boolean(item.get('isHidden')),
+    }
+
+
+def body_values(message):
+    """The body of a message fetched with ``body`` selected, always as HTML (not sanitized here).
+
+    :return: ``{'body_html': str, 'content_type': 'html'|'text'}``; plain text is escaped and line breaks kept
+    """
+    body = message.get('body') if isinstance(message, dict) else None
+    body = body if isinstance(body, dict) else {}
+    content = clean_text(body.get('content'), MAX_BODY_LENGTH)
+    content_type = 'text' if str(body.get('contentType') or '').lower() == 'text' else 'html'
+    if content_type == 'text':
+        content = html.escape(content).replace('\r\n', '\n').replace('\n', '<br>\n')
+    return {'body_html': content, 'content_type': content_type}
+
+
+def cid_map(attachments):
+    """``{content_id: attachment_id}`` for inline attachments, to rewrite ``<img src="cid:...">`` in bodies.
+
+    Content-IDs are given with or without angle brackets; both spellings map to the same attachment.
+    """
+    mapping = {}
+    for attachment in attachments or ():
+        if not isinstance(attachment, dict) or not attachment.get('isInline'):
+            continue
+        content_id = clean_text(attachment.get('contentId'), MAX_ID_LENGTH).strip().strip('<>').strip()
+        attachment_id = attachment.get('id')
+        if content_id and isinstance(attachment_id, str) and attachment_id:
+            mapping[content_id] = attachment_id
+    return mapping
+
+
+def clean_text(value, limit):
+    """A str safe for PostgreSQL: non-strings -> '', lone surrogates replaced, NUL stripped, length capped."""
+    if not isinstance(value, str):
+        return ''
+    # A JSON "\ud800" escape decodes to a lone surrogate that PostgreSQL (UTF-8) cannot store.
+    text = value.encode('utf-8', 'surrogatepass').decode('utf-8', 'replace')
+    text = text.replace('\x00', '')
+    return text if len(text) <= limit else text[:limit - 1] + '…'
+
+
+def parse_datetime(value):
+    """Naive UTC datetime (what Odoo stores) from a Graph ISO 8601 string; None when absent or unreadable."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        return None
+    try:
+        moment = date_parser.isoparse(value.strip())
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if moment.tzinfo is not None:
+        try:
+            moment = moment.astimezone(datetime.timezone.utc)
+        except (OverflowError, ValueError):
+            return None
+    return moment.replace(tzinfo=None)
+
+
+def format_recipients(recipients):
+    """``"Name <addr>, addr2"`` for display, at most :data:`MAX_RECIPIENTS` entries and a bounded length."""
+    entries = [_display_address(name, address) for name, address in _recipients(recipients)]
+    text = ', '.join(entry for entry in entries if entry)
+    return text if len(text) <= MAX_RECIPIENT_LIST_LENGTH else text[:MAX_RECIPIENT_LIST_LENGTH - 1] + '…'
+
+
+def _recipient_values(item):
+    to, cc, bcc = (item.get(key) for key in ('toRecipients', 'ccRecipients', 'bccRecipients'))
+    addresses = []
+    for recipients in (to, cc, bcc):
+        for _name, address in _recipients(recipients):
+            address = address.lower()
+            if address and address not in addresses:
+                addresses.append(address)
+    return {
+        'to_recipients': format_recipients(to),
+        'cc_recipients': format_recipients(cc),
+        'bcc_recipients': format_recipients(bcc),
+        'reply_to': format_recipients(item.get('replyTo')),
+        'recipient_addresses': addresses,
+    }
+
+
+def _recipients(recipients):
+    """(name, address) pairs from a Graph recipient collection, skipping entries with neither."""
+    if not isinstance(recipients, list):
+        return []
+    pairs = []
+    for recipient in recipients[:MAX_RECIPIENTS]:
+        name, address = _email_address(recipient)
+        if name or address:
+            pairs.append((name, address))
+    return pairs
+
+
+def _email_address(recipient):
+    """(name, address) of a Graph ``recipient`` (``{"emailAddress": {"name", "address"}}``); ('', '') if absent."""
+    email = recipient.get('emailAddress') if isinstance(recipient, dict) else None
+    if not isinstance(email, dict):
+        return '', ''
+    name = ' '.join(clean_text(email.get('name'), MAX_NAME_LENGTH).split())
+    address = clean_text(email.get('address'), MAX_ADDRESS_LENGTH).strip()
+    return name, address
+
+
+def _display_address(name, address):
+    if name and address and name.lower() != address.lower():
+        # Quote names that would otherwise read as several addresses.
+        if any(char in name for char in ',;<>"'):
+            name = '"%s"' % name.replace('\\', '\\\\').replace('"', '\\"')
+        return '%s <%s>' % (name, address)
+    return address or name
+
+
+def _checked_id(item, allow_removed=False):
+    if not isinstance(item, dict):
+        raise MalformedItem('item is not a JSON object')
+    if is_removed(item) and not allow_removed:
+        raise MalformedItem('item is a removal marker; check is_removed() first')
+    graph_id = item.get('id')
+    if not isinstance(graph_id, str) or not graph_id.strip():
+        raise MalformedItem('item has no id')
+    if len(graph_id) > MAX_ID_LENGTH or '\x00' in graph_id or graph_id != graph_id.strip():
+        raise MalformedItem('item id is not a valid Graph id')
+    try:
+        graph_id.encode('utf-8')
+    except UnicodeEncodeError:
+        raise MalformedItem('item id is not valid UTF-8') from None
+    return graph_id
+
+
+def _check_message_type(item):
+    odata_type = item.get('@odata.type')
+    if odata_type is None:
+        return  # $select responses usually omit it
+    if not isinstance(odata_type, str) or odata_type.lower() not in MESSAGE_TYPES:
+        raise MalformedItem('item is not a message')
+
+
+def _importance(value):
+    value = value.lower() if isinstance(value, str) else ''
+    return value if value in IMPORTANCES else 'normal'
+
+
+def _flag_status(flag):
+    status = flag.get('flagStatus') if isinstance(flag, dict) else None
+    return FLAG_STATUSES.get(status.lower(), 'notFlagged') if isinstance(status, str) else 'notFlagged'
+
+
+def _categories(categories):
+    if not isinstance(categories, list):
+        return []
+    names = []
+    for category in categories:
+        name = clean_text(category, MAX_CATEGORY_LENGTH).strip()
+        if name and name not in names:
+            names.append(name)
+        if len(names) >= MAX_CATEGORIES:
+            break
+    return names
+
+
+def _boolean(value):
+    return value is True
+
+
+def _count(value):
+    # bool is an int subclass; True is not a count.
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return max(0, min(value, 2 ** 31 - 1))
