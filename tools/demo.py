@@ -1,0 +1,111 @@
+"""``make demo``: Odoo 18 + MailDesk + the Microsoft emulator, ready to click through.
+
+Keeps a PostgreSQL cluster and the demo database under ``.demo/`` (git-ignored), starts the Microsoft
+identity + Graph emulator, points MailDesk's settings at it, and serves Odoo on http://localhost:8069.
+Ctrl-C stops everything it started.
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import xmlrpc.client
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import odoo_env  # noqa: E402
+from odoo_env import REPO, log  # noqa: E402
+from pgcluster import PgCluster  # noqa: E402
+
+DEMO_DIR = os.path.join(REPO, '.demo')
+DB_NAME = 'maildesk_demo'
+
+
+def start_emulator():
+    if not os.path.isfile(os.path.join(REPO, 'emulator', 'testing.py')):
+        log('the Microsoft emulator is not part of this checkout yet: configure a real Azure app in Settings')
+        return None
+    sys.path.insert(0, REPO)
+    from emulator.testing import start_emulator as start  # noqa: PLC0415
+    return start(state_dir=os.path.join(DEMO_DIR, 'emulator'), users=3, messages=500, seed=1)
+
+
+def wait_for_http(port, proc, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError('Odoo stopped while starting; see the log above')
+        try:
+            xmlrpc.client.ServerProxy(f'http://127.0.0.1:{port}/xmlrpc/2/common').version()
+            return
+        except OSError:
+            time.sleep(1)
+    raise RuntimeError('Odoo did not answer on port %s' % port)
+
+
+def configure(port, emulator):
+    common = xmlrpc.client.ServerProxy(f'http://127.0.0.1:{port}/xmlrpc/2/common')
+    uid = common.authenticate(DB_NAME, 'admin', 'admin', {})
+    models = xmlrpc.client.ServerProxy(f'http://127.0.0.1:{port}/xmlrpc/2/object')
+    params = {'web.base.url': f'http://localhost:{port}'}
+    if emulator:
+        info = emulator.info
+        params.update({
+            'maildesk.client_id': info['client_id'], 'maildesk.client_secret': info['client_secret'],
+            'maildesk.tenant': 'common', 'maildesk.cloud': 'custom',
+            'maildesk.authority_url': info['authority'], 'maildesk.graph_url': info['graph_url'],
+            'maildesk.ca_bundle': info['ca_bundle'], 'maildesk.permission_level': 'write',
+        })
+    for key, value in params.items():
+        models.execute_kw(DB_NAME, uid, 'admin', 'ir.config_parameter', 'set_param', [key, value])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--port', type=int, default=8069)
+    parser.add_argument('--reset', action='store_true', help='drop the demo database and start afresh')
+    args = parser.parse_args()
+    odoo_root = odoo_env.find_odoo()
+    odoo_env.ensure_requirements()
+    if args.reset:
+        subprocess.run(['rm', '-rf', DEMO_DIR])
+    os.makedirs(DEMO_DIR, exist_ok=True)
+    pg = PgCluster(base_dir=os.path.join(DEMO_DIR, 'pg'), keep=True)
+    emulator = odoo_proc = None
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        pg.start()
+        emulator = start_emulator()
+        first_run = not os.path.exists(os.path.join(DEMO_DIR, 'initialized'))
+        cmd = [*odoo_env.odoo_command(), f'--addons-path={odoo_env.addons_path(odoo_root, DEMO_DIR)}',
+               *pg.odoo_args(), '-d', DB_NAME, f'--db-filter=^{DB_NAME}$', f'--http-port={args.port}',
+               '--without-demo=all', f'--data-dir={os.path.join(DEMO_DIR, "filestore")}',
+               '-i' if first_run else '-u', 'maildesk', '--max-cron-threads=1']
+        log('starting Odoo (first run installs MailDesk: about a minute)')
+        odoo_proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ, PYTHONPATH=odoo_root))
+        wait_for_http(args.port, odoo_proc)
+        configure(args.port, emulator)
+        open(os.path.join(DEMO_DIR, 'initialized'), 'w').close()
+        print(f'\n  MailDesk demo: http://localhost:{args.port}/odoo/maildesk   login: admin / password: admin')
+        if emulator:
+            print(f'  Microsoft emulator: {emulator.info["base_url"]} — mailboxes: {", ".join(emulator.info["users"])}')
+            print('  Settings are preconfigured for it: create a Mailbox Account with one of these addresses,')
+            print('  then Authorize Outlook, add the incoming/outgoing servers, Fetch Folders and sync.')
+        print('  Ctrl-C stops everything.\n', flush=True)
+        odoo_proc.wait()
+    except KeyboardInterrupt:
+        log('stopping')
+    finally:
+        if odoo_proc and odoo_proc.poll() is None:
+            odoo_proc.terminate()
+            try:
+                odoo_proc.wait(20)
+            except subprocess.TimeoutExpired:
+                odoo_proc.kill()
+        if emulator:
+            emulator.stop()
+        pg.stop()
+
+
+if __name__ == '__main__':
+    main()
