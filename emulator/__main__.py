@@ -1,0 +1,50 @@
+"""python3 -m emulator --port PORT --state-dir DIR [--users N] [--messages N] [--seed S] [--token-lifetime S]"""
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+
+from . import certs, mailstore, seed, server
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog='python3 -m emulator', description=__doc__)
+    p.add_argument('--port', type=int, default=0, help='0 picks a free port')
+    p.add_argument('--state-dir', default=None, help='CA, server certificate and ca-bundle.pem go here')
+    p.add_argument('--users', type=int, default=2)
+    p.add_argument('--messages', type=int, default=200, help="messages seeded into each user's Inbox")
+    p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--token-lifetime', type=int, default=3599, help='access-token lifetime in seconds')
+    p.add_argument('--code-lifetime', type=int, default=600)
+    p.add_argument('--verbose', action='store_true', help='log every request to stderr')
+    args = p.parse_args(argv)
+    state_dir = args.state_dir or tempfile.mkdtemp(prefix='maildesk-emulator-')
+    cert, key, bundle = certs.ensure_certs(state_dir)
+    t0 = time.perf_counter()
+    store = mailstore.Store(args.seed)
+    seed.seed_store(store, max(1, args.users), max(0, args.messages), args.seed)
+    seed_seconds = time.perf_counter() - t0
+    app = server.App(store, {'token_lifetime': args.token_lifetime, 'code_lifetime': args.code_lifetime},
+                     verbose=args.verbose)
+    httpd = server.Server(app, args.port, certs.server_context(cert, key))
+    port = httpd.server_address[1]
+    app.bind('https://127.0.0.1:%d' % port, os.path.abspath(bundle))
+    info = dict(app.info(), seed_seconds=round(seed_seconds, 3), pid=os.getpid(), state_dir=os.path.abspath(state_dir))
+    with open(os.path.join(state_dir, 'emulator.json'), 'w') as fh:
+        json.dump(info, fh, indent=2)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    sys.stdout.write(json.dumps(info) + '\n')
+    sys.stdout.flush()
+    try:
+        httpd.serve_forever(poll_interval=0.2)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        httpd.server_close()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,509 @@
+"""Graph mail write surface: PATCH / move / copy / DELETE, drafts, send, replies, attachments, upload sessions
+(graph-api.md §4.5, §5, §6)."""
+import base64
+import binascii
+import email.policy
+import email.utils
+import html
+import random
+from email.parser import BytesParser
+
+from . import render, seed
+from .mailstore import Message
+from .util import GraphFail, Response, guid, iso, now
+
+ATTACH_LIMIT = 3 * 1024 * 1024  # graph-api.md §4.5 [POSTATT][LARGE]: POST attachment < 3 MB, else upload session
+UPDATABLE = {'isRead', 'flag', 'categories', 'importance', 'inferenceClassification', 'isDeliveryReceiptRequested',
+             'isReadReceiptRequested', 'from', 'sender', 'toRecipients', 'ccRecipients', 'bccRecipients'}
+DRAFT_ONLY = {'body', 'internetMessageId', 'replyTo', 'subject'}  # graph-api.md §6 [UPD]: only while isDraft
+FLAG_STATUS = ('notFlagged', 'flagged', 'complete')
+
+
+def _bad(message, code='ErrorInvalidRequest', status=400):
+    return GraphFail(status, code, message)
+
+
+def _json(ctx):
+    try:
+        body = ctx.req.json()
+    except (ValueError, UnicodeDecodeError):
+        raise _bad('Unable to read JSON request payload. Please ensure Content-Type header is set and payload '
+                   'is of valid JSON format.', 'BadRequest')
+    if not isinstance(body, dict):
+        raise _bad('Empty Payload. JSON content expected.', 'BadRequest')
+    return body
+
+
+def _recipients(value, prop):
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _bad("Invalid value for '%s'." % prop, 'RequestBodyRead')
+    out = []
+    for r in value:
+        addr = (r or {}).get('emailAddress') or {}
+        if not addr.get('address') or '@' not in addr['address']:
+            raise _bad('At least one recipient is not valid.', 'ErrorInvalidRecipients')
+        out.append((addr.get('name') or addr['address'], addr['address']))
+    return tuple(out)
+
+
+def _flag(value):
+    if not isinstance(value, dict) or value.get('flagStatus', 'notFlagged') not in FLAG_STATUS:
+        raise _bad("Invalid flagStatus; expected notFlagged, flagged or complete.", 'RequestBodyRead')
+    if value.get('dueDateTime') and not value.get('startDateTime'):
+        # graph-api.md §4.1 (resources/followupflag.md): dueDateTime requires startDateTime
+        raise _bad('The due date can not be set without a start date.', 'ErrorInvalidRequest')
+    flag = {'flagStatus': value.get('flagStatus', 'notFlagged')}
+    for k in ('startDateTime', 'dueDateTime', 'completedDateTime'):
+        if value.get(k):
+            flag[k] = value[k]
+    return flag
+
+
+def _body_value(value):
+    if not isinstance(value, dict):
+        raise _bad("Invalid value for 'body'.", 'RequestBodyRead')
+    ctype = (value.get('contentType') or 'text').lower()
+    return ('html' if ctype == 'html' else 'text', value.get('content') or '')
+
+
+def _fields(ctx, data, msg=None, creating=False):
+    """Validate message JSON -> Message attribute dict (graph-api.md §6 [UPD])."""
+    out = {}
+    for prop, value in data.items():
+        if prop.startswith('@odata'):
+            continue
+        if prop in DRAFT_ONLY and msg is not None and not msg.is_draft:
+            raise _bad("Update operation is invalid for property '%s' of a sent message." % prop,
+                       'ErrorInvalidPropertyUpdateSentMessage')
+        if prop == 'isRead':
+            out['is_read'] = bool(value)
+        elif prop == 'flag':
+            out['flag'] = _flag(value)
+        elif prop == 'categories':
+            if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+                raise _bad("Invalid value for 'categories'.", 'RequestBodyRead')
+            out['categories'] = tuple(value)
+        elif prop == 'importance':
+            if str(value).lower() not in ('low', 'normal', 'high'):
+                raise _bad("Invalid importance '%s'." % value, 'RequestBodyRead')
+            out['importance'] = str(value).lower()
+        elif prop == 'inferenceClassification':
+            out['inference'] = 'other' if str(value).lower() == 'other' else 'focused'
+        elif prop == 'isDeliveryReceiptRequested':
+            out['drr'] = bool(value)
+        elif prop == 'isReadReceiptRequested':
+            out['rrr'] = bool(value)
+        elif prop in ('from', 'sender'):
+            out['sender'] = _recipients([value], prop)[0] if value else (ctx.mbx.name, ctx.mbx.address)
+        elif prop in ('toRecipients', 'ccRecipients', 'bccRecipients', 'replyTo'):
+            out[{'toRecipients': 'to', 'ccRecipients': 'cc', 'bccRecipients': 'bcc', 'replyTo': 'reply_to'}[prop]] = \
+                _recipients(value, prop)
+        elif prop == 'body':
+            out['body'] = _body_value(value)
+        elif prop == 'subject':
+            out['subject'] = str(value or '')
+        elif prop == 'internetMessageId':
+            out['imid'] = str(value)
+        elif prop == 'internetMessageHeaders' and creating:
+            hdrs = []
+            for h in value or []:
+                if not str(h.get('name', '')).lower().startswith('x-'):
+                    # graph-api.md §4.1 (beta docs): custom header names must start with x-
+                    raise _bad("The internet message header name '%s' should start with 'x-' or 'X-'."
+                               % h.get('name'), 'InvalidInternetMessageHeader')
+                hdrs.append((h['name'], str(h.get('value', ''))))
+            out['headers'] = tuple(hdrs)
+        elif prop == 'attachments' and creating:
+            out['atts'] = [_new_attachment(a) for a in value or []]
+        elif prop in render._CANON.values() or prop in ('attachments', 'internetMessageHeaders'):
+            raise _bad("The property '%s' is read-only and cannot be set." % prop, 'ErrorInvalidPropertySet')
+        else:
+            raise _bad("The property '%s' does not exist on type 'microsoft.graph.message'." % prop, 'RequestBodyRead')
+    return out
+
+
+def _new_attachment(data):
+    if (data.get('@odata.type') or '#microsoft.graph.fileAttachment').lower() != '#microsoft.graph.fileattachment':
+        raise _bad('Only fileAttachment is emulated.', 'ErrorInvalidRequest')
+    try:
+        raw = base64.b64decode(data.get('contentBytes') or '', validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad('Invalid base64 string for contentBytes.', 'ErrorInvalidRequest')
+    if len(raw) >= ATTACH_LIMIT:
+        # graph-api.md §4.5 [POSTATT]: direct attachment POST is limited to < 3 MB; bigger needs an upload session
+        raise GraphFail(413, 'ErrorRequestEntityTooLarge', 'The request entity is too large; attachments of 3 MB '
+                        'or more must be added with an upload session.')
+    return {'name': data.get('name') or 'attachment', 'contentType': data.get('contentType') or
+            'application/octet-stream', 'isInline': bool(data.get('isInline')), 'contentId': data.get('contentId'),
+            'data': raw}
+
+
+def _size(msg):
+    atts = seed.attachments(msg) if msg.att_kind or msg.atts else []
+    return sum(len(a['data']) for a in atts) + len(seed.body_html(msg))
+
+
+def _check_size(ctx, msg):
+    if _size(msg) > ctx.config['max_message_size']:
+        raise GraphFail(413, 'ErrorMessageSizeExceeded', 'The message exceeds the maximum supported size.')
+
+
+def _materialize_atts(msg):
+    if msg.atts is None:
+        msg.atts = [dict(a) for a in seed.attachments(msg)]
+    return msg.atts
+
+
+def _finish_atts(msg):
+    for n, att in enumerate(msg.atts or []):
+        att['id'] = seed.attachment_id(msg, n)
+        att.setdefault('modified', now())
+
+
+def new_local(mbx, **kw):
+    msg = Message()
+    msg.core = mbx.new_core()
+    t = now()
+    msg.received = msg.sent = msg.created = t
+    msg.modified = t
+    msg.sender = (mbx.name, mbx.address)
+    msg.to = ()
+    msg.subject = ''
+    msg.is_read = True
+    msg.imid = '<%s@%s>' % (guid().replace('-', '')[:24].upper(), mbx.address.split('@')[-1])
+    msg.conv = 'AAQkAGI2%s' % guid().replace('-', '')[:20] + 'AQAQAA=='
+    msg.conv_index = 0
+    msg.body = ('html', '')
+    msg.atts = []
+    for k, v in kw.items():
+        setattr(msg, k, v)
+    if msg.atts:
+        _finish_atts(msg)
+    return msg
+
+
+# -- PATCH / DELETE / move / copy ---------------------------------------------------------------------------------
+def update_message(ctx, msg):
+    fields = _fields(ctx, _json(ctx), msg)
+    ctx.store.update(ctx.mbx, msg, fields)  # graph-api.md §10: changeKey / lastModifiedDateTime / etag bumped
+    return render.message_json(msg, None, ctx.immutable, ctx.body_type)  # graph-api.md §6: 200 + message
+
+
+def delete_message(ctx, msg):
+    ctx.store.soft_delete(ctx.mbx, msg)  # graph-api.md §6 [DEL]: 204; soft delete to Deleted Items
+    return Response(204)
+
+
+def _dest(ctx, data):
+    ref = data.get('destinationId') or data.get('DestinationId')
+    if not ref:
+        raise _bad("Missing 'destinationId'.", 'ErrorInvalidRequest')
+    folder = ctx.store.resolve_folder(ctx.mbx, ref)
+    if folder is None:
+        raise GraphFail(404, 'ErrorItemNotFound', 'The specified object was not found in the store.')
+    return folder
+
+
+def copy_message(store, mbx, msg, folder, **overrides):
+    clone = Message()
+    for slot in Message.__slots__:
+        if hasattr(msg, slot):
+            setattr(clone, slot, getattr(msg, slot))
+    clone.core = mbx.new_core()
+    clone.gen = 0
+    clone.ck = 1
+    if msg.atts is not None or msg.att_kind:
+        clone.atts = [dict(a) for a in seed.attachments(msg)]
+    if msg.body is None:
+        clone.body = ('html', seed.body_html(msg))
+    for k, v in overrides.items():
+        setattr(clone, k, v)
+    _finish_atts(clone)
+    store.insert(mbx, folder, clone)
+    return clone
+
+
+# -- drafts, sending, replies (graph-api.md §5) -------------------------------------------------------------------
+def create_draft(ctx, folder):
+    """graph-api.md §5 [DRAFT]: POST /me/messages -> 201 + message saved in Drafts (isDraft true)."""
+    fields = _fields(ctx, _json(ctx), creating=True)
+    msg = new_local(ctx.mbx, is_draft=True, **fields)
+    _check_size(ctx, msg)
+    ctx.store.insert(ctx.mbx, folder or ctx.mbx.folders[ctx.mbx.wk['drafts']], msg)
+    return Response(201, render.message_json(msg, None, ctx.immutable, ctx.body_type))
+
+
+def deliver_local(store, msg):
+    """Mail to a mailbox of this emulator lands in its Inbox (so "send to self" arrives)."""
+    seen = set()
+    for _, addr in tuple(msg.to) + tuple(msg.cc) + tuple(msg.bcc):
+        target = store.mailbox(addr)
+        if target is None or target.address in seen:
+            continue
+        seen.add(target.address)
+        copy_message(store, target, msg, target.folders[target.wk['inbox']], is_read=False, is_draft=False,
+                     bcc=(), received=now())
+
+
+def _send(ctx, msg, save=True):
+    if not (msg.to or msg.cc or msg.bcc):
+        raise _bad('At least one recipient is not valid., A message can\'t be sent because it contains no '
+                   'recipients.', 'ErrorInvalidRecipients')
+    _check_size(ctx, msg)
+    t = now()
+    sent = ctx.mbx.folders[ctx.mbx.wk['sentitems']]
+    if msg.core in ctx.mbx.msgs:
+        # graph-api.md §5 [MSEND][IMMUT]: the draft becomes the Sent Items copy (same immutable id)
+        ctx.store.move(ctx.mbx, msg, sent, received=t)
+        ctx.store.update(ctx.mbx, msg, {'is_draft': False, 'sent': t, 'is_read': True})
+    elif save:
+        msg.is_draft = False
+        msg.sent = msg.received = t
+        ctx.store.insert(ctx.mbx, sent, msg)
+    deliver_local(ctx.store, msg)
+    return Response(202)
+
+
+def send_mail(ctx):
+    """graph-api.md §5 [SEND]: JSON or base64 MIME (Content-Type text/plain) -> 202, empty body, no id."""
+    ctype = (ctx.req.header('Content-Type') or '').lower()
+    if ctype.startswith('text/plain'):
+        msg = _from_mime(ctx, ctx.req.body)
+        return _send(ctx, msg, True)
+    data = _json(ctx)
+    message = data.get('message') or data.get('Message')
+    if not isinstance(message, dict):
+        raise _bad('Empty Payload. JSON content expected.', 'ErrorInvalidRequest')
+    save = data.get('saveToSentItems', data.get('SaveToSentItems', True))
+    save = str(save).lower() != 'false'
+    msg = new_local(ctx.mbx, **_fields(ctx, message, creating=True))
+    return _send(ctx, msg, save)
+
+
+def _from_mime(ctx, raw_b64):
+    try:
+        raw = base64.b64decode(raw_b64.strip(), validate=True)
+        if not raw:
+            raise ValueError('empty')
+    except (binascii.Error, ValueError):
+        # graph-api.md §2.4 / §5 [SEND]: malformed MIME base64 -> 400 ErrorMimeContentInvalidBase64String
+        raise _bad('Invalid base64 string for MIME content.', 'ErrorMimeContentInvalidBase64String')
+    em = BytesParser(policy=email.policy.default).parsebytes(raw)
+
+    def addrs(name):
+        return tuple((n or a, a) for n, a in email.utils.getaddresses(em.get_all(name, [])) if a)
+    body_part = em.get_body(preferencelist=('html', 'plain'))
+    body = ('text', '')
+    if body_part is not None:
+        body = ('html' if body_part.get_content_subtype() == 'html' else 'text', body_part.get_content())
+    atts = []
+    for part in em.iter_attachments():
+        cid = (part.get('Content-ID') or '').strip('<>') or None
+        atts.append({'name': part.get_filename() or 'attachment', 'contentType': part.get_content_type(),
+                     'isInline': part.get_content_disposition() == 'inline', 'contentId': cid,
+                     'data': part.get_payload(decode=True) or b''})
+    fields = {'subject': str(em.get('Subject', '')), 'to': addrs('To'), 'cc': addrs('Cc'), 'bcc': addrs('Bcc'),
+              'body': body, 'atts': atts}
+    frm = addrs('From')
+    if frm:
+        fields['sender'] = frm[0]
+    if em.get('Message-ID'):
+        fields['imid'] = str(em['Message-ID']).strip()  # sent copy keeps the MIME Message-Id (graph-api.md §5)
+    if em.get('In-Reply-To'):
+        fields['in_reply_to'] = str(em['In-Reply-To']).strip()
+    return new_local(ctx.mbx, **fields)
+
+
+def _reply_draft(ctx, orig, kind, data):
+    """graph-api.md §5 [CREPLY]: createReply/createReplyAll/createForward -> 201 draft in the same conversation."""
+    comment = data.get('comment')
+    overrides = data.get('message') or {}
+    if comment is not None and isinstance(overrides, dict) and overrides.get('body'):
+        raise _bad('comment and message.body cannot both be specified.', 'ErrorInvalidRequest')  # [REPLY]
+    me = (ctx.mbx.address or '').lower()
+    if kind == 'forward':
+        prefix, to, cc = 'FW: ', (), ()
+    else:
+        prefix, to, cc = 'RE: ', (orig.sender,), ()
+        if kind == 'replyall':
+            to = tuple(dict.fromkeys([orig.sender] + [p for p in orig.to if p[1].lower() != me]))
+            cc = tuple(p for p in orig.cc if p[1].lower() != me)
+    subject = orig.subject
+    if not subject.upper().startswith(prefix.strip()):
+        subject = prefix + subject
+    quoted = ('<html><body><div>%s</div><hr><div><b>From:</b> %s<br><b>Sent:</b> %s<br><b>Subject:</b> %s</div>%s'
+              '</body></html>' % (html.escape(comment or ''), html.escape(email.utils.formataddr(orig.sender)),
+                                  iso(orig.sent), html.escape(orig.subject), seed.body_html(orig)))
+    fields = {'subject': subject, 'to': to, 'cc': cc, 'body': ('html', quoted), 'conv': orig.conv,
+              'conv_index': orig.conv_index + 1, 'in_reply_to': orig.imid}
+    if kind == 'forward':
+        fields['atts'] = [dict(a) for a in seed.attachments(orig) if not a['isInline']]
+        if 'toRecipients' in data:
+            fields['to'] = _recipients(data['toRecipients'], 'toRecipients')
+    if isinstance(overrides, dict) and overrides:
+        fields.update(_fields(ctx, overrides, creating=True))
+    return new_local(ctx.mbx, is_draft=True, **fields)
+
+
+def action(ctx, msg, name):
+    data = _json(ctx) if ctx.req.body else {}
+    if name in ('move', 'copy'):
+        dest = _dest(ctx, data)
+        if name == 'move':
+            # graph-api.md §6 [MOVE]: 201 + the message in its new folder (new id unless ImmutableId)
+            ctx.store.move(ctx.mbx, msg, dest)
+            return Response(201, render.message_json(msg, None, ctx.immutable, ctx.body_type))
+        clone = copy_message(ctx.store, ctx.mbx, msg, dest)
+        return Response(201, render.message_json(clone, None, ctx.immutable, ctx.body_type))
+    if name == 'send':
+        if not msg.is_draft:
+            raise _bad('Only draft messages can be sent.', 'ErrorInvalidOperation')
+        return _send(ctx, msg)
+    kind = {'createreply': 'reply', 'createreplyall': 'replyall', 'createforward': 'forward',
+            'reply': 'reply', 'replyall': 'replyall', 'forward': 'forward'}.get(name)
+    if kind is None:
+        raise GraphFail(400, 'BadRequest', "Unsupported action '%s'." % name)
+    draft = _reply_draft(ctx, msg, kind, data)
+    if name.startswith('create'):
+        ctx.store.insert(ctx.mbx, ctx.mbx.folders[ctx.mbx.wk['drafts']], draft)
+        return Response(201, render.message_json(draft, None, ctx.immutable, ctx.body_type))
+    draft.is_draft = False
+    return _send(ctx, draft, True)  # graph-api.md §5 [REPLY][FWD]: reply/replyAll/forward -> 202
+
+
+# -- folders ------------------------------------------------------------------------------------------------------
+def create_folder(ctx, parent):
+    data = _json(ctx)
+    name = data.get('displayName')
+    if not name:
+        raise _bad("Missing 'displayName'.", 'ErrorInvalidRequest')
+    for fid in parent.children:
+        if ctx.mbx.folders[fid].name == name:
+            raise GraphFail(409, 'ErrorFolderExists', 'A folder with the specified name already exists.')
+    folder = ctx.store.add_folder(ctx.mbx, name, parent.id, hidden=bool(data.get('isHidden')))
+    return Response(201, render.folder_json(ctx.mbx, folder))
+
+
+def update_folder(ctx, folder):
+    data = _json(ctx)
+    if 'displayName' in data:
+        if folder.wk:
+            raise _bad('Cannot rename a distinguished folder.', 'ErrorInvalidRequest')
+        ctx.store.rename_folder(ctx.mbx, folder, data['displayName'])
+    return render.folder_json(ctx.mbx, folder)
+
+
+def delete_folder(ctx, folder):
+    if folder.wk:
+        raise _bad('Distinguished folders cannot be deleted.', 'ErrorDeleteDistinguishedFolder')
+    ctx.store.delete_folder(ctx.mbx, folder)
+    return Response(204)
+
+
+# -- attachments + upload sessions (graph-api.md §4.5) ------------------------------------------------------------
+def attachment_routes(ctx, method, msg, tail):
+    from .graph_api import READ, WRITE, need
+    low = [s.lower() for s in tail]
+    if not tail:
+        if method == 'POST':
+            need(ctx, WRITE)
+            att = _new_attachment(_json(ctx))
+            atts = _materialize_atts(msg)
+            atts.append(att)
+            _finish_atts(msg)
+            _check_size(ctx, msg)
+            ctx.store.update(ctx.mbx, msg, {})
+            return Response(201, render.attachment_json(att))
+        need(ctx, READ)
+        return {'@odata.context': '%s/$metadata#Collection(attachment)' % ctx.graph_url,
+                'value': [render.attachment_json(a) for a in seed.attachments(msg)]}
+    if low == ['createuploadsession'] and method == 'POST':
+        need(ctx, WRITE)
+        return ctx.app.uploads.create(ctx, msg, _json(ctx))
+    att = next((a for a in seed.attachments(msg) if a['id'] == tail[0]), None)
+    if att is None:
+        raise GraphFail(404, 'ErrorItemNotFound', 'The specified object was not found in the store.')
+    if len(tail) == 1 and method == 'GET':
+        need(ctx, READ)
+        return render.attachment_json(att)
+    if len(tail) == 1 and method == 'DELETE':
+        need(ctx, WRITE)
+        _materialize_atts(msg)
+        msg.atts = [a for a in msg.atts if a['id'] != att['id']]
+        ctx.store.update(ctx.mbx, msg, {})
+        return Response(204)
+    if low[1:] == ['$value'] and method == 'GET':
+        need(ctx, READ)
+        return Response(200, att['data'], content_type=att['contentType'])  # graph-api.md §4.4: raw bytes
+    raise GraphFail(405, 'ErrorInvalidRequest', 'The OData request is not supported.')
+
+
+class Uploads:
+    """Pre-authenticated upload sessions: PUT {base}/upload/{token} without Authorization (graph-api.md §4.5)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.sessions = {}
+
+    def create(self, ctx, msg, data):
+        item = data.get('AttachmentItem') or data.get('attachmentItem') or {}
+        size = int(item.get('size') or 0)
+        if size < ATTACH_LIMIT:
+            # graph-api.md §2.4 [LARGE]: upload session for a file < 3 MB
+            raise _bad('Attachment size should not be less than the minimum size of 3 MB for upload sessions.',
+                       'ErrorAttachmentSizeShouldNotBeLessThanMinimumSize')
+        if size > ctx.config['max_message_size']:
+            raise GraphFail(413, 'ErrorMessageSizeExceeded', 'The message exceeds the maximum supported size.')
+        sid = ''.join(random.choice('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789')
+                      for _ in range(40))
+        self.sessions[sid] = {'mbx': ctx.mbx, 'core': msg.core, 'size': size, 'buf': bytearray(),
+                              'name': item.get('name') or 'attachment', 'isInline': bool(item.get('isInline')),
+                              'contentType': item.get('contentType') or 'application/octet-stream',
+                              'contentId': item.get('contentId'), 'expires': now() + 86400}
+        return Response(201, {'@odata.context': '%s/$metadata#microsoft.graph.uploadSession' % ctx.graph_url,
+                              'uploadUrl': '%s/upload/%s' % (self.app.base_url, sid),
+                              'expirationDateTime': iso(now() + 86400), 'nextExpectedRanges': ['0-']})
+
+    def handle(self, req, sid):
+        sess = self.sessions.get(sid)
+        if sess is None or sess['expires'] < now():
+            return GraphFail(404, 'ErrorItemNotFound', 'The upload session was not found.')
+        if req.header('Authorization'):
+            # graph-api.md §4.5 [LARGE]: the uploadUrl is pre-authenticated; do not send an Authorization header
+            return GraphFail(401, 'InvalidAuthenticationToken', 'Do not send an Authorization header to an '
+                                                                'upload session URL.')
+        if req.method == 'DELETE':
+            del self.sessions[sid]
+            return Response(204)
+        if req.method != 'PUT':
+            return GraphFail(405, 'ErrorInvalidRequest', 'Use PUT.')
+        rng = (req.header('Content-Range') or '').replace('bytes', '').strip()
+        try:
+            span, total = rng.split('/')
+            start, end = (int(x) for x in span.split('-'))
+            total = int(total)
+        except ValueError:
+            return GraphFail(400, 'invalidRange', 'Missing or malformed Content-Range header.')
+        if total != sess['size'] or start != len(sess['buf']) or end - start + 1 != len(req.body) or end >= total:
+            return GraphFail(416, 'invalidRange', 'Uploaded fragment overlaps with existing data.')  # §2.1 [ERR]
+        sess['buf'] += req.body
+        if len(sess['buf']) < total:
+            return Response(200, {'expirationDateTime': iso(sess['expires']),
+                                  'nextExpectedRanges': ['%d-' % len(sess['buf'])]})
+        del self.sessions[sid]
+        store, mbx = self.app.store, sess['mbx']
+        with store.lock:
+            msg = mbx.msgs.get(sess['core'])
+            if msg is None:
+                return GraphFail(404, 'ErrorItemNotFound', 'The message was deleted.')
+            atts = _materialize_atts(msg)
+            att = {'name': sess['name'], 'contentType': sess['contentType'], 'isInline': sess['isInline'],
+                   'contentId': sess['contentId'], 'data': bytes(sess['buf'])}
+            atts.append(att)
+            _finish_atts(msg)
+            store.update(mbx, msg, {})
+        location = "%s/users('%s')/messages('%s')/attachments('%s')" % (
+            self.app.graph_url, mbx.oid, render.message_id(msg, True), att['id'])
+        return Response(201, b'', {'Location': location})

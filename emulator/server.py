@@ -1,0 +1,263 @@
+"""HTTPS server (stdlib ThreadingHTTPServer + ssl, HTTP/1.1 keep-alive) and request routing."""
+import email.utils
+import json
+import socket
+import ssl
+import sys
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, quote
+
+from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, control, graph_api, graph_write
+from .identity import Identity
+from .util import GraphFail, Request, Response, graph_error
+
+DEFAULT_CONFIG = {
+    'token_lifetime': 3599,            # graph-api.md §8.4: expires_in ~3599
+    'code_lifetime': 600,              # graph-api.md §8.2: codes live ~10 minutes
+    'refresh_token_lifetime': 90 * 86400,  # graph-api.md §8.6: 90 days (inactivity)
+    'max_concurrency': 4,              # graph-api.md §2.5 [THR]: 4 concurrent requests per app per mailbox
+    'concurrency_retry_after': '1',
+    'mailbox_budget': None,            # graph-api.md §2.5 [THRL]: 10000 / 10 min; None = count only, don't enforce
+    'budget_retry_after': '30',
+    'max_message_size': 150 * 1024 * 1024,  # graph-api.md §4.5 [LARGE]: up to 150 MB
+    'delta_token_ttl': None,           # graph-api.md §1.8: lifetime "not fixed"; None = never expires by itself
+    'strict_idtype_tokens': False,     # graph-api.md §1.8 observed SyncStateInvalid on IdType switch (opt-in)
+    'latency': 0.0,                    # artificial per-request latency (seconds) for Graph calls
+}
+
+
+class App:
+    def __init__(self, store, config=None, verbose=False):
+        self.store = store
+        self.config = dict(DEFAULT_CONFIG, **(config or {}))
+        self.identity = Identity(self)
+        self.faults = control.Faults(store.seed)
+        self.counters = control.Counters()
+        self.uploads = graph_write.Uploads(self)
+        self.verbose = verbose
+        self.base_url = self.graph_url = self.authority = ''
+        self.ca_bundle = None
+
+    def bind(self, base_url, ca_bundle):
+        self.base_url = base_url
+        self.graph_url = base_url + '/v1.0'
+        self.authority = base_url + '/common'
+        self.ca_bundle = ca_bundle
+
+    def info(self):
+        return {'base_url': self.base_url, 'authority': self.authority, 'graph_url': self.graph_url,
+                'ca_bundle': self.ca_bundle, 'client_id': CLIENT_ID, 'client_secret': CLIENT_SECRET,
+                'tenant_id': TENANT_ID, 'users': [m.address for m in self.store.mailboxes],
+                'control_url': self.base_url + '/_emulator'}
+
+    # -- dispatch ---------------------------------------------------------------------------------------------
+    def handle(self, req):
+        path = req.path
+        if path.startswith('/_emulator/') or path == '/_emulator':
+            return control.handle(self, req)
+        if path.startswith('/v1.0/') or path == '/v1.0':
+            return self.graph(req)
+        fault = self.faults.match(req, None)
+        if fault and fault.get('path_contains', '/v1.0/') != '/v1.0/':
+            return control.fault_response(fault, req)
+        if path.startswith('/upload/'):
+            with self.store.lock:
+                result = self.uploads.handle(req, path[len('/upload/'):])
+            if isinstance(result, GraphFail):
+                return graph_error(result.status, result.code, result.message, result.headers, req)
+            return result
+        return self.identity_route(req)
+
+    def identity_route(self, req):
+        segs = [s for s in path_segments(req.path)]
+        ident = self.identity
+        if not segs:
+            return Response(200, '<!DOCTYPE html><html><body><h1>MailDesk Microsoft emulator</h1><pre>%s</pre>'
+                            '</body></html>' % json.dumps(self.info(), indent=2),
+                            content_type='text/html; charset=utf-8')
+        tenant, rest = segs[0], segs[1:]
+        if rest == ['discovery', 'instance']:
+            return ident.instance_discovery(req.query)  # graph-api.md §8.8 / §9.2
+        if rest in (['v2.0', '.well-known', 'openid-configuration'], ['.well-known', 'openid-configuration']):
+            return ident.openid_configuration(tenant)  # graph-api.md §8.7 / §9.2
+        if rest in (['discovery', 'v2.0', 'keys'], ['discovery', 'keys']):
+            return Response(200, {'keys': []})
+        if rest == ['oauth2', 'v2.0', 'authorize']:
+            params = dict(req.query)
+            if req.method == 'POST':
+                params.update(parse_qsl(req.body.decode('utf-8', 'replace'), keep_blank_values=True))
+            return ident.authorize(tenant, params)
+        if rest == ['oauth2', 'v2.0', 'authorize', 'decide'] and req.method == 'POST':
+            return ident.decide_form(tenant, dict(parse_qsl(req.body.decode('utf-8', 'replace'))))
+        if rest == ['oauth2', 'v2.0', 'token']:
+            if req.method != 'POST':
+                return Response(405, {'error': 'invalid_request', 'error_description': 'AADSTS900561: The endpoint '
+                                      'only accepts POST requests.'})
+            return ident.token(tenant, req)
+        if rest == ['oauth2', 'v2.0', 'logout']:
+            return Response(200, '<html><body><p id="signed-out">You signed out of your account.</p></body></html>',
+                            content_type='text/html; charset=utf-8')
+        return Response(404, {'error': 'not_found', 'error_description': 'No such identity endpoint.'})
+
+    def graph(self, req):
+        segs = graph_api.split_path(req.path[len('/v1.0'):])
+        template, target, rest = graph_api.route(segs)
+        if template is None:
+            return graph_error(400, 'BadRequest', 'Invalid request.', request=req)
+        req.template = '%s %s' % (req.method, template)
+        mbx, scopes = self.identity.check_access_token(req.header('Authorization'))
+        if mbx is None:
+            self.counters.record(req.template, None)
+            # graph-api.md §2.4: 401 InvalidAuthenticationToken + WWW-Authenticate naming Graph's app id
+            challenge = 'Bearer realm="", authorization_uri="%s/oauth2/authorize", client_id="%s"' % (
+                self.authority, GRAPH_APP_ID)
+            return graph_error(401, 'InvalidAuthenticationToken', scopes, {'WWW-Authenticate': challenge}, req)
+        req.scopes = scopes
+        if target[0] == 'users':
+            owner = self.store.mailbox(target[1])
+            if owner is None:
+                return graph_error(404, 'ErrorInvalidUser', "The requested user '%s' is invalid." % target[1],
+                                   request=req)
+            if owner is not mbx:
+                return graph_error(403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.',
+                                   request=req)
+            link_base = '%s/users/%s' % (self.graph_url, quote(target[1], safe='@'))
+        else:
+            link_base = self.graph_url + '/me'
+        user = mbx.address
+        in_window = self.counters.record(req.template, user)
+        fault = self.faults.match(req, user)
+        n = self.counters.enter(user)
+        try:
+            if self.config['latency']:
+                time.sleep(self.config['latency'])
+            if fault:
+                resp = control.fault_response(fault, req, _fresh_delta_link(link_base, rest))
+                if resp.status == 0:  # drop / timeout / delay
+                    time.sleep(resp.delay)
+                    if resp.drop:
+                        return resp
+                else:
+                    return resp
+            if n > self.config['max_concurrency']:
+                # graph-api.md §2.4/§2.5: over 4 concurrent requests for one mailbox -> 429 ApplicationThrottled
+                return graph_error(429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.',
+                                   {'Retry-After': str(self.config['concurrency_retry_after'])}, req)
+            budget = self.config['mailbox_budget']
+            if budget and in_window > budget:
+                return graph_error(429, 'ApplicationThrottled', 'Application is over its MailboxRequests limit.',
+                                   {'Retry-After': str(self.config['budget_retry_after'])}, req)
+            ctx = graph_api.Ctx(self, req, mbx, link_base)
+            try:
+                with self.store.lock:
+                    result = graph_api.dispatch(ctx, req.method, rest)
+            except GraphFail as exc:
+                return graph_error(exc.status, exc.code, exc.message, exc.headers, req)
+            if isinstance(result, Response):
+                return result
+            return Response(200, result)
+        finally:
+            self.counters.leave(user)
+
+
+def _fresh_delta_link(link_base, rest):
+    low = [s.lower() for s in rest]
+    if low[-1:] == ['delta']:
+        if len(rest) >= 4:
+            return "%s/mailFolders('%s')/messages/delta" % (link_base, rest[1])
+        return link_base + '/mailFolders/delta'
+    return None
+
+
+def path_segments(path):
+    return [s for s in path.split('/') if s]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'  # keep-alive; every response carries Content-Length
+    server_version = 'Microsoft-HTTPAPI/2.0'
+    sys_version = ''
+    timeout = 900
+
+    def log_message(self, fmt, *args):
+        if self.server.app.verbose:
+            sys.stderr.write('%s - %s\n' % (self.address_string(), fmt % args))
+
+    def _serve(self):
+        app = self.server.app
+        length = int(self.headers.get('Content-Length') or 0)
+        body = self.rfile.read(length) if length else b''
+        path, _, raw_query = self.path.partition('?')
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        req = Request(self.command, path, query, raw_query, self.headers, body, app.base_url)
+        try:
+            resp = app.handle(req)
+        except Exception as exc:  # noqa: BLE001 - a bug must surface as a 500, never kill the connection thread
+            import traceback
+            traceback.print_exc(file=sys.stderr)
+            resp = graph_error(500, 'generalException', 'Emulator error: %s' % exc, request=req)
+        if resp.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        app.counters.status(resp.status)
+        self._write(resp)
+
+    def _write(self, resp):
+        try:
+            phrase = HTTPStatus(resp.status).phrase
+        except ValueError:
+            phrase = 'Status'
+        headers = resp.headers
+        lines = ['HTTP/1.1 %d %s' % (resp.status, phrase), 'Date: ' + email.utils.formatdate(usegmt=True),
+                 'Server: ' + self.server_version, 'Content-Length: %d' % len(resp.body)]
+        if resp.body and 'Content-Type' not in headers:
+            headers['Content-Type'] = 'application/octet-stream'
+        for k, v in headers.items():
+            lines.append('%s: %s' % (k, v))
+        if self.close_connection or (self.headers.get('Connection', '').lower() == 'close'):
+            lines.append('Connection: close')
+            self.close_connection = True
+        head = ('\r\n'.join(lines) + '\r\n\r\n').encode('utf-8')
+        self.wfile.write(head + resp.body)  # one write: no Nagle / delayed-ACK stall between header and body
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, app, port, ssl_ctx):
+        self.app = app
+        self.ssl_ctx = ssl_ctx
+        super().__init__(('127.0.0.1', port), Handler)  # loopback only
+
+    def finish_request(self, request, client_address):
+        """TLS handshake in the connection's own thread (a slow client never blocks accept)."""
+        try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            request.settimeout(30)
+            conn = self.ssl_ctx.wrap_socket(request, server_side=True)
+            conn.settimeout(None)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        except (ConnectionError, ssl.SSLError, OSError):
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def handle_error(self, request, client_address):
+        if self.app.verbose:
+            super().handle_error(request, client_address)
