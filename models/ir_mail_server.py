@@ -1,4 +1,40 @@
-from odoo import fields, models
+import base64
+import logging
+from email.utils import formataddr, getaddresses
+
+from odoo import _, api, fields, models
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+from odoo.exceptions import UserError, ValidationError
+
+from ..graph.errors import AuthInvalid, GraphError, RequestTooLarge
+
+_logger = logging.getLogger(__name__)
+
+# Microsoft Graph accepts request bodies up to 4 MB; sendMail carries the MIME message base64-encoded.
+GRAPH_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+# Largest MIME message (before base64) that fits in one sendMail request, in MB, for Odoo's
+# "convert attachments to links" threshold.
+GRAPH_MAX_EMAIL_MB = round(GRAPH_MAX_REQUEST_BYTES * 3 / 4 / 1024 / 1024 * 0.95, 2)
+SEND_SCOPE = 'mail.send'
+
+
+class MaildeskGraphSession:
+    """What ``connect()`` returns for a Graph server: duck-types the SMTP session ``send_email`` expects.
+
+    ``from_filter`` / ``smtp_from`` pin the sender to the mailbox, as Graph only sends as the signed-in mailbox.
+    """
+
+    def __init__(self, mail_server, client):
+        self.mail_server = mail_server
+        self.account = mail_server.maildesk_account_id
+        self.client = client
+        self.from_filter = self.account.email
+        self.smtp_from = self.account.email
+
+    def quit(self):
+        """Nothing to close: Graph is stateless HTTP."""
+
+    close = quit
 
 
 class IrMailServer(models.Model):
@@ -8,3 +44,184 @@ class IrMailServer(models.Model):
     smtp_authentication = fields.Selection(selection_add=[('maildesk_graph', 'Outlook / Microsoft 365')],
                                            ondelete={'maildesk_graph': 'set default'})
     maildesk_account_id = fields.Many2one('maildesk.account', 'Mailbox Account', ondelete='set null', index=True)
+
+    def _compute_smtp_authentication_info(self):
+        graph_servers = self.filtered(lambda server: server.smtp_authentication == 'maildesk_graph')
+        graph_servers.smtp_authentication_info = _(
+            'Mail goes out through Microsoft Graph (sendMail) with the OAuth authorization of the Mailbox '
+            'Account, from its address, and Outlook keeps a copy in Sent Items. No SMTP host or password.')
+        super(IrMailServer, self - graph_servers)._compute_smtp_authentication_info()
+
+    @api.constrains('smtp_authentication', 'maildesk_account_id')
+    def _check_maildesk_account(self):
+        for server in self:
+            if server.smtp_authentication == 'maildesk_graph' and not server.maildesk_account_id:
+                raise ValidationError(_('Choose the Mailbox Account of the Outlook server "%s".', server.name))
+
+    @api.onchange('smtp_authentication', 'maildesk_account_id')
+    def _onchange_maildesk_graph(self):
+        if self.smtp_authentication != 'maildesk_graph':
+            return
+        self.smtp_host = False
+        self.smtp_user = False
+        self.smtp_pass = False
+        self.smtp_encryption = 'none'
+        if self.maildesk_account_id:
+            self.from_filter = self.maildesk_account_id.email
+
+    @api.onchange('smtp_encryption')
+    def _onchange_encryption(self):
+        if self.smtp_authentication != 'maildesk_graph':
+            return super()._onchange_encryption()
+
+    def _get_max_email_size(self):
+        """Graph's request limit caps the message size: above it, Odoo turns record attachments into links."""
+        size = super()._get_max_email_size()
+        if len(self) == 1 and self.smtp_authentication == 'maildesk_graph':
+            return min(size, GRAPH_MAX_EMAIL_MB)
+        return size
+
+    # ------------------------------------------------------------------ core seams
+
+    def connect(self, host=None, port=None, user=None, password=None, encryption=None, smtp_from=None,
+                ssl_certificate=None, ssl_private_key=None, smtp_debug=False, mail_server_id=None,
+                allow_archived=False):
+        """For a Graph server: a :class:`MaildeskGraphSession` (also in test mode: the emulator is local)."""
+        server = self._maildesk_graph_server(mail_server_id, host, smtp_from)
+        if server:
+            return server._maildesk_session(allow_archived=allow_archived)
+        return super().connect(
+            host=host, port=port, user=user, password=password, encryption=encryption, smtp_from=smtp_from,
+            ssl_certificate=ssl_certificate, ssl_private_key=ssl_private_key, smtp_debug=smtp_debug,
+            mail_server_id=mail_server_id, allow_archived=allow_archived)
+
+    @api.model
+    def send_email(self, message, mail_server_id=None, smtp_server=None, smtp_port=None, smtp_user=None,
+                   smtp_password=None, smtp_encryption=None, smtp_ssl_certificate=None, smtp_ssl_private_key=None,
+                   smtp_debug=False, smtp_session=None):
+        session = smtp_session
+        if session is None:
+            server = self._maildesk_graph_server(mail_server_id, smtp_server, message['From'])
+            session = server._maildesk_session() if server else None
+        if isinstance(session, MaildeskGraphSession):
+            return self._maildesk_send(message, session)
+        return super().send_email(
+            message, mail_server_id=mail_server_id, smtp_server=smtp_server, smtp_port=smtp_port,
+            smtp_user=smtp_user, smtp_password=smtp_password, smtp_encryption=smtp_encryption,
+            smtp_ssl_certificate=smtp_ssl_certificate, smtp_ssl_private_key=smtp_ssl_private_key,
+            smtp_debug=smtp_debug, smtp_session=smtp_session)
+
+    def test_smtp_connection(self, autodetect_max_email_size=False):
+        graph_servers = self.filtered(lambda server: server.smtp_authentication == 'maildesk_graph')
+        for server in graph_servers:
+            server._maildesk_test_connection()
+            if autodetect_max_email_size:
+                server.max_email_size = GRAPH_MAX_EMAIL_MB
+        if self - graph_servers:
+            return super(IrMailServer, self - graph_servers).test_smtp_connection(
+                autodetect_max_email_size=autodetect_max_email_size)
+        message = _('Connection Test Successful!')
+        if autodetect_max_email_size:
+            message = _('Email maximum size updated (%(size)s MB, the Microsoft Graph request limit).',
+                        size=GRAPH_MAX_EMAIL_MB)
+        return {
+            'type': 'ir.actions.client',
+            'tag': 'display_notification',
+            'params': {
+                'message': message,
+                'type': 'success',
+                'sticky': False,
+                'next': {'type': 'ir.actions.act_window_close'},
+            },
+        }
+
+    # ------------------------------------------------------------------ Graph
+
+    @api.model
+    def _maildesk_graph_server(self, mail_server_id, host, smtp_from):
+        """The Graph server ``connect``/``send_email`` would use, mirroring core's choice; else empty."""
+        if mail_server_id:
+            server = self.sudo().browse(mail_server_id).exists()
+        elif not host and self.sudo().search_count([('smtp_authentication', '=', 'maildesk_graph')], limit=1):
+            server = self.sudo()._find_mail_server(smtp_from)[0]
+        else:
+            server = None
+        return server if server and server.smtp_authentication == 'maildesk_graph' else self.browse()
+
+    def _maildesk_session(self, allow_archived=False):
+        self.ensure_one()
+        if not allow_archived and not self.active:
+            raise UserError(_('The server "%s" cannot be used because it is archived.', self.display_name))
+        account = self.maildesk_account_id
+        if not account:
+            raise UserError(_('Choose the Mailbox Account of the Outlook server "%s".', self.name))
+        return MaildeskGraphSession(self, account.sudo()._graph_client())
+
+    def _maildesk_send(self, message, session):
+        """Send Odoo's MIME (Message-Id, References... untouched) with Graph sendMail, from the mailbox.
+
+        :return: the Message-Id, like ``send_email``
+        :raises MailDeliveryException: with a readable reason; the mail is never dropped silently
+        """
+        account = session.account
+        bcc = message['Bcc']
+        original_from = message['From']
+        self._prepare_email_message(message, session)  # validates recipients, removes Bcc
+        del message['From']
+        message['From'] = _sender(original_from, account)
+        if bcc:
+            message['Bcc'] = bcc  # Graph reads Bcc recipients from the MIME and does not transmit the header
+        mime = message.as_bytes()
+        encoded_size = len(base64.b64encode(mime))
+        if encoded_size > GRAPH_MAX_REQUEST_BYTES:
+            raise MailDeliveryException(_('Mail Delivery Failed'), _(
+                'This email is %(size)s MB once encoded, more than the %(limit)s MB Microsoft Graph accepts in one '
+                'request. Remove or shrink attachments (or send them as links) and send it again.',
+                size=round(encoded_size / 1024 / 1024, 1), limit=GRAPH_MAX_REQUEST_BYTES // 1024 // 1024))
+        try:
+            session.client.send_mime(mime)
+        except RequestTooLarge:
+            raise MailDeliveryException(_('Mail Delivery Failed'), _(
+                'Microsoft Graph refused this email as too large. Remove or shrink attachments and send it '
+                'again.')) from None
+        except AuthInvalid as exc:
+            raise MailDeliveryException(_('Mail Delivery Failed'), account._auth_error_message(exc)) from None
+        except GraphError as exc:
+            raise MailDeliveryException(_('Mail Delivery Failed'), _(
+                'Microsoft Graph did not accept the email from %(mailbox)s: %(reason)s',
+                mailbox=account.email, reason=exc.message)) from None
+        _logger.info('MailDesk: sent %s through Graph for account %s', message['Message-Id'], account.id)
+        return message['Message-Id']
+
+    def _maildesk_test_connection(self):
+        """Test Connection: a token for the account, ``/me`` answers for its address, and Mail.Send is granted."""
+        self.ensure_one()
+        account = self.maildesk_account_id
+        if not account:
+            raise UserError(_('Choose the Mailbox Account of the Outlook server "%s".', self.name))
+        account = account.sudo()
+        try:
+            session = self._maildesk_session(allow_archived=True)
+            me = session.client.me()
+        except AuthInvalid as exc:
+            raise UserError(account._auth_error_message(exc)) from None
+        except GraphError as exc:
+            raise UserError(_('Microsoft Graph refused the test: %(reason)s', reason=exc.message)) from None
+        addresses = {(me.get(key) or '').strip().lower() for key in ('mail', 'userPrincipalName')}
+        if account.email.strip().lower() not in addresses:
+            raise UserError(_('Microsoft Graph answers for %(actual)s, not for %(expected)s: authorize the account '
+                              'again with the right mailbox.', actual=me.get('mail') or me.get('userPrincipalName'),
+                              expected=account.email))
+        if not any(scope.lower().endswith('/' + SEND_SCOPE) or scope.lower() == SEND_SCOPE
+                   for scope in account._granted_scopes()):
+            raise UserError(_('The Mail.Send permission was not granted for %(mailbox)s: add it to the app '
+                              'registration (API permissions > Microsoft Graph > Delegated > Mail.Send), then '
+                              'click "Authorize Outlook" on the account again.', mailbox=account.email))
+
+
+def _sender(original_from, account):
+    """From header: the mailbox's address, named after the account's Sender Name or the original author."""
+    name, address = (getaddresses([original_from or '']) or [('', '')])[0]
+    if address and address.lower() == account.email.lower():
+        return original_from
+    return formataddr((account.sender_name or name or '', account.email))

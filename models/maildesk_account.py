@@ -1,4 +1,19 @@
-from odoo import api, fields, models
+import logging
+import secrets
+from datetime import timedelta
+
+import msal
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import LazyTranslate, consteq, misc
+
+from ..graph import identity
+from ..graph.client import GraphClient
+from ..graph.errors import AuthInvalid, FlowMismatch, GraphError, Transient
+
+_logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
 
 ACCOUNT_STATES = [
     ('not_authorized', 'Not authorized'),
@@ -7,13 +22,27 @@ ACCOUNT_STATES = [
     ('auth_invalid', 'Invalid OAuth Configuration'),
     ('error', 'Error'),
 ]
+# Authorization failures in a row that put an account in auth_invalid (background jobs then skip it).
+AUTH_FAILURE_LIMIT = 3
+COUNTED_AUTH_FAILURES = frozenset({'invalid_grant', 'interaction_required', 'consent_required'})
+# Sign-in authority and Graph endpoint per Microsoft cloud (maildesk.cloud); 'custom' reads both from settings.
+CLOUD_ENDPOINTS = {
+    'global': ('https://login.microsoftonline.com', 'https://graph.microsoft.com/v1.0'),
+    'usgov': ('https://login.microsoftonline.us', 'https://graph.microsoft.us/v1.0'),
+    'china': ('https://login.chinacloudapi.cn', 'https://microsoftgraph.chinacloudapi.cn/v1.0'),
+}
+OAUTH_STATE_SCOPE = 'maildesk_oauth'
+CALLBACK_PATH = '/maildesk/oauth/callback'
+# Fields only MailDesk itself may write (through _write_status, i.e. sudo): RPC writes of them are refused.
+STATUS_FIELDS = frozenset({'state', 'auth_failure_count', 'authorized_at', 'throttled_until'})
 
 
 class MaildeskAccount(models.Model):
     """One Outlook mailbox: its identity, its MSAL token cache and its status.
 
     Tokens live in fields only ``base.group_system`` can read; everything that talks to
-    Microsoft goes through ``graph/`` (models -> graph -> HTTP).
+    Microsoft goes through ``graph/`` (models -> graph -> HTTP). Status fields are written
+    only through :meth:`_write_status`, never by a user's RPC write.
     """
     _name = 'maildesk.account'
     _description = 'MailDesk Mailbox Account'
@@ -43,6 +72,9 @@ class MaildeskAccount(models.Model):
                                         help='Authorization failures in a row; 3 put the account in auth_invalid.')
     throttled_until = fields.Datetime(readonly=True, copy=False,
                                       help='Graph asked us to wait (Retry-After) until this time.')
+    sync_blocked_reason = fields.Char('Sync Blocked', compute='_compute_sync_blocked_reason',
+                                      help='Why MailDesk does not synchronize this mailbox right now.')
+    is_oauth_configured = fields.Boolean(compute='_compute_is_oauth_configured')
 
     # Secrets: MSAL's serialized token cache (access + refresh tokens). System administrators only.
     token_cache = fields.Text(groups='base.group_system', copy=False)
@@ -63,7 +95,477 @@ class MaildeskAccount(models.Model):
         for account in self:
             account.message_count = counts.get(account, 0)
 
+    @api.depends_context('uid')
+    def _compute_sync_blocked_reason(self):
+        for account in self:
+            account.sync_blocked_reason = account._check_can_sync() if account.id else False
+
+    def _compute_is_oauth_configured(self):
+        self.is_oauth_configured = self._maildesk_oauth_configured()
+
     @api.onchange('email')
     def _onchange_email(self):
         if self.email and not self.name:
             self.name = self.email
+
+    # ------------------------------------------------------------------ CRUD guards
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            for vals in vals_list:
+                self._check_status_fields(vals)
+        for vals in vals_list:
+            if vals.get('email'):
+                vals['email'] = vals['email'].strip()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not self.env.su:
+            self._check_status_fields(vals)
+        if 'email' in vals and any(account.state != 'not_authorized' for account in self):
+            # The tokens belong to the mailbox that signed in: another address needs another sign-in.
+            vals = dict(vals, email=(vals['email'] or '').strip())
+            changed = self.filtered(lambda account: account.email != vals['email'])
+            if changed:
+                changed._forget_tokens()
+        return super().write(vals)
+
+    def unlink(self):
+        # Tokens go with the row; servers bound to the account stop being usable.
+        self.sudo().fetchmail_server_ids.filtered(lambda server: server.state == 'done').set_draft()
+        return super().unlink()
+
+    @api.model
+    def _check_status_fields(self, vals):
+        forbidden = STATUS_FIELDS.intersection(vals)
+        if forbidden:
+            raise AccessError(_('The status of a mailbox account is managed by MailDesk (%(fields)s).',
+                                fields=', '.join(sorted(forbidden))))
+
+    def _write_status(self, vals):
+        """Write status fields (state, failure count, throttling...) as MailDesk, bypassing the RPC guard.
+
+        Call it only after the caller's access to ``self`` was established (a search or browse under rules).
+        """
+        return self.sudo().write(vals)
+
+    # ------------------------------------------------------------------ settings
+
+    @api.model
+    def _maildesk_settings(self):
+        """MailDesk's OAuth and Graph settings (system parameters), without the client secret.
+
+        :return: dict with ``client_id, tenant, cloud, authority, graph_url, permission_level, write_back,
+            ca_bundle, verify, scopes, page_size, backfill_months, body_retention_days``
+        """
+        get = self.env['ir.config_parameter'].sudo().get_param
+        tenant = (get('maildesk.tenant') or 'common').strip().strip('/')
+        cloud = get('maildesk.cloud') or 'global'
+        if cloud == 'custom' or cloud not in CLOUD_ENDPOINTS:
+            authority = (get('maildesk.authority_url') or '').strip().rstrip('/')
+            graph_url = (get('maildesk.graph_url') or '').strip().rstrip('/')
+            # An authority given as a bare host gets the tenant appended; a full authority is used as is.
+            if authority and authority.count('/') <= 2:
+                authority = '%s/%s' % (authority, tenant)
+        else:
+            login_host, graph_url = CLOUD_ENDPOINTS[cloud]
+            authority = '%s/%s' % (login_host, tenant)
+        permission_level = get('maildesk.permission_level') or 'read'
+        ca_bundle = (get('maildesk.ca_bundle') or '').strip() or None
+        return {
+            'client_id': (get('maildesk.client_id') or '').strip(),
+            'tenant': tenant,
+            'cloud': cloud,
+            'authority': authority,
+            'graph_url': graph_url,
+            'permission_level': permission_level,
+            'write_back': permission_level == 'write',
+            'ca_bundle': ca_bundle,
+            'verify': ca_bundle,
+            'scopes': identity.graph_scopes(permission_level == 'write', graph_url) if graph_url else [],
+            'page_size': _int_param(get('maildesk.page_size'), 100),
+            'backfill_months': _int_param(get('maildesk.backfill_months'), 12),
+            'body_retention_days': _int_param(get('maildesk.body_retention_days'), 0),
+        }
+
+    @api.model
+    def _maildesk_oauth_configured(self):
+        get = self.env['ir.config_parameter'].sudo().get_param
+        return bool((get('maildesk.client_id') or '').strip() and get('maildesk.client_secret'))
+
+    @api.model
+    def _oauth_not_configured_message(self):
+        if self.env.user.has_group('base.group_system'):
+            next_step = _('Enter the Microsoft Client ID and Client Secret of your Entra ID app registration '
+                          'in Settings > MailDesk, then click "Authorize Outlook" again.')
+        else:
+            next_step = _('Ask an administrator to enter the Microsoft Client ID and Client Secret in '
+                          'Settings > MailDesk, then click "Authorize Outlook" again.')
+        return '%s\n%s' % (_('OAuth not configured'), next_step)
+
+    @api.model
+    def _maildesk_msal_app(self, cache_state=None):
+        """A fresh MSAL app for the configured Entra ID application (the secret is read here, and only here).
+
+        :raises UserError: OAuth is not configured
+        :raises AuthInvalid, Transient: from :func:`identity.build_app`
+        """
+        if not self._maildesk_oauth_configured():
+            raise UserError(self._oauth_not_configured_message())
+        settings = self._maildesk_settings()
+        secret = self.env['ir.config_parameter'].sudo().get_param('maildesk.client_secret')
+        return identity.build_app(settings['client_id'], secret, settings['authority'],
+                                  cache_state=cache_state, verify=settings['verify'])
+
+    # ------------------------------------------------------------------ status
+
+    def _check_can_sync(self):
+        """Why this account must not be synchronized now, as a sentence for the user; None when it may."""
+        self.ensure_one()
+        if not self._maildesk_oauth_configured():
+            return self._oauth_not_configured_message()
+        if self.state == 'not_authorized':
+            return _('Not authorized yet: click "Authorize Outlook" and sign in to %(email)s.', email=self.email)
+        if self.state == 'auth_invalid':
+            return _('Microsoft no longer accepts this mailbox\'s authorization, so background sync is '
+                     'suspended: click "Authorize Outlook" to sign in again.')
+        if not self._confirmed_incoming_servers():
+            return _('No confirmed incoming mail server: an administrator must create an Incoming Mail Server '
+                     'of type "Outlook OAuth / Microsoft Graph" for this account and click "Test & Confirm".')
+        if self.throttled_until and self.throttled_until > fields.Datetime.now():
+            return _('Microsoft Graph asked MailDesk to slow down: sync resumes after %(when)s (UTC).',
+                     when=fields.Datetime.to_string(self.throttled_until))
+        return None
+
+    def _confirmed_incoming_servers(self):
+        return self.sudo().fetchmail_server_ids.filtered(
+            lambda server: server.server_type == 'maildesk_graph' and server.state == 'done' and server.active)
+
+    def _update_connection_state(self):
+        """Authorized <-> Connected: connected once an incoming server is confirmed and folders are chosen."""
+        for account in self:
+            if account.state not in ('authorized', 'connected'):
+                continue
+            connected = bool(account._confirmed_incoming_servers()
+                             and account.sudo().folder_ids.filtered('sync_enabled'))
+            target = 'connected' if connected else 'authorized'
+            if account.state != target:
+                account._write_status({'state': target})
+
+    def _set_error(self, message):
+        """Put the account in Error with a user-readable message (background failures that are not auth)."""
+        for account in self:
+            if account.state in ('authorized', 'connected', 'error'):
+                account._write_status({'state': 'error', 'last_error': message})
+            else:
+                account._write_status({'last_error': message})
+
+    def _clear_error(self):
+        """Leave Error after a success: back to Authorized / Connected, last error cleared."""
+        errored = self.filtered(lambda account: account.state == 'error')
+        errored._write_status({'state': 'authorized', 'last_error': False})
+        errored._update_connection_state()
+        (self - errored).filtered('last_error')._write_status({'last_error': False})
+
+    def _set_throttled(self, retry_after_seconds):
+        """Graph asked to wait: background jobs skip the account until then (see :meth:`_check_can_sync`)."""
+        seconds = max(1.0, float(retry_after_seconds or 0))
+        self._write_status({'throttled_until': fields.Datetime.now() + timedelta(seconds=seconds)})
+
+    def _record_auth_success(self):
+        """A token was obtained: the failure streak ends, and an auth/config error clears."""
+        for account in self:
+            if account.auth_failure_count:
+                account._write_status({'auth_failure_count': 0})
+            if account.state == 'error':
+                account._clear_error()
+
+    def _record_auth_failure(self, exc):
+        """Count an authorization failure (a :class:`AuthInvalid`) and move to auth_invalid at the limit.
+
+        ``invalid_grant``, ``interaction_required`` and ``consent_required`` count; a missing account in the
+        token cache is final at once; ``invalid_client`` and other configuration problems put the account in
+        Error with an administrator-facing message and do not count (re-authorizing would not help).
+        """
+        self.ensure_one()
+        kind = getattr(exc, 'kind', 'other')
+        message = self._auth_error_message(exc)
+        if kind in COUNTED_AUTH_FAILURES:
+            count = self.auth_failure_count + 1
+            vals = {'auth_failure_count': count, 'last_error': message}
+            if count >= AUTH_FAILURE_LIMIT:
+                vals['state'] = 'auth_invalid'
+        elif kind == 'no_account':
+            vals = {'auth_failure_count': AUTH_FAILURE_LIMIT, 'last_error': message, 'state': 'auth_invalid'}
+        else:
+            vals = {'last_error': message}
+            if self.state in ('authorized', 'connected'):
+                vals['state'] = 'error'
+        _logger.warning('MailDesk account %s: authorization failure (%s, %s in a row)',
+                        self.id, kind, vals.get('auth_failure_count', self.auth_failure_count))
+        self._write_status(vals)
+        if vals.get('state') == 'auth_invalid':
+            self.message_post(body=_('Authorization suspended after repeated failures: %(reason)s',
+                                     reason=message))
+
+    @api.model
+    def _auth_error_message(self, exc):
+        """A user-readable sentence for an :class:`AuthInvalid`, with a hint on what to fix."""
+        codes = getattr(exc, 'error_codes', None) or []
+        hint = next((AADSTS_HINTS[code] for code in codes if code in AADSTS_HINTS), None)
+        kind = getattr(exc, 'kind', 'other')
+        if hint is None:
+            hint = KIND_HINTS.get(kind, KIND_HINTS['other'])
+        text = self.env._(hint)
+        if kind == 'invalid_client' or (codes and set(codes) & ADMIN_AADSTS):
+            text = _('Administrator action needed: %(hint)s', hint=text)
+        detail = getattr(exc, 'message', '') or ''
+        return '%s\n%s' % (text, _('Microsoft said: %(detail)s', detail=detail)) if detail else text
+
+    # ------------------------------------------------------------------ tokens and Graph
+
+    def _graph_client(self, **kwargs):
+        """A :class:`GraphClient` for this mailbox whose tokens come from the account's MSAL cache.
+
+        The token provider persists MSAL's cache (rotated refresh token) whenever it changed, counts
+        authorization failures, and raises :class:`AuthInvalid` at once, without any token request, when the
+        account is auth_invalid or not authorized. Extra keyword arguments go to :class:`GraphClient`.
+        """
+        self.ensure_one()
+        settings = self._maildesk_settings()
+        kwargs.setdefault('page_size', settings['page_size'])
+        return GraphClient(settings['graph_url'], self._token_provider(settings), verify=settings['verify'],
+                           mailbox_key=(self.email or '').lower() or None, **kwargs)
+
+    def _token_provider(self, settings):
+        account = self
+        holder = {}
+
+        def provide(force_refresh=False):
+            account._check_token_usable()
+            app = holder.get('app')
+            if app is None:
+                app = holder['app'] = account._maildesk_msal_app(account.sudo().token_cache)
+            home_account_id = account.sudo().home_account_id
+            try:
+                token = identity.acquire_token(app, settings['scopes'], home_account_id, force_refresh=force_refresh)
+            except AuthInvalid as exc:
+                account._save_token_cache(app)
+                account._record_auth_failure(exc)
+                raise
+            account._save_token_cache(app)
+            account._record_auth_success()
+            return token
+
+        return provide
+
+    def _check_token_usable(self):
+        """Raise :class:`AuthInvalid` without any network call when the account cannot get tokens."""
+        self.ensure_one()
+        if self.state == 'auth_invalid':
+            raise AuthInvalid('no_account', 'the account is suspended (auth_invalid) until it is authorized again',
+                              code='auth_invalid')
+        if self.state == 'not_authorized' or not self.sudo().home_account_id:
+            raise AuthInvalid('no_account', 'the account is not authorized', code='not_authorized')
+        if not self._maildesk_oauth_configured():
+            raise AuthInvalid('invalid_client', 'OAuth not configured', code='not_configured')
+
+    def _save_token_cache(self, app):
+        state = app.cache_state()
+        if state is not None:
+            self.sudo().write({'token_cache': state})
+
+    def _granted_scopes(self):
+        """Scopes Microsoft granted in the cached access tokens (the token response's ``scope``)."""
+        self.ensure_one()
+        account = self.sudo()
+        if not account.token_cache or not account.home_account_id:
+            return set()
+        cache = msal.SerializableTokenCache()
+        cache.deserialize(account.token_cache)
+        entries = cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
+                               query={'home_account_id': account.home_account_id})
+        return {scope for entry in entries for scope in (entry.get('target') or '').split()}
+
+    def _forget_tokens(self):
+        self.sudo().write({'token_cache': False, 'home_account_id': False})
+        self._write_status({'state': 'not_authorized', 'auth_failure_count': 0, 'authorized_at': False,
+                            'throttled_until': False})
+
+    # ------------------------------------------------------------------ authorization (auth-code flow)
+
+    def action_authorize(self):
+        """Authorize Outlook: start Microsoft sign-in through the controller (it keeps the flow in the session)."""
+        self.ensure_one()
+        self._check_can_authorize()
+        if not self._maildesk_oauth_configured():
+            raise UserError(self._oauth_not_configured_message())
+        return {
+            'type': 'ir.actions.act_url',
+            'url': '/maildesk/oauth/start?account_id=%d' % self.id,
+            'target': 'self',
+        }
+
+    def action_disconnect(self):
+        """Forget the tokens; incoming servers of the account go back to Not Confirmed."""
+        self._check_can_authorize()
+        self.sudo().fetchmail_server_ids.filtered(lambda server: server.state == 'done').set_draft()
+        self._forget_tokens()
+        self._write_status({'last_error': False})
+        for account in self:
+            account.message_post(body=_('Disconnected: the tokens of this mailbox were removed.'))
+        return True
+
+    def _check_can_authorize(self):
+        """Only the owner (or a MailDesk manager) binds Microsoft credentials to an account."""
+        self.check_access('write')
+        if self.env.su or self.env.user.has_group('maildesk.group_maildesk_manager'):
+            return
+        if any(account.user_id != self.env.user for account in self):
+            raise AccessError(_('Only the owner of a mailbox account or a MailDesk manager can authorize it.'))
+
+    def _oauth_redirect_uri(self):
+        return self.env['ir.config_parameter'].sudo().get_param('web.base.url', '').rstrip('/') + CALLBACK_PATH
+
+    def _oauth_state_signature(self, nonce):
+        """HMAC binding a sign-in to this account, the current user and one random nonce."""
+        self.ensure_one()
+        return misc.hmac(self.env(su=True), OAUTH_STATE_SCOPE, (self._name, self.id, self.env.uid, nonce))
+
+    def _start_authorization(self):
+        """Start MSAL's auth-code flow (PKCE, state, nonce).
+
+        :return: the flow dict to keep server-side (the caller stores it in the user's session under
+            ``flow['state']``) and redirect to ``flow['auth_uri']``
+        """
+        self.ensure_one()
+        self._check_can_authorize()
+        settings = self._maildesk_settings()
+        nonce = secrets.token_urlsafe(16)
+        state = '%d.%s.%s' % (self.id, nonce, self._oauth_state_signature(nonce))
+        try:
+            app = self._maildesk_msal_app()
+            return identity.start_auth_flow(app, settings['scopes'], self._oauth_redirect_uri(),
+                                            login_hint=self.email, state=state)
+        except AuthInvalid as exc:
+            raise UserError(self._auth_error_message(exc)) from None
+        except Transient:
+            raise UserError(_('Microsoft sign-in could not be reached. Check the network and the cloud / '
+                              'authority in Settings > MailDesk, then try again.')) from None
+
+    @api.model
+    def _account_from_oauth_state(self, state):
+        """The account a callback's ``state`` was signed for by the current user, else an empty recordset."""
+        parts = (state or '').split('.')
+        if len(parts) != 3 or not parts[0].isdigit():
+            return self.browse()
+        account = self.browse(int(parts[0])).exists()
+        if not account or not consteq(parts[2], account._oauth_state_signature(parts[1])):
+            return self.browse()
+        try:
+            account._check_can_authorize()
+        except AccessError:
+            return self.browse()
+        return account
+
+    def _finish_authorization(self, flow, params):
+        """Redeem the callback for tokens, check the signed-in mailbox, then store the tokens.
+
+        Nothing is stored unless every check passes.
+
+        :raises UserError: with the reason shown to the user
+        """
+        self.ensure_one()
+        self._check_can_authorize()
+        app = self._maildesk_msal_app()  # an empty cache: the new sign-in replaces previous tokens
+        try:
+            result = identity.finish_auth_flow(app, flow, params)
+            mailbox = self._signed_in_mailbox(result)
+        except FlowMismatch:
+            raise UserError(_('The Microsoft sign-in response does not match the sign-in MailDesk started. '
+                              'Nothing was saved: click "Authorize Outlook" again.')) from None
+        except AuthInvalid as exc:
+            raise UserError(self._auth_error_message(exc)) from None
+        except (Transient, GraphError) as exc:
+            raise UserError(_('Microsoft could not complete the sign-in (%(reason)s). Nothing was saved: '
+                              'try again in a moment.', reason=exc.message)) from None
+        expected = (self.email or '').strip().lower()
+        if expected not in mailbox:
+            raise UserError(_(
+                'You signed in at Microsoft as %(signed_in)s, but this account is for %(expected)s. Nothing was '
+                'saved. Click "Authorize Outlook" again and sign in with %(expected)s (use "Sign in with another '
+                'account" at Microsoft if needed).',
+                signed_in=', '.join(sorted(mailbox)) or _('an unknown user'), expected=self.email))
+        self.sudo().write({'token_cache': app.cache.serialize(), 'home_account_id': result['home_account_id']})
+        self._write_status({'state': 'authorized', 'authorized_at': fields.Datetime.now(), 'auth_failure_count': 0,
+                            'throttled_until': False, 'last_error': False})
+        self._update_connection_state()
+        self.message_post(body=_('Authorized by %(user)s as %(email)s.', user=self.env.user.name, email=self.email))
+
+    def _signed_in_mailbox(self, result):
+        """Lower-cased addresses of the signed-in user: the id_token's name plus Graph ``/me`` mail and UPN."""
+        settings = self._maildesk_settings()
+        access_token = result['access_token']
+        client = GraphClient(settings['graph_url'], lambda force_refresh=False: access_token,
+                             verify=settings['verify'])
+        me = client.me()
+        names = {result.get('username'), me.get('mail'), me.get('userPrincipalName')}
+        return {name.strip().lower() for name in names if isinstance(name, str) and name.strip()}
+
+    # ------------------------------------------------------------------ incoming servers
+
+    def _touch_incoming_servers(self):
+        """Move the Last Fetch Date of the account's confirmed incoming servers (after a successful sync)."""
+        self._confirmed_incoming_servers().write({'date': fields.Datetime.now()})
+
+
+def _int_param(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+# Hints per AADSTS number (graph-api.md §8.5): what the user or the administrator should do.
+AADSTS_HINTS = {
+    7000215: _lt('The client secret in Settings > MailDesk is wrong: paste the secret Value (not the Secret ID) '
+                   'from Entra ID > App registrations > Certificates & secrets.'),
+    7000222: _lt('The client secret has expired: create a new one in Entra ID > App registrations > '
+                   'Certificates & secrets and paste its Value in Settings > MailDesk.'),
+    7000218: _lt('No client secret was sent: enter the Client Secret in Settings > MailDesk.'),
+    700016: _lt('The Client ID is not known in this tenant: check the Application (client) ID and the Tenant in '
+                  'Settings > MailDesk.'),
+    50011: _lt('The redirect URI is not registered: add the redirect URI shown in Settings > MailDesk to the app '
+                 'registration (Authentication > Web).'),
+    70004: _lt('The redirect URI is not registered: add the redirect URI shown in Settings > MailDesk to the app '
+                 'registration (Authentication > Web).'),
+    90002: _lt('The tenant was not found: check the Tenant in Settings > MailDesk.'),
+    50194: _lt('This app registration is single-tenant: set the Tenant in Settings > MailDesk to your tenant ID '
+                 'or domain instead of "common".'),
+    65001: _lt('The permissions were not granted: click "Authorize Outlook" and accept them, or ask your '
+                 'Microsoft 365 administrator to grant consent to the app.'),
+    70008: _lt('The sign-in has expired: click "Authorize Outlook" to sign in again.'),
+    700082: _lt('The sign-in has expired after a long inactivity: click "Authorize Outlook" to sign in again.'),
+    50173: _lt('The sign-in was revoked (password reset or access revoked): click "Authorize Outlook" to sign in '
+                 'again.'),
+    54005: _lt('This sign-in code was already used: click "Authorize Outlook" again.'),
+    70043: _lt('Your organization requires you to sign in again: click "Authorize Outlook".'),
+    50076: _lt('Multi-factor authentication is required: click "Authorize Outlook" to sign in again.'),
+    50079: _lt('Multi-factor authentication must be set up: click "Authorize Outlook" to sign in again.'),
+}
+ADMIN_AADSTS = frozenset({7000215, 7000222, 7000218, 700016, 50011, 70004, 90002, 50194})
+KIND_HINTS = {
+    'invalid_grant': _lt('Microsoft no longer accepts this mailbox\'s sign-in (expired or revoked): click '
+                           '"Authorize Outlook" to sign in again.'),
+    'interaction_required': _lt('Microsoft requires you to sign in again: click "Authorize Outlook".'),
+    'consent_required': _lt('The permissions MailDesk needs were not granted: click "Authorize Outlook" and '
+                              'accept them, or ask your Microsoft 365 administrator to grant consent.'),
+    'invalid_client': _lt('Microsoft refused the app credentials: check the Client ID and Client Secret in '
+                            'Settings > MailDesk (a secret expires; create a new one in Entra ID if needed).'),
+    'access_denied': _lt('The sign-in was cancelled or the permissions were declined at Microsoft. Nothing was '
+                           'changed: click "Authorize Outlook" to try again.'),
+    'no_account': _lt('No Microsoft sign-in is stored for this mailbox: click "Authorize Outlook".'),
+    'other': _lt('Microsoft refused the authorization: click "Authorize Outlook" to try again, and check the '
+                   'settings in Settings > MailDesk if it keeps failing.'),
+}

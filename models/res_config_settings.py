@@ -1,7 +1,77 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from .maildesk_account import CALLBACK_PATH
 
 
 class ResConfigSettings(models.TransientModel):
+    """Settings > MailDesk: the Entra ID app (client id/secret, tenant, cloud), permissions and sync limits.
+
+    The client secret is write-only: ``maildesk_client_secret`` always opens empty and is saved only when
+    filled, so a saved secret never travels back to a browser.
+    """
     _inherit = 'res.config.settings'
 
     maildesk_client_id = fields.Char('Microsoft Client ID', config_parameter='maildesk.client_id')
+    maildesk_client_secret = fields.Char(
+        'Microsoft Client Secret', help='Write-only: leave empty to keep the saved secret.')
+    maildesk_client_secret_set = fields.Boolean('Client Secret Saved', compute='_compute_maildesk_client_secret_set')
+    maildesk_tenant = fields.Char(
+        'Tenant', config_parameter='maildesk.tenant', default='common',
+        help='"common" (work, school and personal accounts), "organizations", "consumers", or your tenant ID or '
+             'domain (required for single-tenant app registrations).')
+    maildesk_cloud = fields.Selection(
+        [('global', 'Global (microsoftonline.com)'), ('usgov', 'US Government'), ('china', 'China (21Vianet)'),
+         ('custom', 'Custom endpoints')],
+        string='Microsoft Cloud', config_parameter='maildesk.cloud', default='global')
+    maildesk_authority_url = fields.Char(
+        'Sign-in Authority URL', config_parameter='maildesk.authority_url',
+        help='Custom cloud only: e.g. https://login.example.com (the tenant is appended) or a full authority.')
+    maildesk_graph_url = fields.Char(
+        'Graph URL', config_parameter='maildesk.graph_url',
+        help='Custom cloud only: e.g. https://graph.example.com/v1.0')
+    maildesk_ca_bundle = fields.Char(
+        'CA Bundle', config_parameter='maildesk.ca_bundle',
+        help='Optional path to a CA bundle on the server, to trust custom endpoints (e.g. the emulator).')
+    maildesk_permission_level = fields.Selection(
+        [('read', 'Read only (Mail.Read)'), ('write', 'Read & write back (Mail.ReadWrite)')],
+        string='Mailbox Permission', config_parameter='maildesk.permission_level', default='read',
+        help='Mail.Send and User.Read are always requested. Changing the level requires authorizing each '
+             'account again.')
+    maildesk_redirect_uri = fields.Char('Redirect URI', compute='_compute_maildesk_redirect_uri')
+    maildesk_backfill_months = fields.Integer(
+        'Backfill (months)', config_parameter='maildesk.backfill_months', default=12,
+        help='How far back MailDesk back-fills older mail in each synchronized folder (0: everything).')
+    maildesk_page_size = fields.Integer(
+        'Page Size', config_parameter='maildesk.page_size', default=100,
+        help='Messages per Graph delta page (at most 1000).')
+    maildesk_body_retention_days = fields.Integer(
+        'Keep Bodies (days)', config_parameter='maildesk.body_retention_days', default=0,
+        help='Downloaded message bodies older than this are dropped and fetched again when opened (0: keep).')
+
+    def _compute_maildesk_client_secret_set(self):
+        saved = bool(self.env['ir.config_parameter'].sudo().get_param('maildesk.client_secret'))
+        self.maildesk_client_secret_set = saved
+
+    def _compute_maildesk_redirect_uri(self):
+        self.maildesk_redirect_uri = self.env['maildesk.account']._oauth_redirect_uri()
+
+    @api.constrains('maildesk_page_size', 'maildesk_backfill_months', 'maildesk_body_retention_days')
+    def _check_maildesk_numbers(self):
+        for settings in self:
+            if not 1 <= settings.maildesk_page_size <= 1000:
+                raise ValidationError(_('The MailDesk page size must be between 1 and 1000.'))
+            if settings.maildesk_backfill_months < 0 or settings.maildesk_body_retention_days < 0:
+                raise ValidationError(_('MailDesk backfill and retention cannot be negative.'))
+
+    def set_values(self):
+        super().set_values()
+        secret = (self.maildesk_client_secret or '').strip()
+        if secret:
+            self.env['ir.config_parameter'].sudo().set_param('maildesk.client_secret', secret)
+            # Do not keep the secret in the transient settings row either.
+            self.maildesk_client_secret = False
+
+    def action_maildesk_clear_client_secret(self):
+        self.env['ir.config_parameter'].sudo().set_param('maildesk.client_secret', False)
+        return {'type': 'ir.actions.client', 'tag': 'reload'}
