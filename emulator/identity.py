@@ -173,13 +173,14 @@ class Identity:
     def instance_discovery(self, query):
         endpoint = query.get('authorization_endpoint', '')
         parts = urlsplit(endpoint)
-        if parts.netloc.lower() != urlsplit(self.base).netloc.lower():
+        # MSAL sends the authority host without its port (msal/authority.py uses the hostname only)
+        if (parts.hostname or '').lower() != (urlsplit(self.base).hostname or '').lower():
             body = {'error': 'invalid_instance', 'error_description': 'AADSTS50049: Unknown or invalid instance.',
                     'error_codes': [50049], 'timestamp': '', 'trace_id': guid(), 'correlation_id': guid()}
             return Response(400, body)
         segs = [s for s in parts.path.split('/') if s]
         tenant = segs[0] if segs else 'common'
-        host = parts.netloc
+        host = urlsplit(self.base).netloc
         return Response(200, {'tenant_discovery_endpoint': '%s/%s/v2.0/.well-known/openid-configuration'
                                                            % (self.base, tenant),
                               'api-version': '1.1',

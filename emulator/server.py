@@ -205,7 +205,8 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        app.counters.status(resp.status)
+        if not path.startswith('/_emulator'):
+            app.counters.status(resp.status)
         self._write(resp)
 
     def _write(self, resp):
