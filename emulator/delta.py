@@ -150,7 +150,7 @@ def _initial_page(ctx, folder, state, size, base):
     lo = 0
     if fl is not None:
         lo = bisect.bisect_left(keys, (fl[1], '')) if fl[0] == 'ge' else bisect.bisect_right(keys, (fl[1], '\uffff'))
-    replay = _take_quirk(ctx, 'replay', folder.id)
+    replay = _take_quirk(ctx, 'replay', folder.id) if state['c'] else 0  # nothing to replay on page 1
     want = max(0, min(size, cap - state['n']))
     c = tuple(state['c']) if state['c'] else None
     if state['o']:  # newest first ($orderby=receivedDateTime desc)
