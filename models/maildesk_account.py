@@ -1,5 +1,6 @@
 import logging
 import secrets
+import warnings
 from datetime import timedelta
 
 import msal
@@ -10,10 +11,15 @@ from odoo.tools import LazyTranslate, consteq, misc
 
 from ..graph import identity
 from ..graph.client import GraphClient
-from ..graph.errors import AuthInvalid, FlowMismatch, GraphError, Transient
+from ..graph.errors import AuthExpired, AuthInvalid, FlowMismatch, GraphError, Transient
 
 _logger = logging.getLogger(__name__)
 _lt = LazyTranslate(__name__)
+
+# MSAL recommends response_mode=form_post; MailDesk deliberately uses the query mode because Odoo's session
+# cookie is SameSite=Lax (a cross-site POST would arrive without it). State, PKCE and the one-time
+# server-side flow protect the callback.
+warnings.filterwarnings('ignore', message=r"response_mode='form_post' is recommended", category=UserWarning)
 
 ACCOUNT_STATES = [
     ('not_authorized', 'Not authorized'),
@@ -24,7 +30,7 @@ ACCOUNT_STATES = [
 ]
 # Authorization failures in a row that put an account in auth_invalid (background jobs then skip it).
 AUTH_FAILURE_LIMIT = 3
-COUNTED_AUTH_FAILURES = frozenset({'invalid_grant', 'interaction_required', 'consent_required'})
+COUNTED_AUTH_FAILURES = frozenset({'invalid_grant', 'interaction_required', 'consent_required', 'auth_expired'})
 # Sign-in authority and Graph endpoint per Microsoft cloud (maildesk.cloud); 'custom' reads both from settings.
 CLOUD_ENDPOINTS = {
     'global': ('https://login.microsoftonline.com', 'https://graph.microsoft.com/v1.0'),
@@ -184,9 +190,9 @@ class MaildeskAccount(models.Model):
             'ca_bundle': ca_bundle,
             'verify': ca_bundle,
             'scopes': identity.graph_scopes(permission_level == 'write', graph_url) if graph_url else [],
-            'page_size': _int_param(get('maildesk.page_size'), 100),
-            'backfill_months': _int_param(get('maildesk.backfill_months'), 12),
-            'body_retention_days': _int_param(get('maildesk.body_retention_days'), 0),
+            'page_size': max(1, min(1000, _int_param(get('maildesk.page_size'), 1000))),
+            'backfill_months': max(0, _int_param(get('maildesk.backfill_months'), 0)),
+            'body_retention_days': max(0, _int_param(get('maildesk.body_retention_days'), 30)),
         }
 
     @api.model
@@ -289,7 +295,7 @@ class MaildeskAccount(models.Model):
         Error with an administrator-facing message and do not count (re-authorizing would not help).
         """
         self.ensure_one()
-        kind = getattr(exc, 'kind', 'other')
+        kind = _failure_kind(exc)
         message = self._auth_error_message(exc)
         if kind in COUNTED_AUTH_FAILURES:
             count = self.auth_failure_count + 1
@@ -314,7 +320,7 @@ class MaildeskAccount(models.Model):
         """A user-readable sentence for an :class:`AuthInvalid`, with a hint on what to fix."""
         codes = getattr(exc, 'error_codes', None) or []
         hint = next((AADSTS_HINTS[code] for code in codes if code in AADSTS_HINTS), None)
-        kind = getattr(exc, 'kind', 'other')
+        kind = _failure_kind(exc)
         if hint is None:
             hint = KIND_HINTS.get(kind, KIND_HINTS['other'])
         text = self.env._(hint)
@@ -520,6 +526,13 @@ class MaildeskAccount(models.Model):
         self._confirmed_incoming_servers().write({'date': fields.Datetime.now()})
 
 
+def _failure_kind(exc):
+    """The AuthInvalid kind of an authorization failure; Graph's 401 after a refresh counts as expired grant."""
+    if isinstance(exc, AuthExpired):
+        return 'auth_expired'
+    return getattr(exc, 'kind', 'other')
+
+
 def _int_param(value, default):
     try:
         return int(value)
@@ -565,6 +578,8 @@ KIND_HINTS = {
                             'Settings > MailDesk (a secret expires; create a new one in Entra ID if needed).'),
     'access_denied': _lt('The sign-in was cancelled or the permissions were declined at Microsoft. Nothing was '
                            'changed: click "Authorize Outlook" to try again.'),
+    'auth_expired': _lt('Microsoft Graph refused the access token even after a refresh: click "Authorize Outlook" '
+                        'to sign in again if this keeps happening.'),
     'no_account': _lt('No Microsoft sign-in is stored for this mailbox: click "Authorize Outlook".'),
     'other': _lt('Microsoft refused the authorization: click "Authorize Outlook" to try again, and check the '
                    'settings in Settings > MailDesk if it keeps failing.'),

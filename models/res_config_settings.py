@@ -40,13 +40,13 @@ class ResConfigSettings(models.TransientModel):
              'account again.')
     maildesk_redirect_uri = fields.Char('Redirect URI', compute='_compute_maildesk_redirect_uri')
     maildesk_backfill_months = fields.Integer(
-        'Backfill (months)', config_parameter='maildesk.backfill_months', default=12,
+        'Backfill (months)', config_parameter='maildesk.backfill_months', default=0,
         help='How far back MailDesk back-fills older mail in each synchronized folder (0: everything).')
     maildesk_page_size = fields.Integer(
-        'Page Size', config_parameter='maildesk.page_size', default=100,
+        'Page Size', config_parameter='maildesk.page_size', default=1000,
         help='Messages per Graph delta page (at most 1000).')
     maildesk_body_retention_days = fields.Integer(
-        'Keep Bodies (days)', config_parameter='maildesk.body_retention_days', default=0,
+        'Keep Bodies (days)', config_parameter='maildesk.body_retention_days', default=30,
         help='Downloaded message bodies older than this are dropped and fetched again when opened (0: keep).')
 
     def _compute_maildesk_client_secret_set(self):
