@@ -1,6 +1,379 @@
-from odoo import models
+import contextlib
+import logging
+import threading
+import time
+
+import psycopg2.errors
+
+from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.sql_db import TestCursor
+
+from ..graph import errors
+
+_logger = logging.getLogger(__name__)
+
+CRON_BUDGET = 50            # seconds of work per cron callback
+JOB_BUDGET = 90             # seconds per cron job run, across Odoo's re-runs of a partially done job (< 120 s limit)
+SYNC_NOW_BUDGET = 20        # seconds a foreground "Sync now" may take
+BACKFILL_PAGE_BUDGET = 300  # delta pages per backfill callback (~300k messages at 1000 per page)
+MAILBOX_SLOTS = 4           # Outlook: at most 4 concurrent requests per app and mailbox, across all processes
+SLOT_LOCK_BASE = 0x4D44_0000  # advisory lock namespace (int4): (SLOT_LOCK_BASE + slot, account id)
+DB_ATTEMPTS = 3
+THROTTLE_DEFAULT = 30       # seconds, when Graph throttles without saying for how long
+CONCURRENCY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected,
+                      psycopg2.errors.UniqueViolation, psycopg2.errors.LockNotAvailable)
+
+# Which folders each kind of run claims (SQL on maildesk_folder f).
+CLAIM_CONDITIONS = {
+    # New folders (their newest page), incremental rounds; each folder once per run (last_checked_at).
+    'changes': """(f.next_link IS NULL OR NOT coalesce(f.round_is_initial, false))
+                  AND (f.last_checked_at IS NULL OR f.last_checked_at < %(run_start)s)""",
+    # Initial rounds in progress: the progressive backfill, least recently served first.
+    'backfill': "f.next_link IS NOT NULL AND f.round_is_initial",
+}
+CLAIM_ORDER = {
+    'changes': 'f.last_checked_at NULLS FIRST, f.id',
+    'backfill': 'f.last_sync_at NULLS FIRST, f.id',
+}
+
+_job_starts = {}
+_job_starts_lock = threading.Lock()
 
 
 class MaildeskAccountSync(models.Model):
-    """Sync entry points of an account (fetch folders, sync rounds, crons)."""
+    """Sync entry points of an account: Fetch Folders, Sync now, the crons, and the fetchmail seam.
+
+    Work is split in *units*: one delta page of one folder, in its own transaction (claim the folder with
+    ``FOR NO KEY UPDATE SKIP LOCKED``, GET the page, upsert its rows, save the link, commit). Any number of cron
+    workers (threads or servers on one database) can run units side by side: they never process one folder at
+    once, never deadlock (a mailbox's writes are serialized by an advisory lock, rows are locked in id order),
+    and at most :data:`MAILBOX_SLOTS` units of one mailbox talk to Graph at once.
+    """
     _inherit = 'maildesk.account'
+
+    # ------------------------------------------------------------------ buttons
+
+    def action_fetch_folders(self):
+        """Fetch Folders: make the account's folder tree equal to Outlook's (all levels, hidden left out)."""
+        self.ensure_one()
+        self.check_access('write')
+        if self.state in ('not_authorized', 'auth_invalid'):
+            raise UserError(_('Authorize the mailbox first: click "Authorize Outlook".'))
+        try:
+            client = self._graph_client()
+            items = client.list_folders()
+            roles_by_id = {folder_id: role for role, folder_id in client.well_known_folder_ids().items()}
+        except errors.Throttled as exc:
+            self._set_throttled(exc.retry_after or THROTTLE_DEFAULT)
+            raise UserError(_('Microsoft Graph asked MailDesk to slow down; try again in a minute.')) from None
+        except errors.AuthInvalid as exc:
+            raise UserError(self._auth_error_message(exc)) from None
+        except errors.GraphError as exc:
+            raise UserError(_('Outlook did not return the folder list: %(error)s', error=exc.message)) from None
+        created, updated, removed = self.env['maildesk.folder']._store_folder_tree(self, items, roles_by_id)
+        self._update_connection_state()
+        message = _('%(count)d folders: %(created)d new, %(updated)d updated, %(removed)d removed.',
+                    count=len(self.folder_ids), created=created, updated=updated, removed=removed)
+        return _notification(_('Folders fetched'), message, 'success')
+
+    def action_sync_now(self):
+        """Sync now: one round in the foreground (changes, newest pages, then backfill for a few seconds)."""
+        self.ensure_one()
+        self.check_access('write')
+        reason = self._check_can_sync()
+        if reason:
+            raise UserError(reason)
+        if not self.folder_ids.filtered('sync_enabled'):
+            raise UserError(_('No folder is selected for sync: click "Fetch Folders", then tick the folders to '
+                              'synchronize in the Folders tab.'))
+        run = self._sync_round(budget=SYNC_NOW_BUDGET)
+        return _notification(*run.summary())
+
+    # ------------------------------------------------------------------ rounds
+
+    def _sync_round(self, budget=SYNC_NOW_BUDGET):
+        """One sync round of these accounts: changes and newest pages, then backfill while time remains.
+
+        Called by Sync now and by the fetchmail seam (Fetch Now on a Graph incoming server). Each unit commits
+        in its own cursor; account outcomes (last sync, throttling, auth failures) are written in ``self.env``.
+        :return: the :class:`SyncRun` (its counters say what happened)
+        """
+        run = SyncRun(self, budget)
+        run.run('changes')
+        run.run('backfill')
+        run.finish()
+        if run.backfill_remaining():
+            self.env.ref('maildesk.ir_cron_maildesk_backfill').sudo()._trigger()
+        return run
+
+    @api.model
+    def _cron_sync_changes(self):
+        """MailDesk: sync changes -- the newest page of new folders and each synced folder's changes."""
+        budget = _job_budget(self.env, CRON_BUDGET)
+        if budget <= 0:
+            return
+        run = SyncRun(self._syncable_accounts(), budget)
+        run.run('changes')
+        run.finish()
+        remaining = run.changes_remaining()
+        if run.newest_pages or run.backfill_remaining():
+            self.env.ref('maildesk.ir_cron_maildesk_backfill').sudo()._trigger()
+        self._report_progress('maildesk.ir_cron_maildesk_sync_changes', run.units, remaining)
+
+    @api.model
+    def _cron_backfill(self):
+        """MailDesk: backfill -- continue the initial rounds (older mail), bounded in time and pages."""
+        budget = _job_budget(self.env, CRON_BUDGET)
+        if budget <= 0:
+            return
+        run = SyncRun(self._syncable_accounts(), budget, max_pages=BACKFILL_PAGE_BUDGET)
+        run.run('backfill')
+        run.finish()
+        self._report_progress('maildesk.ir_cron_maildesk_backfill', run.units, run.backfill_remaining())
+
+    @api.model
+    def _report_progress(self, cron_xmlid, done, remaining):
+        """``_notify_progress`` for Odoo's cron runner, and a trigger so the work goes on soon."""
+        cron = self.env.ref(cron_xmlid).sudo()
+        if remaining:
+            cron._trigger()
+        cron._notify_progress(done=done, remaining=remaining if done else 0)
+
+    @api.model
+    def _syncable_accounts(self):
+        """Accounts background sync may serve now (not auth_invalid, a confirmed server, not throttled)."""
+        accounts = self.sudo().search([('state', 'not in', ('not_authorized', 'auth_invalid'))])
+        return accounts.filtered(lambda account: not account._check_can_sync())
+
+
+class SyncRun:
+    """One run of sync units over some accounts, within a time (and page) budget.
+
+    Plain Python on purpose: it holds per-run state (Graph clients, throttled and failing accounts, counters)
+    that belongs to no record. Account outcomes are written by :meth:`finish` in the caller's environment.
+    """
+
+    def __init__(self, accounts, budget, max_pages=None):
+        self.env = accounts.env
+        self.registry = self.env.registry
+        self.accounts = accounts.sudo()
+        self.deadline = time.monotonic() + budget
+        self.max_pages = max_pages
+        self.run_start = fields.Datetime.now()
+        self.clients = {}
+        self.excluded = set()        # accounts skipped for the rest of the run
+        self.failed_folders = set()
+        self.throttled = {}          # account id -> seconds
+        self.auth_failures = {}      # account id -> GraphError
+        self.synced_accounts = set()
+        self.units = self.pages = self.stored = self.newest_pages = 0
+        self.errors = []
+        # Units use their own cursors: what the caller wrote must be visible to them (test mode: same connection).
+        self.env.flush_all()
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, mode):
+        """Process units of ``mode`` ('changes' or 'backfill') until none is left or the budget is spent."""
+        while time.monotonic() < self.deadline and (self.max_pages is None or self.pages < self.max_pages):
+            account_ids = [a for a in self.accounts.ids if a not in self.excluded]
+            if not account_ids or self._unit(mode, account_ids) is None:
+                break
+        self.env.invalidate_all()
+
+    def _unit(self, mode, account_ids):
+        """Claim one folder and process one page in its own transaction. None when nothing is left to claim."""
+        pages = {}
+        for attempt in range(1, DB_ATTEMPTS + 1):
+            claimed = None  # (folder id, account id)
+            try:
+                with self._cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    folder = self._claim(env, mode, account_ids)
+                    if not folder:
+                        return None
+                    claimed = (folder.id, folder.account_id.id)
+                    if not _take_mailbox_slot(cr, claimed[1]):
+                        self.excluded.add(claimed[1])  # 4 units of this mailbox are running elsewhere
+                        return True
+                    client = self._client(claimed[1])
+                    result = folder._sync_page(client, _page_fetcher(pages, client))
+                    if mode == 'changes' and (result['initial'] or not result['more']):
+                        folder.last_checked_at = fields.Datetime.now()
+                self._count(result, claimed[1])
+                return True
+            except CONCURRENCY_ERRORS as exc:
+                if claimed and attempt == DB_ATTEMPTS:
+                    self._fail(mode, claimed[0], _('Database busy, retrying later (%s).', type(exc).__name__))
+                elif not claimed and attempt == DB_ATTEMPTS:
+                    return None
+            except Exception as exc:  # noqa: BLE001 -- one folder never stops the others
+                if claimed is None:
+                    raise
+                self._handle_error(mode, claimed, exc)
+                return True
+        return True
+
+    def _claim(self, env, mode, account_ids):
+        """``SELECT ... FOR NO KEY UPDATE SKIP LOCKED LIMIT 1``: a folder no other worker is processing.
+
+        NO KEY UPDATE (not plain UPDATE) still excludes other claimers but lets other transactions insert
+        messages referencing the folder meanwhile.
+        """
+        env.cr.execute(f"""
+            SELECT f.id
+              FROM maildesk_folder f
+             WHERE f.sync_enabled AND f.account_id = ANY(%(accounts)s) AND f.id != ALL(%(failed)s)
+               AND {CLAIM_CONDITIONS[mode]}
+          ORDER BY {CLAIM_ORDER[mode]}
+             LIMIT 1
+               FOR NO KEY UPDATE OF f SKIP LOCKED
+        """, {'accounts': account_ids, 'failed': list(self.failed_folders), 'run_start': self.run_start})
+        row = env.cr.fetchone()
+        return env['maildesk.folder'].browse(row[0]) if row else None
+
+    @contextlib.contextmanager
+    def _cursor(self):
+        """A fresh cursor in READ COMMITTED: each statement sees what other workers committed before it."""
+        with self.registry.cursor() as cr:
+            if not isinstance(cr, TestCursor):
+                cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+            yield cr
+
+    def _client(self, account_id):
+        client = self.clients.get(account_id)
+        if client is None:
+            # Built in the caller's environment: a refreshed token cache is written there, never in a unit.
+            client = self.clients[account_id] = self.env['maildesk.account'].sudo().browse(account_id)._graph_client()
+        return client
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _count(self, result, account_id):
+        self.units += 1
+        self.pages += 1
+        self.stored += result['stored']
+        self.newest_pages += bool(result['first'])
+        self.synced_accounts.add(account_id)
+
+    def _handle_error(self, mode, claimed, exc):
+        """Sort one unit's failure: throttling and auth stop the account, anything else marks the folder."""
+        folder_id, account_id = claimed
+        if isinstance(exc, errors.Throttled):
+            self.throttled[account_id] = max(self.throttled.get(account_id, 0), exc.retry_after or THROTTLE_DEFAULT)
+            self.excluded.add(account_id)
+            _logger.info('MailDesk: account %s throttled for %ss', account_id, self.throttled[account_id])
+        elif isinstance(exc, (errors.AuthInvalid, errors.AuthExpired)):
+            self.auth_failures[account_id] = exc
+            self.excluded.add(account_id)
+        elif isinstance(exc, errors.GraphError):
+            _logger.info('MailDesk: folder %s sync failed: %s', folder_id, exc.message)
+            self._fail(mode, folder_id, exc.message)
+        else:
+            _logger.exception('MailDesk: folder %s sync failed unexpectedly', folder_id)
+            self._fail(mode, folder_id, _('Unexpected error: %s', exc))
+
+    def _fail(self, mode, folder_id, message):
+        """Record a folder's failure in a fresh transaction; the cursor (links) is kept for the next run."""
+        self.failed_folders.add(folder_id)
+        self.errors.append(message)
+        values = {'sync_state': 'error', 'last_error': message}
+        if mode == 'changes':
+            values['last_checked_at'] = fields.Datetime.now()
+        try:
+            with self._cursor() as cr:
+                api.Environment(cr, SUPERUSER_ID, {})['maildesk.folder'].browse(folder_id).exists().write(values)
+        except CONCURRENCY_ERRORS:
+            _logger.info('MailDesk: could not record the error of folder %s (busy)', folder_id)
+
+    def finish(self):
+        """Write account outcomes in the caller's environment: last sync, Last Fetch Date, throttling, auth."""
+        Account = self.env['maildesk.account'].sudo()
+        for account_id, seconds in self.throttled.items():
+            Account.browse(account_id)._set_throttled(seconds)
+        for account_id, exc in self.auth_failures.items():
+            if isinstance(exc, errors.AuthExpired):  # AuthInvalid was already counted by the token provider
+                Account.browse(account_id)._record_auth_failure(exc)
+        done = Account.browse(sorted(self.synced_accounts - set(self.auth_failures)))
+        if done:
+            done.write({'last_sync_at': fields.Datetime.now()})
+            done._touch_incoming_servers()
+
+    def summary(self):
+        """(title, message, type) for the Sync now notification."""
+        parts = [_('%(count)d message(s) stored or updated from %(pages)d page(s).', count=self.stored,
+                   pages=self.pages)]
+        remaining = self.backfill_remaining()
+        if remaining:
+            parts.append(_('Older mail of %(count)d folder(s) is back-filled in the background.', count=remaining))
+        if self.throttled:
+            parts.append(_('Microsoft Graph asked to slow down: sync resumes in a moment.'))
+        if self.auth_failures:
+            parts.append(_('Microsoft refused the authorization: see the account.'))
+        if self.errors:
+            parts.append(_('Errors: %s', '; '.join(dict.fromkeys(self.errors))))
+        kind = 'danger' if self.auth_failures or self.errors else 'warning' if self.throttled else 'success'
+        return _('Sync finished'), ' '.join(parts), kind
+
+    def changes_remaining(self):
+        """Folders the changes run has not visited yet (it ran out of time)."""
+        return self._count_folders('changes')
+
+    def backfill_remaining(self):
+        """Folders whose initial round is still in progress (accounts that are not stopped)."""
+        return self._count_folders('backfill')
+
+    def _count_folders(self, mode):
+        account_ids = [a for a in self.accounts.ids if a not in self.excluded]
+        if not account_ids:
+            return 0
+        self.env.cr.execute(f"""
+            SELECT count(*) FROM maildesk_folder f
+             WHERE f.sync_enabled AND f.account_id = ANY(%(accounts)s) AND f.id != ALL(%(failed)s)
+               AND {CLAIM_CONDITIONS[mode]}
+        """, {'accounts': account_ids, 'failed': list(self.failed_folders), 'run_start': self.run_start})
+        return self.env.cr.fetchone()[0]
+
+
+def _page_fetcher(cache, client):
+    """Delta pages cached by (folder, link): a unit retried after a DB conflict does not ask Graph again."""
+    def fetch(folder, link):
+        key = (folder.id, link)
+        if key not in cache:
+            cache[key] = client.delta_page(folder.graph_id, link)
+        return cache[key]
+    return fetch
+
+
+def _take_mailbox_slot(cr, account_id):
+    """One of the mailbox's 4 request slots, for this transaction (any process). False when all are taken."""
+    for slot in range(MAILBOX_SLOTS):
+        cr.execute('SELECT pg_try_advisory_xact_lock(%s, %s)', [SLOT_LOCK_BASE + slot, account_id])
+        if cr.fetchone()[0]:
+            return True
+    return False
+
+
+def _job_budget(env, budget):
+    """Seconds this callback may work: Odoo re-runs a partially done job up to 10 times in one go, and the whole
+    job must stay under the server's real-time limit, so the budget is shared by the re-runs of one job run."""
+    cron_id, lastcall = env.context.get('cron_id'), env.context.get('lastcall')
+    if not cron_id:
+        return budget
+    key = (env.cr.dbname, cron_id, str(lastcall))
+    now = time.monotonic()
+    with _job_starts_lock:
+        for old in [k for k, started in _job_starts.items() if now - started > 3600]:
+            del _job_starts[old]
+        started = _job_starts.setdefault(key, now)
+    return min(budget, JOB_BUDGET - (now - started))
+
+
+def _notification(title, message, kind):
+    return {
+        'type': 'ir.actions.client',
+        'tag': 'display_notification',
+        'params': {'title': title, 'message': message, 'type': kind, 'sticky': kind != 'success',
+                   'next': {'type': 'ir.actions.client', 'tag': 'soft_reload'}},
+    }

@@ -1,10 +1,36 @@
-from odoo import fields, models
+import base64
+import logging
+import re
+
+from dateutil.relativedelta import relativedelta
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools.mail import html_sanitize
+
+from ..graph import errors, mail
+
+_logger = logging.getLogger(__name__)
+
+# Values mail.message_values() returns that are columns of maildesk_message, compared on every upsert.
+SYNCED_COLUMNS = (
+    'internet_message_id', 'conversation_id', 'subject', 'from_address', 'from_name', 'sender_address',
+    'sender_name', 'to_recipients', 'cc_recipients', 'bcc_recipients', 'reply_to', 'received_at', 'sent_at',
+    'modified_at', 'change_key', 'body_preview', 'importance', 'is_read', 'is_draft', 'flag_status', 'categories',
+    'has_attachments',
+)
+BOOLEAN_COLUMNS = frozenset({'is_read', 'is_draft', 'has_attachments'})
+RECIPIENT_COLUMNS = ('to_recipients', 'cc_recipients', 'bcc_recipients')
+CID_SRC = re.compile(r'''(src\s*=\s*["']?)cid:([^"'\s>]+)''', re.IGNORECASE)
 
 
 class MaildeskMessage(models.Model):
     """One Outlook message, stored by (account, Graph immutable id).
 
-    Sync stores metadata only; the body is fetched when the message is opened.
+    Sync stores metadata only (:meth:`_upsert_graph_batch`); the body is fetched once when the message is opened
+    (:meth:`get_body_html`). Rows are never deleted by sync: a message that leaves every synced folder is
+    soft-removed (``active=False``), so a move keeps the same record, its tags and its links to Odoo records.
     """
     _name = 'maildesk.message'
     _description = 'MailDesk Message'
@@ -39,7 +65,8 @@ class MaildeskMessage(models.Model):
     sent_at = fields.Datetime('Sent')
     modified_at = fields.Datetime('Modified in Outlook', readonly=True)
     change_key = fields.Char(readonly=True)
-    seen_at = fields.Datetime(readonly=True, help='Last time sync saw this message in its folder.')
+    seen_at = fields.Datetime(readonly=True, help='Start of the sync round that last saw this message in its folder.')
+    seen_round = fields.Integer(readonly=True, help="The folder's initial round that last saw this message.")
 
     body_preview = fields.Text('Preview')
     body_html = fields.Html('Body', sanitize=False, readonly=True,
@@ -50,7 +77,7 @@ class MaildeskMessage(models.Model):
     is_draft = fields.Boolean('Draft')
     flag_status = fields.Selection([('notFlagged', 'Not flagged'), ('flagged', 'Flagged'), ('complete', 'Completed')],
                                    default='notFlagged', string='Flag')
-    categories = fields.Char('Outlook Categories')
+    categories = fields.Char('Outlook Categories', help='Outlook category names, comma separated.')
     tag_ids = fields.Many2many('maildesk.tag', string='Tags')
     has_attachments = fields.Boolean('Attachments')
     attachment_ids = fields.Many2many('ir.attachment', string='Downloaded Attachments')
@@ -65,3 +92,373 @@ class MaildeskMessage(models.Model):
     _sql_constraints = [
         ('graph_id_uniq', 'unique(account_id, graph_id)', 'A message is stored once per account.'),
     ]
+
+    # ------------------------------------------------------------------ batch upsert (sync)
+
+    @api.model
+    def _upsert_graph_batch(self, folder, items):
+        """Apply one delta page of ``folder`` to the store. Idempotent: replays and duplicates are no-ops.
+
+        One query finds the existing rows (locked in id order, so concurrent workers never deadlock), one
+        ``create()`` inserts the new ones, ``write()`` touches only rows whose values changed. ``@removed`` only
+        soft-removes a row still in ``folder`` (a move's destination may already have claimed it); an item older
+        than the stored version (``modified_at``) is a stale replay and ignored. Malformed items are skipped and
+        counted, never fatal. No partner is ever created.
+        :return: dict(created, updated, removed, skipped, skip_reason, stored)
+        """
+        account = folder.account_id
+        latest, skipped, skip_reason = self._latest_by_id(items)
+        stats = {'created': 0, 'updated': 0, 'removed': 0, 'skipped': skipped, 'skip_reason': skip_reason}
+        if latest:
+            existing = self._existing_rows(account, list(latest))
+            context = self._batch_context(folder, latest)
+            to_create = []
+            for graph_id, values in latest.items():
+                row = existing.get(graph_id)
+                if values is None:
+                    stats['removed'] += self._apply_removal(folder, row, context)
+                elif row is None:
+                    to_create.append(values)
+                else:
+                    stats['updated'] += self._apply_update(folder, row, values, context)
+            if to_create:
+                stats['created'] += self._create_from_graph(folder, to_create, context)
+            self._flush_batch(context)
+        stats['stored'] = stats['created'] + stats['updated']
+        return stats
+
+    @api.model
+    def _latest_by_id(self, items):
+        """``{graph_id: values or None (removed)}`` in page order, the last mention of an id winning."""
+        latest, skipped, reason = {}, 0, ''
+        for item in items or ():
+            if mail.is_removed(item):
+                graph_id = item.get('id')
+                if isinstance(graph_id, str) and graph_id:
+                    latest.pop(graph_id, None)
+                    latest[graph_id] = None
+                continue
+            try:
+                values = mail.message_values(item)
+            except mail.MalformedItem as exc:
+                skipped, reason = skipped + 1, exc.reason
+                continue
+            previous = latest.get(values['graph_id'])
+            if previous and _is_older(values, previous):
+                continue  # a duplicate of an item already seen in a newer version
+            latest.pop(values['graph_id'], None)
+            latest[values['graph_id']] = values
+        return latest, skipped, reason
+
+    @api.model
+    def _existing_rows(self, account, graph_ids):
+        """Existing rows (active or not) by graph id: ONE query, rows locked in id order."""
+        self.flush_model()
+        columns = ', '.join(SYNCED_COLUMNS)
+        self.env.cr.execute(f"""
+            SELECT id, graph_id, folder_id, active, is_local, seen_round, {columns}
+              FROM maildesk_message
+             WHERE account_id = %s AND graph_id = ANY(%s)
+          ORDER BY id
+               FOR NO KEY UPDATE
+        """, [account.id, graph_ids])
+        return {row['graph_id']: row for row in self.env.cr.dictfetchall()}
+
+    @api.model
+    def _batch_context(self, folder, latest):
+        """What every row of the batch needs: partners by address (one query), cutoff, round marks."""
+        addresses = set()
+        for values in latest.values():
+            if values:
+                addresses.update(values['recipient_addresses'])
+                if values['from_address']:
+                    addresses.add(values['from_address'].lower())
+        months = folder.account_id._maildesk_settings()['backfill_months']
+        return {
+            'folder': folder,
+            'account_email': (folder.account_id.email or '').strip().lower(),
+            'partners': self._partners_by_email(addresses),
+            'cutoff': fields.Datetime.now() - relativedelta(months=months) if months else None,
+            'seen': {'seen_round': folder.round_number, 'seen_at': folder.round_started_at or fields.Datetime.now()},
+            'same_round': [],   # ids of unchanged rows to mark as seen by this round
+        }
+
+    @api.model
+    def _partners_by_email(self, addresses):
+        """``{normalized email: partner id}`` for existing partners (lowest id wins); never creates one."""
+        if not addresses:
+            return {}
+        self.env['res.partner'].flush_model(['email_normalized', 'active'])
+        self.env.cr.execute("""
+            SELECT email_normalized, min(id) FROM res_partner
+             WHERE email_normalized = ANY(%s) AND active
+          GROUP BY email_normalized
+        """, [list(addresses)])
+        return dict(self.env.cr.fetchall())
+
+    @api.model
+    def _row_values(self, values, context):
+        """Column values for one Graph item (the part compared with a stored row)."""
+        row = {key: values[key] for key in SYNCED_COLUMNS if key != 'categories'}
+        row['categories'] = ', '.join(values['categories']) or False
+        for key in ('received_at', 'sent_at', 'modified_at'):
+            if row[key]:
+                row[key] = row[key].replace(microsecond=0)
+        for key, value in row.items():
+            if value == '' or value is None:
+                row[key] = False
+        return row
+
+    @api.model
+    def _partner_values(self, values, context):
+        partners = context['partners']
+        sender = partners.get((values['from_address'] or '').lower(), False)
+        recipients = [partners[address] for address in values['recipient_addresses'] if address in partners]
+        return sender, sorted(set(recipients))
+
+    @api.model
+    def _create_from_graph(self, folder, values_list, context):
+        """ONE batched create for the new items (local entries sent from Odoo are adopted instead)."""
+        cutoff = context['cutoff']
+        if cutoff:
+            values_list = [v for v in values_list if not v['received_at'] or v['received_at'] >= cutoff]
+        adopted = self._adopt_local_entries(folder, values_list, context)
+        vals_list = []
+        for values in values_list:
+            if values['graph_id'] in adopted:
+                continue
+            vals = self._row_values(values, context)
+            sender, recipients = self._partner_values(values, context)
+            vals.update({
+                'account_id': folder.account_id.id,
+                'folder_id': folder.id,
+                'graph_id': values['graph_id'],
+                'thread_key': values['conversation_id'] or False,
+                'direction': self._direction(values, context),
+                'from_partner_id': sender,
+                **context['seen'],
+            })
+            if recipients:
+                vals['partner_ids'] = [fields.Command.set(recipients)]
+            vals_list.append(vals)
+        if vals_list:
+            self.create(vals_list)
+        return len(vals_list) + len(adopted)
+
+    @api.model
+    def _adopt_local_entries(self, folder, values_list, context):
+        """Outlook's copy of a message sent from MailDesk replaces its local entry (same row): never two."""
+        message_ids = [v['internet_message_id'] for v in values_list if v['internet_message_id']]
+        if not message_ids:
+            return set()
+        locals_by_mid = {m.internet_message_id: m for m in self.search([
+            ('account_id', '=', folder.account_id.id), ('is_local', '=', True),
+            ('internet_message_id', 'in', message_ids)])}
+        adopted = set()
+        for values in values_list:
+            local = locals_by_mid.pop(values['internet_message_id'], None) if values['internet_message_id'] else None
+            if local:
+                row = self._row_values(values, context)
+                local.write(dict(row, graph_id=values['graph_id'], folder_id=folder.id, is_local=False,
+                                 thread_key=local.thread_key or values['conversation_id'] or False,
+                                 **context['seen']))
+                adopted.add(values['graph_id'])
+        return adopted
+
+    @api.model
+    def _direction(self, values, context):
+        address = (values['from_address'] or '').strip().lower()
+        return 'outgoing' if address and address == context['account_email'] else 'incoming'
+
+    @api.model
+    def _apply_update(self, folder, row, values, context):
+        """Update one existing row from a Graph item; returns 1 when something changed, else 0."""
+        in_folder = row['folder_id'] == folder.id and row['active']
+        if row['modified_at'] and values['modified_at'] and values['modified_at'].replace(microsecond=0) < \
+                row['modified_at']:
+            # Stale replay: the stored version is newer. Still present in this folder though.
+            if in_folder and row['seen_round'] != context['seen']['seen_round']:
+                context['same_round'].append(row['id'])
+            return 0
+        new = self._row_values(values, context)
+        changes = {key: value for key, value in new.items() if _differs(row[key], value, key)}
+        if not in_folder:
+            # A move into this folder, or a return after a soft-removal: same record, same tags.
+            changes.update(folder_id=folder.id, active=True)
+        if not changes:
+            if row['seen_round'] != context['seen']['seen_round']:
+                context['same_round'].append(row['id'])
+            return 0
+        changes.update(context['seen'])
+        if 'from_address' in changes:
+            changes['from_partner_id'], _recipients = self._partner_values(values, context)
+            changes['direction'] = self._direction(values, context)
+        if any(key in changes for key in RECIPIENT_COLUMNS):
+            changes['partner_ids'] = [fields.Command.set(self._partner_values(values, context)[1])]
+        if 'conversation_id' in changes:
+            changes['thread_key'] = values['conversation_id'] or False
+        self.browse(row['id']).write(changes)
+        return 1
+
+    @api.model
+    def _apply_removal(self, folder, row, context):
+        """``@removed`` in ``folder``: soft-remove the row only if it is still there (else it moved on)."""
+        if row is None or row['folder_id'] != folder.id or not row['active'] or row['is_local']:
+            return 0
+        self.browse(row['id']).write({'active': False, 'folder_id': False})
+        return 1
+
+    @api.model
+    def _flush_batch(self, context):
+        if context['same_round']:
+            self.browse(context['same_round']).write(context['seen'])
+        self.flush_model()
+
+    # ------------------------------------------------------------------ bodies on open
+
+    def get_body_html(self):
+        """The sanitized HTML body, fetched from Graph once and cached (RPC for the inbox).
+
+        A second call makes no Graph request. ``cid:`` images point at the message's stored attachments.
+        """
+        self.ensure_one()
+        self.check_access('read')
+        if not self.body_fetched_at:
+            self._fetch_body()
+        return self.body_html or ''
+
+    def action_open_body(self):
+        """Form button: fetch the body (once) and reopen the message."""
+        self.ensure_one()
+        self.get_body_html()
+        return {'type': 'ir.actions.act_window', 'res_model': self._name, 'res_id': self.id, 'view_mode': 'form',
+                'target': 'current'}
+
+    def _fetch_body(self):
+        self.ensure_one()
+        message = self.sudo()
+        client = message.account_id._graph_client()
+        try:
+            payload = client.get_message(message.graph_id, body=True)
+            body = mail.body_values(payload)['body_html']
+            if CID_SRC.search(body):
+                body = message._resolve_inline_images(client, body)
+        except errors.NotFound:
+            raise UserError(_('This message no longer exists in Outlook. The next sync removes it.')) from None
+        except errors.GraphError as exc:
+            raise UserError(_('Outlook did not return the message body: %(error)s', error=exc.message)) from None
+        message.write({'body_html': self._sanitize_body(body), 'body_fetched_at': fields.Datetime.now()})
+
+    @api.model
+    def _sanitize_body(self, body):
+        """Odoo's sanitizer, strict: no scripts, event handlers, javascript: URLs, forms or unsafe styles."""
+        cleaned = html_sanitize(body, sanitize_tags=True, sanitize_attributes=True, sanitize_style=True,
+                                sanitize_form=True, strip_style=False, strip_classes=True)
+        return Markup(cleaned or '')
+
+    def _resolve_inline_images(self, client, body):
+        """Store inline attachments as ``ir.attachment`` and point ``cid:`` sources at ``/web/content/<id>``."""
+        urls = {attachment.maildesk_content_id: '/web/content/%s' % attachment.id
+                for attachment in self._store_graph_attachments(client, inline=True)
+                if attachment.maildesk_content_id}
+
+        def replace(match):
+            url = urls.get(match.group(2).strip('<>'))
+            return match.group(1) + url if url else match.group(0)
+        return CID_SRC.sub(replace, body)
+
+    def action_download_attachments(self):
+        """Download the message's file attachments not downloaded yet (on demand) into ``ir.attachment``.
+
+        :return: ids of the message's downloaded (non-inline) attachments
+        """
+        self.ensure_one()
+        self.check_access('read')
+        message = self.sudo()
+        client = message.account_id._graph_client()
+        try:
+            stored = message._store_graph_attachments(client, inline=False)
+        except errors.GraphError as exc:
+            raise UserError(_('Outlook did not return the attachments: %(error)s', error=exc.message)) from None
+        return stored.ids
+
+    def _store_graph_attachments(self, client, inline):
+        """Fetch this message's file attachments (the inline ones, or the others) that are not stored yet.
+
+        One request lists them, one more per attachment not stored yet. Already stored ones are reused.
+        :return: the ``ir.attachment`` records, stored before or now
+        """
+        self.ensure_one()
+        Attachment = self.env['ir.attachment'].sudo()
+        known = {a.maildesk_graph_id: a for a in Attachment.search([
+            ('res_model', '=', self._name), ('res_id', '=', self.id), ('maildesk_graph_id', '!=', False)])}
+        result = Attachment
+        for meta in client.list_attachments(self.graph_id):
+            if not _is_file_attachment(meta) or bool(meta.get('isInline')) != inline:
+                continue
+            attachment = known.get(meta['id'])
+            if not attachment:
+                if inline:  # the JSON form carries the contentId the body refers to
+                    full = client.get_attachment(self.graph_id, meta['id'])
+                    data, content_id = _decode_bytes(full.get('contentBytes')), full.get('contentId')
+                else:
+                    data, content_id = client.get_attachment_bytes(self.graph_id, meta['id']), None
+                attachment = Attachment.create(self._attachment_values(meta, data, content_id))
+                self.attachment_ids = [fields.Command.link(attachment.id)]
+            result |= attachment
+        return result
+
+    def _attachment_values(self, meta, data, content_id):
+        content_id = mail.clean_text(content_id, 1024).strip().strip('<>').strip()
+        return {
+            'name': mail.clean_text(meta.get('name'), 255) or _('attachment'),
+            'raw': data or b'',
+            'mimetype': mail.clean_text(meta.get('contentType'), 255) or 'application/octet-stream',
+            'res_model': self._name,
+            'res_id': self.id,
+            'maildesk_graph_id': meta['id'],
+            'maildesk_content_id': content_id or False,
+        }
+
+    @api.model
+    def _cron_clear_bodies(self):
+        """Daily: drop cached bodies older than the retention; they are fetched again when opened."""
+        days = self.env['maildesk.account']._maildesk_settings()['body_retention_days']
+        if not days:
+            return
+        limit = fields.Datetime.now() - relativedelta(days=days)
+        old = self.with_context(active_test=False).search([('body_fetched_at', '<', limit)])
+        old.write({'body_html': False, 'body_fetched_at': False})
+        _logger.info('MailDesk: cleared %d cached message bodies older than %d days', len(old), days)
+
+
+class IrAttachment(models.Model):
+    _inherit = 'ir.attachment'
+
+    maildesk_graph_id = fields.Char('Outlook Attachment ID', readonly=True, copy=False, index='btree_not_null')
+    maildesk_content_id = fields.Char('Outlook Content-ID', readonly=True, copy=False,
+                                      help='Content-ID an HTML body refers to with cid: (inline images).')
+
+
+def _is_older(values, other):
+    return bool(values['modified_at'] and other['modified_at'] and values['modified_at'] < other['modified_at'])
+
+
+def _differs(stored, new, key):
+    if key in BOOLEAN_COLUMNS:
+        return bool(stored) != bool(new)
+    if stored is None or stored == '':
+        stored = False
+    return stored != new
+
+
+def _decode_bytes(raw):
+    try:
+        return base64.b64decode(raw) if isinstance(raw, str) else b''
+    except ValueError:
+        return b''
+
+
+def _is_file_attachment(meta):
+    odata_type = str(meta.get('@odata.type') or '#microsoft.graph.fileAttachment').lower()
+    return isinstance(meta.get('id'), str) and odata_type == '#microsoft.graph.fileattachment'
