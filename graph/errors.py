@@ -55,8 +55,11 @@ AUTH_INVALID_KINDS = frozenset({
 })
 
 
-class FlowMismatch(AuthInvalid):
-    """The OAuth callback does not belong to the flow we started (state or nonce mismatch): possible CSRF."""
+class FlowMismatch(AuthInvalid, ValueError):
+    """The OAuth callback does not belong to the flow we started (state or nonce mismatch): possible CSRF.
+
+    Also a ValueError, which is what MSAL raises for it and what callers may already catch.
+    """
 
     def __init__(self, message='the sign-in response does not match the sign-in request'):
         super().__init__(kind='other', message=message, code='flow_mismatch')

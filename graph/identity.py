@@ -12,6 +12,7 @@ not recover sooner by being retried in a loop.
 """
 import base64
 import binascii
+import contextlib
 import json
 import logging
 from urllib.parse import urlsplit
@@ -38,6 +39,17 @@ KNOWN_ERROR_KINDS = frozenset({
 KIND_BY_AADSTS = {65001: 'consent_required', 50076: 'interaction_required', 50079: 'interaction_required'}
 TRANSIENT_ERRORS = frozenset({'temporarily_unavailable', 'server_error'})
 MAX_DESCRIPTION_LENGTH = 300
+
+
+@contextlib.contextmanager
+def _network_errors_as_transient():
+    """MSAL lets requests' exceptions through and raises MsalServiceError for HTTP >= 500 from the token endpoint."""
+    try:
+        yield
+    except requests.RequestException as exc:
+        raise Transient('identity platform unreachable: %s' % type(exc).__name__, code='network') from None
+    except msal.exceptions.MsalServiceError:
+        raise Transient('identity platform server error', code='server_error') from None
 
 
 class TlsSession(requests.Session):
@@ -91,13 +103,13 @@ def build_app(client_id, client_secret, authority, cache_state=None, verify=None
     host = (urlsplit(authority).hostname or '').lower()
     options = {} if host in MICROSOFT_LOGIN_HOSTS else {'instance_discovery': False}
     try:
-        msal_app = msal.ConfidentialClientApplication(
-            client_id, client_credential=client_secret, authority=authority, token_cache=cache,
-            http_client=TlsSession(verify=verify, timeout=timeout), **options)
-    except requests.RequestException as exc:
-        raise Transient('identity platform unreachable: %s' % type(exc).__name__, code='network') from None
+        with _network_errors_as_transient():
+            msal_app = msal.ConfidentialClientApplication(
+                client_id, client_credential=client_secret, authority=authority, token_cache=cache,
+                http_client=TlsSession(verify=verify, timeout=timeout), **options)
     except ValueError:
-        raise AuthInvalid('other', 'the sign-in authority is not valid or not reachable') from None
+        # MSAL: malformed authority URL, or a 4xx answer to its OpenID configuration request.
+        raise AuthInvalid('other', 'the sign-in authority is not valid') from None
     return App(msal_app, cache)
 
 
@@ -130,9 +142,8 @@ def finish_auth_flow(app, flow, params):
     :raises Transient: the identity platform could not be reached
     """
     try:
-        result = app.msal.acquire_token_by_auth_code_flow(flow, dict(params or {}))
-    except requests.RequestException as exc:
-        raise Transient('identity platform unreachable: %s' % type(exc).__name__, code='network') from None
+        with _network_errors_as_transient():
+            result = app.msal.acquire_token_by_auth_code_flow(flow, dict(params or {}))
     except (ValueError, RuntimeError):
         # ValueError: state mismatch / missing code; RuntimeError: id_token nonce mismatch.
         raise FlowMismatch() from None
@@ -157,10 +168,8 @@ def acquire_token(app, scopes, home_account_id, force_refresh=False):
     account = _find_account(app, home_account_id)
     if account is None:
         raise AuthInvalid('no_account', 'no signed-in account in the token cache')
-    try:
+    with _network_errors_as_transient():
         result = app.msal.acquire_token_silent_with_error(list(scopes), account, force_refresh=force_refresh)
-    except requests.RequestException as exc:
-        raise Transient('identity platform unreachable: %s' % type(exc).__name__, code='network') from None
     if not result:
         # MSAL found neither a usable access token nor a refresh token for these scopes.
         raise AuthInvalid('no_account', 'no usable token in the cache for these scopes')
