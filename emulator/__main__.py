@@ -8,6 +8,7 @@ import tempfile
 import time
 
 from . import certs, mailstore, seed, server
+from .util import parse_iso
 
 
 def main(argv=None):
@@ -19,13 +20,15 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--token-lifetime', type=int, default=3599, help='access-token lifetime in seconds')
     p.add_argument('--code-lifetime', type=int, default=600)
+    p.add_argument('--anchor', default=None, help='ISO date the seeded mail ends at (default: today 00:00 UTC)')
     p.add_argument('--verbose', action='store_true', help='log every request to stderr')
     args = p.parse_args(argv)
     state_dir = args.state_dir or tempfile.mkdtemp(prefix='maildesk-emulator-')
     cert, key, bundle = certs.ensure_certs(state_dir)
     t0 = time.perf_counter()
     store = mailstore.Store(args.seed)
-    seed.seed_store(store, max(1, args.users), max(0, args.messages), args.seed)
+    anchor = parse_iso(args.anchor) if args.anchor else None
+    seed.seed_store(store, max(1, args.users), max(0, args.messages), args.seed, anchor)
     seed_seconds = time.perf_counter() - t0
     app = server.App(store, {'token_lifetime': args.token_lifetime, 'code_lifetime': args.code_lifetime},
                      verbose=args.verbose)

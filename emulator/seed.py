@@ -141,32 +141,36 @@ def gen_messages(mbx, rng, count, incoming=True, start=None, span=TEN_YEARS):
     return msgs
 
 
-def seed_mailbox(store, mbx, messages, rng):
+def seed_mailbox(store, mbx, messages, rng, anchor=None):
     fid = mbx.wk
-    inbox_msgs = gen_messages(mbx, rng, messages)
+    inbox_msgs = gen_messages(mbx, rng, messages, start=anchor)
     if inbox_msgs:
         big = inbox_msgs[min(5, len(inbox_msgs) - 1)]
         big.att_kind = 4  # issue 3 §5: one attachment over 3 MB
         for m in inbox_msgs[:60:7]:
             m.body_seed = m.body_seed - m.body_seed % 40  # a few hostile bodies (seed % 40 == 0)
     store.bulk_insert(mbx, mbx.folders[fid['inbox']], inbox_msgs)
-    store.bulk_insert(mbx, mbx.folders[fid['sentitems']], gen_messages(mbx, rng, max(messages // 10, 3), False))
+    store.bulk_insert(mbx, mbx.folders[fid['sentitems']],
+                      gen_messages(mbx, rng, max(messages // 10, 3), False, start=anchor))
     for name, n in (('archive', 5), ('deleteditems', 3), ('junkemail', 3)):
-        store.bulk_insert(mbx, mbx.folders[fid[name]], gen_messages(mbx, rng, n))
-    drafts = gen_messages(mbx, rng, 2, False, span=86400 * 30)
+        store.bulk_insert(mbx, mbx.folders[fid[name]], gen_messages(mbx, rng, n, start=anchor))
+    drafts = gen_messages(mbx, rng, 2, False, start=anchor, span=86400 * 30)
     for d in drafts:
         d.is_draft = True
     store.bulk_insert(mbx, mbx.folders[fid['drafts']], drafts)
     top = mbx.folders[fid['msgfolderroot']]
     for folder in list(mbx.folders.values()):
         if folder.wk is None and not folder.hidden and folder.id != mbx.root_id and folder.id != top.id:
-            store.bulk_insert(mbx, folder, gen_messages(mbx, rng, 2))
+            store.bulk_insert(mbx, folder, gen_messages(mbx, rng, 2, start=anchor))
 
 
-def seed_store(store, users, messages, seed):
+def seed_store(store, users, messages, seed, anchor=None):
+    """Same seed + same anchor (default: today 00:00 UTC) -> identical mailboxes."""
+    if anchor is None:
+        anchor = int(now() // 86400) * 86400
     for i in range(users):
         mbx = build_mailbox(store, i, seed)
-        seed_mailbox(store, mbx, messages, random.Random('%s:%s' % (seed, i)))
+        seed_mailbox(store, mbx, messages, random.Random('%s:%s' % (seed, i)), anchor)
 
 
 # -- on-demand content ----------------------------------------------------------------------------------------

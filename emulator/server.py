@@ -192,8 +192,10 @@ class Handler(BaseHTTPRequestHandler):
         path, _, raw_query = self.path.partition('?')
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
         req = Request(self.command, path, query, raw_query, self.headers, body, app.base_url)
+        cpu = time.thread_time()
         try:
             resp = app.handle(req)
+            resp.headers['X-Emulator-Cpu-Ms'] = '%.1f' % ((time.thread_time() - cpu) * 1000)
         except Exception as exc:  # noqa: BLE001 - a bug must surface as a 500, never kill the connection thread
             import traceback
             traceback.print_exc(file=sys.stderr)
