@@ -7,7 +7,7 @@ Cost grows with changes, not folder size: a change round bisects the folder's ch
 import bisect
 
 from . import render
-from .util import GraphFail, iso, now, parse_iso
+from .util import GraphFail, now, parse_iso
 
 DEFAULT_PAGE = 10       # graph-api.md §1.3: observed default 10 items/page without Prefer: odata.maxpagesize
 MAX_PAGE = 1000
@@ -302,4 +302,4 @@ def folder_delta(ctx):
     return body
 
 
-__all__ = ['message_delta', 'folder_delta', 'iso']
+__all__ = ['message_delta', 'folder_delta']

@@ -7,7 +7,7 @@ import html
 import random
 import re
 
-from . import DOMAIN, TENANT_ID
+from . import DOMAIN
 from .mailstore import REG_PREFIX, Mailbox, Message
 from .util import now
 
