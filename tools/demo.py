@@ -12,6 +12,8 @@ import sys
 import time
 import xmlrpc.client
 
+import requests
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import odoo_env  # noqa: E402
 from odoo_env import REPO, log  # noqa: E402
@@ -44,9 +46,13 @@ def wait_for_http(port, proc, timeout=300):
 
 
 def configure(port, emulator):
-    common = xmlrpc.client.ServerProxy(f'http://127.0.0.1:{port}/xmlrpc/2/common')
-    uid = common.authenticate(DB_NAME, 'admin', 'admin', {})
-    models = xmlrpc.client.ServerProxy(f'http://127.0.0.1:{port}/xmlrpc/2/object')
+    """Write MailDesk's settings through one authenticated JSON-RPC session (one password check)."""
+    session = requests.Session()
+    base = f'http://127.0.0.1:{port}'
+    auth = session.post(f'{base}/web/session/authenticate', json={'jsonrpc': '2.0', 'params': {
+        'db': DB_NAME, 'login': 'admin', 'password': 'admin'}}, timeout=60).json()
+    if auth.get('error'):
+        raise RuntimeError('could not log in as admin to configure the demo: %s' % auth['error'].get('message'))
     params = {'web.base.url': f'http://localhost:{port}'}
     if emulator:
         info = emulator.info
@@ -57,7 +63,9 @@ def configure(port, emulator):
             'maildesk.ca_bundle': info['ca_bundle'], 'maildesk.permission_level': 'write',
         })
     for key, value in params.items():
-        models.execute_kw(DB_NAME, uid, 'admin', 'ir.config_parameter', 'set_param', [key, value])
+        session.post(f'{base}/web/dataset/call_kw', json={'jsonrpc': '2.0', 'params': {
+            'model': 'ir.config_parameter', 'method': 'set_param', 'args': [key, value], 'kwargs': {}}},
+            timeout=60).raise_for_status()
 
 
 def main():
