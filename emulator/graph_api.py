@@ -4,7 +4,7 @@ import heapq
 import re
 from urllib.parse import quote, unquote, urlencode
 
-from . import delta, graph_write, render
+from . import attachments, delta, graph_write, render
 from .mailstore import FOLDER_PREFIX, WELL_KNOWN
 from .util import GraphFail, Response, parse_iso
 
@@ -181,7 +181,7 @@ def message_routes(ctx, method, msg, tail):
         # graph-api.md §4.4 [MIME]: $value returns the MIME content, not a message resource
         return Response(200, render.mime_bytes(msg), content_type='text/plain')
     elif low[0] == 'attachments':
-        return graph_write.attachment_routes(ctx, method, msg, tail[1:])
+        return attachments.attachment_routes(ctx, method, msg, tail[1:])
     elif len(tail) == 1 and method == 'POST':
         action = low[0]
         if action in ('move', 'copy', 'createreply', 'createreplyall', 'createforward'):

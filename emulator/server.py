@@ -9,7 +9,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote
 
-from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, control, graph_api, graph_write
+from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, attachments, control, graph_api
 from .identity import Identity
 from .util import GraphFail, Request, Response, graph_error
 
@@ -35,7 +35,7 @@ class App:
         self.identity = Identity(self)
         self.faults = control.Faults(store.seed)
         self.counters = control.Counters()
-        self.uploads = graph_write.Uploads(self)
+        self.uploads = attachments.Uploads(self)
         self.verbose = verbose
         self.base_url = self.graph_url = self.authority = ''
         self.ca_bundle = None
