@@ -15,10 +15,12 @@ backfill, bodies fetched on open, sending through Graph, and a three-pane inbox.
     'data': [
         'security/maildesk_security.xml',
         'security/ir.model.access.csv',
+        'security/maildesk_compose_security.xml',
         'data/ir_cron_data.xml',
         'views/maildesk_account_views.xml',
         'views/maildesk_folder_views.xml',
         'views/maildesk_message_views.xml',
+        'views/maildesk_compose_views.xml',
         'views/maildesk_tag_views.xml',
         'views/fetchmail_server_views.xml',
         'views/ir_mail_server_views.xml',
@@ -26,6 +28,7 @@ backfill, bodies fetched on open, sending through Graph, and a three-pane inbox.
         'views/maildesk_templates.xml',
         'views/maildesk_inbox_views.xml',
         'views/maildesk_menus.xml',
+        'views/maildesk_compose_menus.xml',
     ],
     'assets': {
         'web.assets_backend': [
