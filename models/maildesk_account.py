@@ -360,8 +360,10 @@ class MaildeskAccount(models.Model):
                 account._save_token_cache(app)
                 account._record_auth_failure(exc)
                 raise
-            account._save_token_cache(app)
-            account._record_auth_success()
+            # A changed cache means Microsoft issued tokens just now: only that ends a failure streak (a cached
+            # access token may be one Graph refuses).
+            if account._save_token_cache(app):
+                account._record_auth_success()
             return token
 
         return provide
@@ -378,9 +380,12 @@ class MaildeskAccount(models.Model):
             raise AuthInvalid('invalid_client', 'OAuth not configured', code='not_configured')
 
     def _save_token_cache(self, app):
+        """Persist MSAL's cache if it changed (new access token, rotated refresh token); True if it did."""
         state = app.cache_state()
-        if state is not None:
-            self.sudo().write({'token_cache': state})
+        if state is None:
+            return False
+        self.sudo().write({'token_cache': state})
+        return True
 
     def _granted_scopes(self):
         """Scopes Microsoft granted in the cached access tokens (the token response's ``scope``)."""

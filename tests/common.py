@@ -10,6 +10,7 @@ import requests
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 from odoo.addons.maildesk.emulator.testing import start_emulator
+from odoo.addons.maildesk.graph.errors import GraphError
 
 MAILDESK_SETTINGS = ('maildesk.client_id', 'maildesk.client_secret', 'maildesk.tenant', 'maildesk.cloud',
                      'maildesk.authority_url', 'maildesk.graph_url', 'maildesk.ca_bundle',
@@ -127,6 +128,18 @@ class MaildeskMixin:
         groups = 'base.group_user,maildesk.group_maildesk_%s' % ('manager' if manager else 'user')
         return new_test_user(env, login=login, groups=groups, email='%s@example.com' % login, **values)
 
+    def graph_attempt(self, account):
+        """One background-like use of the account (``GET /me``): the GraphError it raised, or None.
+
+        Caught here rather than with ``assertRaises``, whose savepoint would roll back what the token provider
+        recorded (failure count, state), as a cron catching the error keeps it.
+        """
+        try:
+            account._graph_client().me()
+        except GraphError as exc:
+            return exc
+        return None
+
     def token_requests(self, user=None):
         """Token endpoint requests the emulator received since the test started (for ``user`` if given)."""
         counters = self.emulator.counters()['token']
@@ -194,6 +207,7 @@ class MaildeskHttpCase(MaildeskMixin, HttpCase):
 
         tree = html.fromstring(html_text)
         form = tree.get_element_by_id('consent-form')
-        values = {field.name: field.value for field in form.inputs if field.name and field.type == 'hidden'}
+        values = {field.name: field.value for field in form.inputs
+                  if field.name and getattr(field, 'type', None) == 'hidden'}
         values['_action'] = form.action
         return values
