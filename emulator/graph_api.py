@@ -105,6 +105,8 @@ def dispatch(ctx, method, rest):
             raise GraphFail(405, 'Request_BadRequest', 'Unsupported method.')
         need(ctx, ('user.read',))  # graph-api.md §7 [USER]: GET /me needs User.Read
         body = render.user_json(ctx.mbx)
+        if ctx.mbx.address.lower() in [u.lower() for u in ctx.config.get('null_mail_users') or ()]:
+            body['mail'] = None  # graph-api.md §7: mail is null for personal accounts; use userPrincipalName
         select = ctx.query.get('$select')
         if select:
             wanted = {s.strip().lower() for s in select.split(',')}

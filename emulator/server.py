@@ -25,6 +25,7 @@ DEFAULT_CONFIG = {
     'delta_token_ttl': None,           # graph-api.md §1.8: lifetime "not fixed"; None = never expires by itself
     'strict_idtype_tokens': False,     # graph-api.md §1.8 observed SyncStateInvalid on IdType switch (opt-in)
     'latency': 0.0,                    # artificial per-request latency (seconds) for Graph calls
+    'null_mail_users': [],             # graph-api.md §7: /me.mail is null for personal (MSA) accounts
 }
 
 

@@ -151,3 +151,16 @@ def test_replays_duplicates_and_empty_pages(emu):
     emu.control('POST', '/delta_quirks', {'user': user, 'folder': fid, 'replay': 1, 'replay_n': 1})
     replayed, _, _ = walk(g, link)
     assert [m['id'] for m in replayed] == [one]
+
+
+def test_change_type_filters_later_rounds_only(emu):
+    user = emu.users[0]
+    g = Graph(emu, user=user, immutable=True)
+    fid = new_folder(emu, user, 'ChangeType', 6)
+    items, _, link = walk(g, '/me/mailFolders/%s/messages/delta?changeType=deleted&$select=subject' % fid)
+    assert len(items) == 6  # graph-api.md §1.2: the initial round still returns all messages
+    g.ok('PATCH', '/me/messages/%s' % items[0]['id'], json={'isRead': True})
+    emu.control('POST', '/mutate', {'user': user, 'op': 'delete', 'id': items[1]['id'], 'hard': True})
+    emu.deliver(user, folder=fid, count=1)
+    changes, _, _ = walk(g, link)
+    assert [m['id'] for m in changes] == [items[1]['id']] and '@removed' in changes[0]

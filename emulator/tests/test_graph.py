@@ -15,6 +15,15 @@ def test_me_and_users_route(emu, graph):
     assert graph.ok('GET', '/users/%s' % me['id'])['mail'] == emu.users[0]
     r = graph.get('/users/%s/mailFolders' % emu.users[1])  # delegated token, another mailbox
     assert r.status_code == 403 and r.json()['error']['code'] == 'ErrorAccessDenied'
+    emu.config(null_mail_users=[emu.users[0]])
+    assert graph.ok('GET', '/me')['mail'] is None  # graph-api.md §7: personal accounts
+
+
+def test_immutable_prefer_is_case_insensitive(graph):
+    r = graph.get('/me/mailFolders/inbox/messages?$top=1&$select=id', prefer=['idtype="immutableid"'])
+    assert r.json()['value'][0]['id'].startswith('AAkALgAA')
+    r = graph.get('/me/mailFolders/inbox/messages?$top=1&$select=id', headers={'Prefer': 'IDTYPE=ImmutableId'})
+    assert r.json()['value'][0]['id'].startswith('AAkALgAA')
 
 
 def test_401_without_or_with_bad_token(emu, graph):
