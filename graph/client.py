@@ -304,16 +304,16 @@ class GraphClient:
         if json_body is not None:
             data = json.dumps(json_body).encode('utf-8')
             headers = dict(headers or {}, **{'Content-Type': 'application/json'})
-        refreshed, throttle_attempts, transient_attempts = False, 0, 0
+        refreshed, attempts = False, collections.Counter()
         token = self._current_token() if auth else None
         while True:
             try:
                 response = self._send(method, url, params, data, headers, token)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                transient_attempts += 1
-                if not self._may_retry_network(method, exc, transient_attempts):
+                attempts['transient'] += 1
+                if not self._may_retry_network(method, exc, attempts['transient']):
                     raise Transient('Graph request failed: %s' % type(exc).__name__, code='network') from None
-                self._sleep(self._backoff(transient_attempts))
+                self._sleep(self._backoff(attempts['transient']))
                 continue
             if response.status_code < 400:
                 return _decode(response, expect)
@@ -322,19 +322,22 @@ class GraphClient:
                 refreshed = True
                 token = self._refresh_token(token)
                 continue
-            if isinstance(error, Throttled):
-                throttle_attempts += 1
-                wait = error.retry_after if error.retry_after is not None else self._backoff(throttle_attempts)
-                if wait > self.max_wait or throttle_attempts > self.max_throttle_retries:
-                    raise error
-                self._sleep(wait)
-                continue
-            if response.status_code in RETRYABLE_SERVER_STATUSES and method in IDEMPOTENT_METHODS:
-                transient_attempts += 1
-                if transient_attempts <= self.max_transient_retries:
-                    self._sleep(self._backoff(transient_attempts))
-                    continue
-            raise error
+            self._sleep(self._delay_before_retry(error, method, attempts))
+
+    def _delay_before_retry(self, error, method, attempts):
+        """Seconds to wait before repeating a failed request, or raise ``error`` when it must not be repeated."""
+        if isinstance(error, Throttled):
+            attempts['throttle'] += 1
+            wait = error.retry_after if error.retry_after is not None else self._backoff(attempts['throttle'])
+            # Above the cap the caller (a cron) reschedules instead of blocking a worker.
+            if wait > self.max_wait or attempts['throttle'] > self.max_throttle_retries:
+                raise error
+            return wait
+        if error.status in RETRYABLE_SERVER_STATUSES and method in IDEMPOTENT_METHODS:
+            attempts['transient'] += 1
+            if attempts['transient'] <= self.max_transient_retries:
+                return self._backoff(attempts['transient'])
+        raise error
 
     def _send(self, method, url, params, data, headers, token):
         request_headers = {'Prefer': 'IdType="ImmutableId"', 'Accept': 'application/json'}

@@ -1,5 +1,6 @@
 """GraphClient against the emulator over loopback HTTPS: real requests, real MSAL tokens, injected faults."""
 import base64
+import json
 import email.message
 import email.utils
 import threading
@@ -163,6 +164,49 @@ def test_expired_delta_link_raises_sync_state_expired(account, emu):
         assert caught.value.code.lower() == code.lower()
         assert 'deltatoken' not in str(caught.value).lower()
         _pages, delta_link = walk_round(client, 'drafts')  # a new initial round works
+
+
+def test_garbage_delta_token_is_sync_state_expired(account, emu):
+    client, _tokens, _user = account
+    _pages, delta_link = walk_round(client, 'drafts')
+    # Simulates a stored link that got corrupted (the client itself never edits tokens).
+    corrupted = delta_link[:-12] + 'AAAAAAAAAAAA'
+    with pytest.raises(SyncStateExpired) as caught:
+        client.delta_page('drafts', corrupted)
+    assert caught.value.status == 400
+
+
+def test_empty_pages_and_duplicates_are_walked_through(account, emu):
+    client, _tokens, user = account
+    emu.control('POST', '/delta_quirks', {'user': user, 'folder': 'inbox', 'empty_pages': 2, 'duplicates': 1})
+    client.page_size = 50
+    pages, delta_link = walk_round(client, 'inbox')
+    assert any(page.items == [] and page.next_link for page in pages)
+    ids = [item['id'] for page in pages for item in page.items]
+    assert len(ids) > len(set(ids))  # a duplicate was delivered; upserts must be idempotent
+    assert set(ids) == set(folder_truth(emu, user, client.get_folder('inbox')['id'])['messages'])
+    assert delta_link
+
+
+def test_immutable_id_header_on_every_call_keeps_strict_tokens_valid(account, emu):
+    client, _tokens, user = account
+    emu.config(strict_idtype_tokens=True)
+    client.page_size = 40
+    pages, delta_link = walk_round(client, 'inbox')
+    assert len(pages) > 1
+    emu.deliver(user, count=2)
+    pages, _ = walk_round(client, 'inbox', delta_link)
+    assert len([item for page in pages for item in page.items]) >= 2
+
+
+def test_seeded_international_and_hostile_mail_maps_cleanly(account):
+    client, _tokens, _user = account
+    pages, _ = walk_round(client, 'inbox')
+    items = [item for page in pages for item in page.items]
+    values = [mail.message_values(item) for item in items if not mail.is_removed(item)]
+    assert len(values) == len(items) > 100
+    assert all(v['received_at'] is not None and v['from_address'] for v in values)
+    assert any(any(ord(char) > 0x2000 for char in v['subject']) for v in values)  # CJK / emoji survived
 
 
 def test_injected_410_on_delta(account, emu):
@@ -498,3 +542,42 @@ def test_in_flight_counter_would_catch_an_unbounded_client(emu):
 def test_graph_url_without_version_gets_v1(emu):
     client = GraphClient(emu.base_url, lambda force_refresh=False: 'x', verify=emu.ca_bundle)
     assert client.graph_url == emu.base_url + '/v1.0'
+
+
+# ------------------------------------------------------------------ secrets never leak into errors or logs
+
+def test_no_token_secret_or_delta_token_in_errors_or_logs(account, emu, caplog):
+    client, tokens, user = account
+    caplog.set_level('DEBUG')
+    _pages, delta_link = walk_round(client, 'drafts')
+    delta_token = delta_link.split('$deltatoken=')[-1]
+    raised = []
+    scenarios = [
+        ({'status': 401, 'count': 5}, lambda: client.me()),
+        ({'status': 429, 'retry_after': '60', 'count': 1}, lambda: client.delta_page('drafts', delta_link)),
+        ({'status': 410, 'count': 1}, lambda: client.delta_page('drafts', delta_link)),
+        ({'status': 500, 'count': 10}, lambda: client.delta_page('drafts', delta_link)),
+        ({'status': 'drop', 'count': 10, 'delay': 0}, lambda: client.delta_page('drafts', delta_link)),
+        ({'status': 504, 'count': 10, 'method': 'POST'}, lambda: client.send_mime(b'Subject: secret body\r\n\r\nx')),
+    ]
+    for rule, call in scenarios:
+        emu.faults(rule)
+        with pytest.raises(GraphError) as caught:
+            call()
+        raised.append(caught.value)
+        emu.faults()
+    emu.control('POST', '/token_errors', {'scenario': '7000215', 'grant_type': 'refresh_token'})
+    with pytest.raises(GraphError) as caught:
+        tokens(force_refresh=True)
+    raised.append(caught.value)
+    cache = json.loads(tokens.app.cache.serialize())
+    secrets = [client._token, delta_token, emu.client_secret, 'secret body']
+    secrets += [entry['secret'] for entry in cache.get('RefreshToken', {}).values()]
+    secrets += [entry['secret'] for entry in cache.get('AccessToken', {}).values()]
+    # urllib3's own DEBUG lines carry full URLs (delta tokens); Odoo logs urllib3 at WARNING and above.
+    logged = [record.getMessage() for record in caplog.records if not record.name.startswith('urllib3')]
+    assert any(record.name == 'graph.client' for record in caplog.records)
+    texts = [str(error) + repr(error) + error.message for error in raised] + logged
+    for secret in filter(None, secrets):
+        for text in texts:
+            assert secret not in text
