@@ -60,9 +60,14 @@ class App:
             return control.handle(self, req)
         if path.startswith('/v1.0/') or path == '/v1.0':
             return self.graph(req)
-        fault = self.faults.match(req, None)
-        if fault and fault.get('path_contains', '/v1.0/') != '/v1.0/':
-            return control.fault_response(fault, req)
+        fault = self.faults.match(req, None)  # identity / upload paths: only rules with a matching path_contains
+        if fault:
+            resp = control.fault_response(fault, req)
+            if resp.status != 0:
+                return resp
+            time.sleep(resp.delay)  # drop / timeout: after the delay the connection is cut; delay: answer late
+            if resp.drop:
+                return resp
         if path.startswith('/upload/'):
             with self.store.lock:
                 result = self.uploads.handle(req, path[len('/upload/'):])

@@ -249,3 +249,15 @@ def test_access_token_lifetime_and_401(emu):
     assert r.json()['error']['code'] == 'InvalidAuthenticationToken'
     assert 'expired' in r.json()['error']['message']
     assert r.headers['WWW-Authenticate'].startswith('Bearer realm=""')
+
+
+def test_token_endpoint_faults_reach_msal(emu):
+    rt = emu.token(refresh_token=True)['refresh_token']
+    emu.faults({'status': 503, 'count': 1, 'retry_after': '1', 'path_contains': '/oauth2/v2.0/token'})
+    # graph-api.md §9.8: a token-endpoint answer >= 500 is raised (HTTPError; MsalServiceError in msal 1.39)
+    with pytest.raises((requests.exceptions.HTTPError, msal.exceptions.MsalServiceError)):
+        make_app(emu).acquire_token_by_refresh_token(rt, SCOPES)
+    emu.faults({'status': 'drop', 'count': 1, 'path_contains': '/oauth2/v2.0/token'})
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.post(emu.authority + '/oauth2/v2.0/token', data={}, verify=emu.ca_bundle)
+    assert 'access_token' in make_app(emu).acquire_token_by_refresh_token(rt, SCOPES)
