@@ -66,6 +66,11 @@ def _check_state(ctx, state, folder_id):
     ttl = ctx.config.get('delta_token_ttl')
     if ttl and now() - state['t'] > ttl:
         raise GraphFail(410, 'SyncStateNotFound', GONE_MESSAGES['SyncStateNotFound'], {'Location': ctx.fresh_link})
+    if (ctx.config.get('stale_nextlinks') and 'rid' in state and state['k'] in ('i', 'c')
+            and state.get('pi', 0) < ctx.mbx.round_pages.get(state['rid'], 0)):
+        # graph-api.md §1.8 (observed, opt-in): older nextLinks of a round turn SyncStateNotFound once later
+        # pages were fetched
+        raise GraphFail(410, 'SyncStateNotFound', GONE_MESSAGES['SyncStateNotFound'], {'Location': ctx.fresh_link})
     if ctx.config.get('strict_idtype_tokens') and state.get('im') != ctx.immutable:
         # graph-api.md §1.8: corso hit SyncStateInvalid replaying a link made with another IdType (opt-in)
         raise GraphFail(410, 'SyncStateInvalid', GONE_MESSAGES['SyncStateInvalid'], {'Location': ctx.fresh_link})
@@ -75,6 +80,9 @@ def _seal(ctx, state):
     state = dict(state)
     ctx.store.token_gen += 1
     state['g'] = ctx.store.token_gen
+    if 'rid' in state and state['k'] in ('i', 'c'):  # a nextLink: remember the newest page of this round
+        state['pi'] = state.get('pi', 0) + 1
+        ctx.mbx.round_pages[state['rid']] = state['pi']
     state['t'] = now()
     return ctx.store.sealer.seal(state)
 
@@ -109,6 +117,7 @@ def message_delta(ctx, folder):
         if ct and ct not in ('created', 'updated', 'deleted'):
             raise GraphFail(400, 'BadRequest', "Invalid changeType '%s'." % ct)
         state = {'k': 'i', 'm': ctx.mbx.idx, 'f': folder.id, 'w': ctx.mbx.seq, 'c': None, 'n': 0,
+                 'rid': ctx.store.token_gen + 1,
                  's': render.parse_select(q.get('$select')), 'fl': parse_delta_filter(q.get('$filter')),
                  'o': bool(orderby), 'tp': int(top) if top and top.isdigit() and int(top) > 0 else None,
                  'ct': ct, 'im': ctx.immutable}
@@ -120,7 +129,8 @@ def message_delta(ctx, folder):
         return _page(ctx, [], base + '?$skiptoken=' + _seal(ctx, state), None)
     if state['k'] == 'd':
         # a new change round: everything logged in (watermark, now]; r = replayed log entries (§1.7 [DQO])
-        state = dict(state, k='c', u=ctx.mbx.seq, c=0, t0=state['t'], r=_take_quirk(ctx, 'replay', folder.id))
+        state = dict(state, k='c', u=ctx.mbx.seq, c=0, t0=state['t'], r=_take_quirk(ctx, 'replay', folder.id),
+                     rid=ctx.store.token_gen + 1, pi=0)
     if state['k'] == 'i':
         return _initial_page(ctx, folder, state, size, base)
     return _change_page(ctx, folder, state, size, base)

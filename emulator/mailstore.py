@@ -93,6 +93,7 @@ class Mailbox:
         self.deleted_folders = {}
         self.delta_expired = {}   # folder id | 'hierarchy' | '*' -> (token generation cutoff, error code)
         self.quirks = {}          # delta edge cases on demand: empty_pages / duplicates / replay
+        self.round_pages = {}     # delta round id -> newest nextLink page index (stale_nextlinks)
 
     def new_core(self):
         self.counter += 1

@@ -24,6 +24,7 @@ DEFAULT_CONFIG = {
     'max_message_size': 150 * 1024 * 1024,  # graph-api.md §4.5 [LARGE]: up to 150 MB
     'delta_token_ttl': None,           # graph-api.md §1.8: lifetime "not fixed"; None = never expires by itself
     'strict_idtype_tokens': False,     # graph-api.md §1.8 observed SyncStateInvalid on IdType switch (opt-in)
+    'stale_nextlinks': False,          # graph-api.md §1.8 observed: older nextLinks of a round -> 410 (opt-in)
     'latency': 0.0,                    # artificial per-request latency (seconds) for Graph calls
     'null_mail_users': [],             # graph-api.md §7: /me.mail is null for personal (MSA) accounts
 }

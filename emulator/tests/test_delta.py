@@ -164,3 +164,17 @@ def test_change_type_filters_later_rounds_only(emu):
     emu.deliver(user, folder=fid, count=1)
     changes, _, _ = walk(g, link)
     assert [m['id'] for m in changes] == [items[1]['id']] and '@removed' in changes[0]
+
+
+def test_opt_in_stale_nextlinks_and_idtype_switch(emu):
+    user = emu.users[1]
+    g = Graph(emu, user=user)
+    fid = new_folder(emu, user, 'Stale', 30)
+    emu.config(stale_nextlinks=True, strict_idtype_tokens=True)
+    p1 = g.ok('GET', '/me/mailFolders/%s/messages/delta' % fid)
+    p2 = g.ok('GET', p1['@odata.nextLink'])
+    assert g.get(p2['@odata.nextLink']).status_code == 200  # the newest link (and retrying it) is fine
+    r = g.get(p1['@odata.nextLink'])  # an older page of the round after later pages were fetched
+    assert r.status_code == 410 and r.json()['error']['code'] == 'SyncStateNotFound'
+    r = g.get(p2['@odata.nextLink'], prefer=['IdType="ImmutableId"'])  # switching IdType mid-round
+    assert r.status_code == 410 and r.json()['error']['code'] == 'SyncStateInvalid'
