@@ -100,8 +100,7 @@ def build_app(client_id, client_secret, authority, cache_state=None, verify=None
         except (ValueError, TypeError):
             # An unreadable cache means no account: the user is asked to authorize again.
             _logger.warning('MSAL token cache could not be read; starting with an empty cache')
-    host = (urlsplit(authority).hostname or '').lower()
-    options = {} if host in MICROSOFT_LOGIN_HOSTS else {'instance_discovery': False}
+    options = msal_options(authority)
     try:
         with _network_errors_as_transient():
             msal_app = msal.ConfidentialClientApplication(
@@ -111,6 +110,12 @@ def build_app(client_id, client_secret, authority, cache_state=None, verify=None
         # MSAL: malformed authority URL, or a 4xx answer to its OpenID configuration request.
         raise AuthInvalid('other', 'the sign-in authority is not valid') from None
     return App(msal_app, cache)
+
+
+def msal_options(authority):
+    """Extra ConfidentialClientApplication options for an authority: no instance discovery off Microsoft hosts."""
+    host = (urlsplit(authority).hostname or '').lower()
+    return {} if host in MICROSOFT_LOGIN_HOSTS else {'instance_discovery': False}
 
 
 def graph_scopes(write_back, graph_url):

@@ -37,6 +37,11 @@ from graph.client import GraphClient  # noqa: E402
 REDIRECT_URI = 'https://odoo.test/maildesk/oauth/callback'
 
 
+def pytest_configure(config):
+    # MSAL >= 1.3x nags for response_mode=form_post on every flow; the query mode is a deliberate choice here.
+    config.addinivalue_line('filterwarnings', "ignore:response_mode='form_post' is recommended:UserWarning")
+
+
 @pytest.fixture(scope='session')
 def emu():
     with running_emulator(users=4, messages=120, seed=11) as handle:

@@ -27,6 +27,16 @@ def test_graph_scopes_follow_the_graph_host():
         assert scope.rsplit('/', 1)[1] not in identity.RESERVED_SCOPES
 
 
+@pytest.mark.parametrize('authority, discovery_off', [
+    ('https://login.microsoftonline.com/common', False), ('https://LOGIN.microsoftonline.us/tenant', False),
+    ('https://login.chinacloudapi.cn/x', False), ('https://login.partner.microsoftonline.cn/x', False),
+    ('https://login-us.microsoftonline.com/x', False), ('https://127.0.0.1:8443/common', True),
+    ('https://login.microsoftonline.com.evil.test/common', True),
+])
+def test_instance_discovery_only_for_microsoft_hosts(authority, discovery_off):
+    assert (identity.msal_options(authority) == {'instance_discovery': False}) is discovery_off
+
+
 @pytest.mark.parametrize('result, kind, transient', [
     ({'error': 'invalid_grant', 'error_codes': [70008]}, 'invalid_grant', False),
     ({'error': 'invalid_grant', 'error_codes': [65001]}, 'consent_required', False),
@@ -219,3 +229,26 @@ def test_tls_is_verified_against_the_given_bundle(emu):
     # MSAL's discovery must fail, proving that verify= is what made the other tests pass.
     with pytest.raises(Transient):
         identity.build_app(emu.client_id, emu.client_secret, emu.authority, verify=None, timeout=5)
+
+
+def test_scope_escalation_needs_consent(emu):
+    tokens, result = authorize(emu, emu.users[1], write_back=False)
+    with pytest.raises(AuthInvalid) as caught:
+        identity.acquire_token(tokens.app, identity.graph_scopes(True, emu.graph_url), result['home_account_id'],
+                               force_refresh=True)
+    assert caught.value.kind == 'consent_required' and 65001 in caught.value.error_codes
+
+
+def test_msal_answers_a_repeated_failing_refresh_from_its_cache(emu):
+    """graph-api.md §9.8: why callers count failures per attempt (per App), not per call."""
+    tokens, result = authorize(emu, emu.users[1])
+    state = tokens.app.cache_state()
+    emu.control('POST', '/token_errors', {'scenario': '70008', 'count': 1, 'grant_type': 'refresh_token'})
+    before = emu.counters()['token']['total']
+    for _ in range(3):
+        with pytest.raises(AuthInvalid):
+            identity.acquire_token(tokens.app, tokens.scopes, result['home_account_id'], force_refresh=True)
+    assert emu.counters()['token']['total'] == before + 1  # one network call, three identical failures
+    # The injected failure is spent: a fresh App (the next cron run) sees the recovered grant at once.
+    fresh = build_app(emu, cache_state=state)
+    assert identity.acquire_token(fresh, tokens.scopes, result['home_account_id'], force_refresh=True)
