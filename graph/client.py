@@ -15,9 +15,7 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3
 
-from .errors import (
-    AuthExpired, BadResponse, NotFound, Throttled, Transient, classify,
-)
+from .errors import AuthExpired, BadResponse, GraphError, NotFound, Throttled, Transient, classify
 from .mail import MESSAGE_SELECT
 
 _logger = logging.getLogger(__name__)
@@ -36,6 +34,9 @@ WELL_KNOWN_FOLDERS = ('inbox', 'sentitems', 'drafts', 'deleteditems', 'archive',
 REPLY_KINDS = {'reply': 'Reply', 'replyAll': 'ReplyAll', 'forward': 'Forward'}
 IDEMPOTENT_METHODS = frozenset({'GET', 'PUT', 'PATCH', 'DELETE', 'HEAD'})
 RETRYABLE_SERVER_STATUSES = frozenset({500, 502, 504})
+# Failures of the connection itself (incl. a body cut off mid-way), worth a short retry.
+NETWORK_FAILURES = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError)
 
 _semaphores = {}
 _semaphores_lock = threading.Lock()
@@ -76,7 +77,9 @@ class GraphClient:
         self.timeout = timeout
         self.max_wait = float(max_wait)
         self.session = session or requests.Session()
-        self.semaphore = mailbox_semaphore(mailbox_key if mailbox_key is not None else ('client', id(self)))
+        # Without a key the limit applies to this client alone (and nothing is added to the process registry).
+        self.semaphore = mailbox_semaphore(mailbox_key) if mailbox_key is not None else threading.BoundedSemaphore(
+            MAX_IN_FLIGHT_PER_MAILBOX)
         self.request_count = 0
         self._count_lock = threading.Lock()
         self._token = None
@@ -91,7 +94,7 @@ class GraphClient:
         return self._get_json('/me')
 
     def list_folders(self):
-        """Every visible mail folder of the mailbox, depth first, as raw Graph dicts with ``parentFolderId``.
+        """Every visible mail folder, as raw Graph dicts with ``parentFolderId``; a parent precedes its children.
 
         v1.0 lists only one level per call, so child folders are walked recursively; all pages are followed.
         """
@@ -254,10 +257,7 @@ class GraphClient:
         return '/me/messages/%s%s' % (_quote_id(message_id), suffix)
 
     def _get_json(self, path, params=None, headers=None):
-        body = self._request('GET', path, params=params, headers=headers)
-        if not isinstance(body, dict):
-            raise BadResponse('Graph returned an unexpected JSON shape', code='badResponse')
-        return body
+        return self._request('GET', path, params=params, headers=headers)
 
     def _collect_pages(self, path, params):
         """Yield the ``value`` items of a collection, following every ``@odata.nextLink`` verbatim."""
@@ -309,12 +309,16 @@ class GraphClient:
         while True:
             try:
                 response = self._send(method, url, params, data, headers, token)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except NETWORK_FAILURES as exc:
                 attempts['transient'] += 1
                 if not self._may_retry_network(method, exc, attempts['transient']):
                     raise Transient('Graph request failed: %s' % type(exc).__name__, code='network') from None
                 self._sleep(self._backoff(attempts['transient']))
                 continue
+            except requests.RequestException as exc:
+                # Invalid URL, too many redirects...: a configuration problem, not worth a retry.
+                raise GraphError('Graph request could not be made: %s' % type(exc).__name__,
+                                 code='requestError') from None
             if response.status_code < 400:
                 return _decode(response, expect)
             error = classify(response.status_code, _json_or_none(response), response.headers)
@@ -424,8 +428,9 @@ def _decode(response, expect):
     if expect == 'none':
         return None
     body = _json_or_none(response)
-    if body is None:
-        raise BadResponse('Graph returned a non-JSON body (HTTP %s)' % response.status_code,
+    if not isinstance(body, dict):
+        # Every Graph JSON answer (entity or collection) is an object; anything else is not Graph talking.
+        raise BadResponse('Graph returned a non-JSON or non-object body (HTTP %s)' % response.status_code,
                           status=response.status_code, code='badResponse')
     return body
 
