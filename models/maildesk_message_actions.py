@@ -296,7 +296,9 @@ class MaildeskMessageActions(models.Model):
         self.ensure_one()
         if self.in_reply_to or self.references or not REPLY_SUBJECT.match(self.subject or ''):
             return False
-        return self.search_count(self._conversation_domain(), limit=2) < 2
+        others = [('internet_message_id', '!=', self.internet_message_id)] if self.internet_message_id else \
+            [('id', '!=', self.id)]
+        return not self.search_count(self._conversation_domain() + others, limit=1)
 
     # ------------------------------------------------------------------ sync: local entries and threads
 
@@ -410,11 +412,10 @@ class MaildeskMessageActions(models.Model):
         self.env.cr.execute('SELECT 1 FROM maildesk_message WHERE id = %s FOR NO KEY UPDATE', [self.id])
         self.invalidate_recordset(['res_model', 'res_id'])
         self._maildesk_check_not_logged()
-        attachments = self.env['ir.attachment']
-        if self.has_attachments and hasattr(self, 'action_download_attachments') \
-                and not self.graph_id.startswith(LOCAL_ID_PREFIX):
+        # A message sent from MailDesk has the composer's files; any other gets Outlook's, downloaded now.
+        attachments = self.attachment_ids.filtered(lambda a: not a.maildesk_graph_id and not a.maildesk_content_id)
+        if not attachments and self.has_attachments and not self.graph_id.startswith(LOCAL_ID_PREFIX):
             attachments = self.env['ir.attachment'].browse(self.action_download_attachments())
-        attachments |= self.attachment_ids.filtered(lambda a: not a.maildesk_content_id)
         quote_body = self._maildesk_quote_body()
         copies = self.env['ir.attachment']
         for attachment in attachments.sudo():

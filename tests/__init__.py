@@ -1,3 +1,6 @@
 from . import test_install
 from . import test_oauth
 from . import test_send
+from . import test_writeback
+from . import test_conversations
+from . import test_send_log_record
