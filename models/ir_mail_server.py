@@ -15,7 +15,6 @@ GRAPH_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 # Largest MIME message (before base64) that fits in one sendMail request, in MB, for Odoo's
 # "convert attachments to links" threshold.
 GRAPH_MAX_EMAIL_MB = round(GRAPH_MAX_REQUEST_BYTES * 3 / 4 / 1024 / 1024 * 0.95, 2)
-SEND_SCOPE = 'mail.send'
 
 
 class MaildeskGraphSession:
@@ -200,6 +199,7 @@ class IrMailServer(models.Model):
         if not account:
             raise UserError(_('Choose the Mailbox Account of the Outlook server "%s".', self.name))
         account = account.sudo()
+        account._check_send_granted()
         try:
             session = self._maildesk_session(allow_archived=True)
             me = session.client.me()
@@ -212,11 +212,7 @@ class IrMailServer(models.Model):
             raise UserError(_('Microsoft Graph answers for %(actual)s, not for %(expected)s: authorize the account '
                               'again with the right mailbox.', actual=me.get('mail') or me.get('userPrincipalName'),
                               expected=account.email))
-        if not any(scope.lower().endswith('/' + SEND_SCOPE) or scope.lower() == SEND_SCOPE
-                   for scope in account._granted_scopes()):
-            raise UserError(_('The Mail.Send permission was not granted for %(mailbox)s: add it to the app '
-                              'registration (API permissions > Microsoft Graph > Delegated > Mail.Send), then '
-                              'click "Authorize Outlook" on the account again.', mailbox=account.email))
+        account._check_send_granted()
 
 
 def _sender(original_from, account):

@@ -388,7 +388,7 @@ class MaildeskAccount(models.Model):
         return True
 
     def _granted_scopes(self):
-        """Scopes Microsoft granted in the cached access tokens (the token response's ``scope``)."""
+        """Scopes Microsoft granted with the latest access token (the token response's ``scope``)."""
         self.ensure_one()
         account = self.sudo()
         if not account.token_cache or not account.home_account_id:
@@ -397,7 +397,16 @@ class MaildeskAccount(models.Model):
         cache.deserialize(account.token_cache)
         entries = cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
                                query={'home_account_id': account.home_account_id})
-        return {scope for entry in entries for scope in (entry.get('target') or '').split()}
+        latest = max(entries, key=lambda entry: int(entry.get('cached_at') or 0), default={})
+        return set((latest.get('target') or '').split())
+
+    def _check_send_granted(self):
+        """Raise a UserError when the latest grant lacks Mail.Send (no token, nothing to say yet)."""
+        scopes = {scope.rsplit('/', 1)[-1].lower() for scope in self._granted_scopes()}
+        if scopes and 'mail.send' not in scopes:
+            raise UserError(_('The Mail.Send permission was not granted for %(mailbox)s: add it to the app '
+                              'registration (API permissions > Microsoft Graph > Delegated > Mail.Send), then '
+                              'click "Authorize Outlook" on the account again.', mailbox=self.email))
 
     def _forget_tokens(self):
         self.sudo().write({'token_cache': False, 'home_account_id': False})
