@@ -4,3 +4,4 @@ from . import test_send
 from . import test_writeback
 from . import test_conversations
 from . import test_send_log_record
+from . import test_mail_servers
