@@ -1,20 +1,12 @@
 """Fixtures: one session-wide emulator (reset between tests) and fresh ones for tests that need clean state."""
 import os
 import sys
-import types
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-# The repository root is the Odoo addon (its __init__.py imports odoo models); pytest imports it as a package
-# named after the root folder before the tests. Register an empty stand-in so the emulator tests run without Odoo.
-_ROOT_NAME = os.path.basename(ROOT)
-if _ROOT_NAME not in sys.modules:
-    _stand_in = types.ModuleType(_ROOT_NAME, 'stand-in for the Odoo addon package while running pytest')
-    _stand_in.__path__ = []
-    sys.modules[_ROOT_NAME] = _stand_in
 
 from emulator.testing import running_emulator  # noqa: E402
 from emulator.tests.helpers import Graph  # noqa: E402
