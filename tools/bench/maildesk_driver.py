@@ -1,0 +1,205 @@
+"""Driver side of the MailDesk measurements: emulator per size, setup, the timed runs, ground-truth checks."""
+import os
+import sys
+
+import psutil
+
+from bench.runner import Poller, run_parallel
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+NEEDED = {
+    'emulator (emulator/testing.py)': 'emulator/testing.py',
+    'sync engine (models/maildesk_account_sync.py _cron_backfill)': 'models/maildesk_account_sync.py',
+    'batch upsert (models/maildesk_message.py _upsert_graph_batch)': 'models/maildesk_message.py',
+    'inbox RPC (models/maildesk_inbox.py maildesk_list)': 'models/maildesk_inbox.py',
+}
+MARKERS = {'models/maildesk_account_sync.py': '_cron_backfill', 'models/maildesk_message.py': '_upsert_graph_batch',
+           'models/maildesk_inbox.py': 'maildesk_list', 'emulator/testing.py': 'start_emulator'}
+
+
+def missing_parts():
+    out = []
+    for label, path in NEEDED.items():
+        full = os.path.join(REPO, path)
+        if not os.path.exists(full) or MARKERS[path] not in open(full).read():
+            out.append(label)
+    return out
+
+
+def _emulator(runner, name, users, messages, seed):
+    if REPO not in sys.path:
+        sys.path.insert(0, REPO)
+    from emulator.testing import start_emulator  # noqa: PLC0415
+    return start_emulator(state_dir=os.path.join(runner.run_dir, name), users=users, messages=messages, seed=seed,
+                          timeout=300)
+
+
+def _emu_params(emu):
+    keys = ('base_url', 'authority', 'graph_url', 'ca_bundle', 'client_id', 'client_secret')
+    return {k: emu.info[k] for k in keys}
+
+
+class CpuOf:
+    """CPU seconds used by a process tree between start() and stop(): PostgreSQL (postmaster + backends, also
+    the reaped ones) or the emulator."""
+
+    def __init__(self, pid):
+        self.proc = psutil.Process(pid)
+
+    def _total(self):
+        t = self.proc.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in self.proc.children(recursive=True):
+            try:
+                c = child.cpu_times()
+                total += c.user + c.system
+            except psutil.Error:
+                pass
+        return total
+
+    def __enter__(self):
+        self.start = self._total()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = round(self._total() - self.start, 3)
+
+
+def _postmaster_pid(pg):
+    with open(os.path.join(pg.data_dir, 'postmaster.pid')) as fh:
+        return int(fh.readline())
+
+
+def _truth(emu, email, folders):
+    """Server-side ground truth: message ids per synced folder."""
+    state = emu.state(email)
+    return {role: state[f['graph_id']]['messages'] for role, f in folders.items()}
+
+
+def run_size(runner, args, size):
+    runner.log(f'MailDesk, {size:,} messages in Inbox: emulator, setup (authorize, fetch folders)')
+    emu = _emulator(runner, f'emulator-{size}', 1, size, args.seed)
+    db = runner.clone(f'bench_md_{size}')
+    out = {'messages': size}
+    try:
+        email = emu.users[0]
+        setup = runner.run_worker('md_setup', {'emulator': _emu_params(emu), 'mailboxes': [email]}, db)
+        account = setup['accounts'][0]
+        folders = account['folders']
+        truth = _truth(emu, email, folders)
+        out['sent'] = len(truth.get('sentitems', {}))
+        out['messages'] = len(truth['inbox'])
+        newest = sorted(truth['inbox'].items(), key=lambda kv: kv[1]['receivedDateTime'], reverse=True)[:50]
+        poller = Poller(runner, db, 'SELECT count(*) >= %s FROM maildesk_message WHERE active AND graph_id = ANY(%s)',
+                        (len(newest), [gid for gid, _m in newest]))
+        folder_ids = [f['id'] for f in folders.values()]
+        params = {'emulator': _emu_params(emu), 'folder_ids': folder_ids}
+        if args.profile and size == max(args.sizes):
+            params['profile'] = os.path.join(runner.run_dir, f'initial-{size}.prof')
+        runner.log(f'  initial sync of {out["messages"] + out["sent"]:,} messages (Inbox + Sent Items)')
+        with CpuOf(_postmaster_pid(runner.pg)) as pg_cpu, CpuOf(emu.proc.pid) as emu_cpu:
+            initial = runner.run_worker('md_initial', params, db, on_start=poller.on_start)
+        out['first_page_s'] = poller.elapsed()
+        initial['pg_cpu_s'] = pg_cpu.seconds
+        initial['pg_cpu_s_per_1000'] = round(pg_cpu.seconds / max(initial['messages'], 1) * 1000, 4)
+        initial['emulator_cpu_s'] = emu_cpu.seconds
+        expected = {str(folders[role]['id']): len(ids) for role, ids in truth.items()}
+        initial['converged'] = {k: initial['stored_by_folder'].get(k, 0) == v for k, v in expected.items()}
+        initial['expected_by_folder'] = expected
+        out['initial'] = initial
+        if params.get('profile'):
+            out['profile'] = params['profile']
+            out['profile_top'] = profile_top(params['profile'])
+        runner.log(f'  {initial["messages"]:,} messages in {initial["wall_s"]:.1f}s = '
+                   f'{initial["messages_per_s"]:,.0f} msg/s; first page {out["first_page_s"]}s')
+        runner.log('  incremental cycles (no change, 100 changes), open latency, inbox list')
+        inc = runner.run_worker('md_incremental', {'emulator': _emu_params(emu), 'folder_count': len(folders),
+                                                   'email': email, 'inbox_id': folders['inbox']['id'],
+                                                   'seed': args.seed}, db)
+        out.update(inc)
+        out['open'] = runner.run_worker('md_open', {'emulator': _emu_params(emu), 'inbox_id': folders['inbox']['id'],
+                                                    'samples': args.open_samples, 'seed': args.seed}, db)
+        out['inbox'] = runner.run_worker('md_inbox', {'inbox_id': folders['inbox']['id']}, db)
+    finally:
+        emu.stop()
+        runner.drop(db)
+    return out
+
+
+def profile_top(path, limit=25):
+    """The hot path of a cProfile dump: functions by cumulative and by own time (text, for the JSON)."""
+    import io  # noqa: PLC0415
+    import pstats  # noqa: PLC0415
+    out = {}
+    for key in ('cumulative', 'tottime'):
+        buf = io.StringIO()
+        stats = pstats.Stats(path, stream=buf)
+        stats.strip_dirs().sort_stats(key).print_stats(limit)
+        out[key] = buf.getvalue().splitlines()[-limit - 2:]
+    return out
+
+
+def incremental_ratio(results):
+    sizes = sorted(results.get('sizes', {}), key=int)
+    if len(sizes) < 2:
+        return
+    small, large = results['sizes'][sizes[0]].get('changes'), results['sizes'][sizes[-1]].get('changes')
+    if not small or not large:
+        return
+    results['incremental_ratio'] = {
+        'small': int(sizes[0]), 'large': int(sizes[-1]),
+        'cpu': round(large['cpu_ms'] / max(small['cpu_ms'], 1e-6), 2),
+        'wall': round(large['wall_ms'] / max(small['wall_ms'], 1e-6), 2),
+        'requests_small': small['requests'], 'requests_large': large['requests'],
+    }
+
+
+def run_scale(runner, args):
+    accounts, per = args.scale_accounts, args.scale_messages
+    runner.log(f'Scale out: {accounts} accounts x {per:,} messages, 1 vs 2 cron workers')
+    emu = _emulator(runner, 'emulator-scale', accounts, per, args.seed)
+    template = runner.clone('bench_scale_tpl')
+    out = {'accounts': accounts}
+    try:
+        setup = runner.run_worker('md_setup', {'emulator': _emu_params(emu), 'mailboxes': emu.users[:accounts]},
+                                  template)
+        expected = 0
+        for account in setup['accounts']:
+            expected += sum(len(ids) for ids in _truth(emu, account['email'], account['folders']).values())
+        out['messages'] = expected
+        for mode in ('cron', 'direct'):
+            runs = {}
+            for workers in (1, 2):
+                db = runner.clone(f'bench_scale_{mode}_{workers}', template=template)
+                try:
+                    results = run_parallel(runner, 'md_drain', {'mode': mode}, db, workers)
+                    wall = max(r['t_end'] for r in results) - min(r['t_start'] for r in results)
+                    stored, dups, imid_dups = runner.query(db, """
+                        SELECT (SELECT count(*) FROM maildesk_message WHERE active),
+                               (SELECT count(*) FROM (SELECT 1 FROM maildesk_message GROUP BY account_id, graph_id
+                                                       HAVING count(*) > 1) d),
+                               (SELECT count(*) - count(DISTINCT (account_id, folder_id, internet_message_id))
+                                  FROM maildesk_message WHERE active)""")[0]
+                    runs[str(workers)] = {
+                        'wall_s': round(wall, 3), 'messages': stored, 'messages_per_s': round(stored / wall, 1),
+                        'duplicates': dups + imid_dups, 'missing': expected - stored,
+                        'cpu_s': round(sum(r['cpu_s'] for r in results), 2),
+                        'workers': [{k: r.get(k) for k in ('wall_s', 'cpu_s', 'runner_calls', 'idle_calls',
+                                                           'forced', 'stalled', 'failed_folders',
+                                                           'callback_errors', 'first_error')}
+                                    for r in results],
+                    }
+                finally:
+                    runner.drop(db)
+                runner.log(f'  {mode}, {workers} worker(s): {runs[str(workers)]["wall_s"]:.1f}s, '
+                           f'{runs[str(workers)]["duplicates"]} duplicates, {runs[str(workers)]["missing"]} missing')
+            runs['speedup'] = round(runs['1']['wall_s'] / runs['2']['wall_s'], 2)
+            if mode == 'cron':
+                out.update(runs)
+            else:
+                out['direct'] = runs
+    finally:
+        emu.stop()
+        runner.drop(template)
+    return out

@@ -1,0 +1,313 @@
+"""MailDesk measurements inside an Odoo worker process (see worker.py for the protocol and the meters).
+
+Sync is driven the way a production Odoo drives it: by Odoo's own cron runner, ``ir.cron._process_jobs(db)`` —
+what each cron worker thread/process calls when woken — with MailDesk's two crons (``_cron_sync_changes``,
+``_cron_backfill``) due at the start and re-triggering themselves (``_trigger``) while work remains. The loop
+stops when every synced folder has ended its initial round (a delta link, no next link).
+"""
+import logging
+import random
+import statistics
+import sys
+import time
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+
+from worker import Meter, emit
+
+_logger = logging.getLogger('maildesk.bench')
+CRONS = ('maildesk.ir_cron_maildesk_sync_changes', 'maildesk.ir_cron_maildesk_backfill')
+
+
+# -- emulator control (loopback HTTPS, the emulator's own CA) ---------------------------------------------------
+def control(emu, method, path, body=None):
+    response = requests.request(method, emu['base_url'] + '/_emulator' + path, json=body, verify=emu['ca_bundle'],
+                                timeout=300)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def graph_requests(emu):
+    counters = control(emu, 'GET', '/counters')
+    return counters['total'], counters.get('by_endpoint', {})
+
+
+# -- setup ------------------------------------------------------------------------------------------------------
+def scenario_md_setup(env, params):
+    """The user's path, not timed: settings, accounts, Authorize Outlook (real MSAL auth-code flow with the
+    emulator's auto-consent), a confirmed Graph incoming server, Fetch Folders, Inbox + Sent Items ticked."""
+    emu = params['emulator']
+    ICP = env['ir.config_parameter']
+    for key, value in {
+        'maildesk.client_id': emu['client_id'], 'maildesk.client_secret': emu['client_secret'],
+        'maildesk.tenant': 'common', 'maildesk.cloud': 'custom', 'maildesk.authority_url': emu['authority'],
+        'maildesk.graph_url': emu['graph_url'], 'maildesk.ca_bundle': emu['ca_bundle'],
+        'maildesk.permission_level': 'write', 'web.base.url': 'http://localhost:8069',
+        # what Settings > MailDesk saves by default; left unset, _int_param(False) gives 0 -> 1 message per page
+        'maildesk.page_size': params.get('page_size', 1000),
+    }.items():
+        ICP.set_param(key, value)
+    admin = env.ref('base.user_admin')
+    out = []
+    for email in params['mailboxes']:
+        account = env['maildesk.account'].create({'name': email, 'email': email, 'user_id': admin.id})
+        flow = account._start_authorization()
+        control(emu, 'POST', '/consent', {'auto': 'accept', 'user': email})
+        try:
+            answer = requests.get(flow['auth_uri'], allow_redirects=False, verify=emu['ca_bundle'], timeout=60)
+        finally:
+            control(emu, 'POST', '/consent', {'auto': None, 'user': None})
+        account._finish_authorization(flow, dict(parse_qsl(urlsplit(answer.headers['Location']).query)))
+        server = env['fetchmail.server'].create({'name': 'Outlook %s' % email, 'server_type': 'maildesk_graph',
+                                                 'maildesk_account_id': account.id})
+        server.button_confirm_login()
+        account.action_fetch_folders()
+        folders = account.folder_ids.filtered(lambda f: f.role in params.get('roles', ('inbox', 'sentitems')))
+        folders.write({'sync_enabled': True})
+        account._update_connection_state()
+        env.cr.commit()
+        out.append({'account_id': account.id, 'email': email, 'state': account.state,
+                    'folders': {f.role: {'id': f.id, 'graph_id': f.graph_id} for f in folders}})
+    return {'accounts': out}
+
+
+# -- driving sync -----------------------------------------------------------------------------------------------
+def _folders_left(cr, account_ids=None):
+    cr.execute("""SELECT count(*) FROM maildesk_folder
+                   WHERE sync_enabled AND (delta_link IS NULL OR next_link IS NOT NULL)
+                     AND (%(ids)s IS NULL OR account_id = ANY(%(ids)s))""", {'ids': account_ids})
+    return cr.fetchone()[0]
+
+
+def _make_crons_due(env):
+    crons = env['ir.cron'].browse([env.ref(x).id for x in CRONS])
+    env.cr.execute("UPDATE ir_cron SET nextcall = now() AT TIME ZONE 'UTC' - interval '1 second' WHERE id = ANY(%s)",
+                   [crons.ids])
+    env.cr.commit()
+
+
+def drain(env, deadline_s=1800, mode='cron'):
+    """Run sync until every synced folder is back-filled. ``mode='cron'``: Odoo's cron runner; ``'direct'``: the
+    cron callbacks called back to back (what one cron worker does with no scheduling gap). Returns stats."""
+    from odoo.addons.base.models.ir_cron import ir_cron  # noqa: PLC0415
+    from odoo.modules.registry import Registry  # noqa: PLC0415
+    dbname = env.cr.dbname
+    registry = Registry(dbname)
+    stats = {'runner_calls': 0, 'idle_calls': 0, 'forced': 0}
+    deadline = time.monotonic() + deadline_s
+    last_progress, stalled_since = None, time.monotonic()
+    while True:
+        with registry.cursor() as cr:
+            left = _folders_left(cr)
+            cr.execute('SELECT count(*) FROM maildesk_message')
+            progress = cr.fetchone()[0]
+            cr.execute("SELECT count(*) FROM maildesk_folder WHERE sync_enabled AND sync_state = 'error'")
+            failed = cr.fetchone()[0]
+        if not left:
+            break
+        if failed:
+            stats['failed_folders'] = failed
+            break
+        if progress != last_progress:
+            last_progress, stalled_since = progress, time.monotonic()
+        elif time.monotonic() - stalled_since > 120 or time.monotonic() > deadline:
+            stats['stalled'] = True
+            break
+        stats['runner_calls'] += 1
+        if mode == 'cron':
+            with registry.cursor() as cr:
+                cr.execute("""SELECT (SELECT count(*) FROM ir_cron WHERE active AND nextcall <= now() AT TIME ZONE 'UTC')
+                                   + (SELECT count(*) FROM ir_cron_trigger WHERE call_at <= now() AT TIME ZONE 'UTC'),
+                                     (SELECT count(*) FROM ir_cron_progress)""")
+                due, runs = cr.fetchone()
+                if not due:
+                    # work left but no cron due: production would wait for the next scheduled call
+                    stats['forced'] += 1
+                    _make_crons_due(_env(cr))
+            ir_cron._process_jobs(dbname)
+            with registry.cursor() as cr:
+                cr.execute('SELECT count(*) FROM ir_cron_progress')
+                if cr.fetchone()[0] == runs:
+                    # every due job is held by another worker: an Odoo cron worker sleeps until woken
+                    stats['idle_calls'] += 1
+                    time.sleep(0.2)
+        else:
+            for method in ('_cron_sync_changes', '_cron_backfill'):
+                try:
+                    with registry.cursor() as cr:
+                        getattr(_env(cr)['maildesk.account'], method)()
+                except Exception as exc:  # noqa: BLE001 - as Odoo's cron runner: roll back, log, go on
+                    stats['callback_errors'] = stats.get('callback_errors', 0) + 1
+                    stats.setdefault('first_error', '%s: %s' % (type(exc).__name__, str(exc)[:300]))
+                    _logger.warning('callback %s failed', method, exc_info=True)
+    return stats
+
+
+def _env(cr, uid=None):
+    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+    return api.Environment(cr, uid or SUPERUSER_ID, {})
+
+
+def _stored(env, folder_ids):
+    env.cr.execute("""SELECT folder_id, count(*) FROM maildesk_message WHERE active AND folder_id = ANY(%s)
+                      GROUP BY folder_id""", [list(folder_ids)])
+    return dict(env.cr.fetchall())
+
+
+def scenario_md_initial(env, params):
+    """Initial sync, timed from the first cron run until every folder is back-filled."""
+    emu = params['emulator']
+    folder_ids = params['folder_ids']
+    _make_crons_due(env)
+    control(emu, 'POST', '/counters/reset', {})
+    with Meter(announce=True, profile=params.get('profile')) as meter:
+        stats = drain(env, mode=params.get('mode', 'cron'))
+    total, by_endpoint = graph_requests(emu)
+    env.invalidate_all()
+    stored = _stored(env, folder_ids)
+    messages = sum(stored.values())
+    return dict(meter.as_dict(), **stats, messages=messages, stored_by_folder=stored, requests=total,
+                requests_by_endpoint=by_endpoint, messages_per_s=round(messages / meter.wall, 1),
+                requests_per_1000=round(total / max(messages, 1) * 1000, 3),
+                cpu_s_per_1000=round(meter.cpu / max(messages, 1) * 1000, 4))
+
+
+def _one_cycle(registry, emu):
+    """One run of the changes cron's callback in a fresh transaction; (wall s, cpu s, requests)."""
+    control(emu, 'POST', '/counters/reset', {})
+    with Meter() as meter:
+        with registry.cursor() as cr:
+            _env(cr)['maildesk.account']._cron_sync_changes()
+    return meter.wall, meter.cpu, graph_requests(emu)[0]
+
+
+def _changes(env, emu, email, inbox_id, count, rng):
+    """``count`` server-side changes in Inbox, as other Outlook clients make them: 50 % read/unread, 20 % flags,
+    20 % new mail delivered, 10 % deleted (moved to Deleted Items, which is not synced: @removed in Inbox)."""
+    n_read, n_flag, n_new = count // 2, count // 5, count // 5
+    n_del = count - n_read - n_flag - n_new
+    env.cr.execute("""SELECT graph_id, is_read FROM maildesk_message WHERE folder_id = %s AND active
+                      ORDER BY id LIMIT 200000""", [inbox_id])
+    rows = rng.sample(env.cr.fetchall(), n_read + n_flag + n_del)
+    reads, flags, deletes = rows[:n_read], rows[n_read:n_read + n_flag], rows[n_read + n_flag:]
+    for is_read in (True, False):
+        ids = [gid for gid, read in reads if bool(read) != is_read]
+        if ids:
+            control(emu, 'POST', '/mutate', {'user': email, 'op': 'update', 'ids': ids,
+                                             'fields': {'isRead': is_read}})
+    control(emu, 'POST', '/mutate', {'user': email, 'op': 'update', 'ids': [g for g, _r in flags],
+                                     'fields': {'flag': 'flagged'}})
+    control(emu, 'POST', '/mutate', {'user': email, 'op': 'delete', 'ids': [g for g, _r in deletes]})
+    control(emu, 'POST', '/deliver', {'user': email, 'folder': 'inbox', 'count': n_new})
+    return {'read': n_read, 'flag': n_flag, 'new': n_new, 'deleted': n_del}
+
+
+def scenario_md_incremental(env, params):
+    """No-change cycles (one warm-up, then ``cycles`` measured) and cycles after 100 server-side changes."""
+    from odoo.modules.registry import Registry  # noqa: PLC0415
+    emu = params['emulator']
+    registry = Registry(env.cr.dbname)
+    folders = params['folder_count']
+    cold = _one_cycle(registry, emu)
+    warm = [_one_cycle(registry, emu) for _ in range(params.get('cycles', 5))]
+    nochange = {
+        'folders': folders, 'cold_cpu_ms': round(cold[1] * 1000, 2), 'cold_requests': cold[2],
+        'requests_per_folder': round(statistics.median(w[2] for w in warm) / folders, 2),
+        'cpu_ms_per_folder': round(statistics.median(w[1] for w in warm) * 1000 / folders, 2),
+        'wall_ms_per_folder': round(statistics.median(w[0] for w in warm) * 1000 / folders, 2),
+        'samples': len(warm),
+    }
+    rng = random.Random(params.get('seed', 1))
+    reps = []
+    for _ in range(params.get('change_reps', 3)):
+        applied = _changes(env, emu, params['email'], params['inbox_id'], params.get('changes', 100), rng)
+        env.cr.commit()
+        wall, cpu, req = _one_cycle(registry, emu)
+        reps.append({'wall_ms': round(wall * 1000, 2), 'cpu_ms': round(cpu * 1000, 2), 'requests': req,
+                     'applied': applied})
+    changes = {'changes': params.get('changes', 100), 'reps': reps,
+               'wall_ms': statistics.median(r['wall_ms'] for r in reps),
+               'cpu_ms': statistics.median(r['cpu_ms'] for r in reps),
+               'requests': statistics.median(r['requests'] for r in reps)}
+    env.invalidate_all()
+    return {'nochange': nochange, 'changes': changes}
+
+
+def _percentiles(samples_s):
+    ms = sorted(s * 1000 for s in samples_s)
+    if not ms:
+        return {}
+    return {'p50_ms': round(statistics.median(ms), 2), 'p95_ms': round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 2),
+            'max_ms': round(ms[-1], 2), 'samples': len(ms)}
+
+
+def scenario_md_open(env, params):
+    """Open latency: the reading pane's RPC (``maildesk_read``, as the inbox calls it, marking read) on messages
+    whose body was never fetched, each in its own transaction as an HTTP request would be, as the owner."""
+    from odoo.modules.registry import Registry  # noqa: PLC0415
+    emu = params['emulator']
+    registry = Registry(env.cr.dbname)
+    env.cr.execute("""SELECT id FROM maildesk_message WHERE folder_id = %s AND active AND body_fetched_at IS NULL
+                      ORDER BY id""", [params['inbox_id']])
+    ids = random.Random(params.get('seed', 2)).sample([r[0] for r in env.cr.fetchall()], params.get('samples', 100))
+    admin = env.ref('base.user_admin').id
+    control(emu, 'POST', '/counters/reset', {})
+    samples, cpu, body_bytes = [], 0.0, 0
+    for message_id in ids:
+        with Meter() as meter:
+            with registry.cursor() as cr:
+                result = _env(cr, admin)['maildesk.message'].maildesk_read(message_id)
+        samples.append(meter.wall)
+        cpu += meter.cpu
+        body_bytes += len(result.get('body_html') or '')
+        if result.get('body_error'):
+            raise RuntimeError('open failed: %s' % result['body_error'])
+    total, by_endpoint = graph_requests(emu)
+    return dict(_percentiles(samples), cpu_ms_mean=round(cpu / len(ids) * 1000, 2),
+                requests_per_open=round(total / len(ids), 2), requests_by_endpoint=by_endpoint,
+                body_bytes_mean=round(body_bytes / len(ids)))
+
+
+def scenario_md_inbox(env, params):
+    """The inbox list RPC (``maildesk_list``) on a folder: open (first page) and next pages, each call in its
+    own transaction as the owner; also the unified Inbox view and the conversation-grouped list."""
+    from odoo.modules.registry import Registry  # noqa: PLC0415
+    registry = Registry(env.cr.dbname)
+    admin = env.ref('base.user_admin').id
+    view = {'type': 'folder', 'id': params['inbox_id']}
+
+    def call(**kw):
+        with Meter() as meter:
+            with registry.cursor() as cr:
+                result = _env(cr, admin)['maildesk.message'].maildesk_list(**kw)
+        return meter.wall, result
+
+    call(view=view)  # warm the registry caches once, as a running server has them
+    opens, pages, grouped, unified, total = [], [], [], [], 0
+    for _ in range(params.get('reps', 10)):
+        wall, result = call(view=view)
+        opens.append(wall)
+        total = result['total']
+    for page in range(1, params.get('pages', 20) + 1):
+        pages.append(call(view=view, offset=page * 50)[0])
+    for _ in range(params.get('reps', 10)):
+        unified.append(call(view={'type': 'all'})[0])
+        grouped.append(call(view=view, grouped=True)[0])
+    open_p, page_p = _percentiles(opens), _percentiles(pages)
+    return {'folder_total': total, 'open_ms_p50': open_p['p50_ms'], 'open_ms_p95': open_p['p95_ms'],
+            'page_ms_p50': page_p['p50_ms'], 'page_ms_p95': page_p['p95_ms'],
+            'unified_ms_p95': _percentiles(unified)['p95_ms'], 'grouped_ms_p95': _percentiles(grouped)['p95_ms']}
+
+
+def scenario_md_drain(env, params):
+    """One cron worker of the scale-out run: loads the registry, says ready, waits for "go" on stdin, then runs
+    sync until nothing is left (``mode``: Odoo's cron runner, or the callbacks called directly)."""
+    emit('ready', t=time.time())
+    sys.stdin.readline()
+    with Meter() as meter:
+        stats = drain(env, mode=params.get('mode', 'cron'))
+    return dict(meter.as_dict(), **stats, t_start=meter.t0, t_end=meter.t0 + meter.wall)
+
+
+SCENARIOS = {name[len('scenario_'):]: fn for name, fn in globals().items() if name.startswith('scenario_')}

@@ -1,0 +1,160 @@
+"""Targets of issue 8 checked against one run, and the stdout table."""
+
+
+def _get(data, *path):
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _fmt(value, digits=1, suffix=''):
+    if value is None:
+        return '—'
+    if isinstance(value, bool):
+        return 'yes' if value else 'no'
+    if isinstance(value, (int, float)):
+        if abs(value) >= 100:
+            return f'{value:,.0f}{suffix}'
+        return f'{value:,.{digits}f}{suffix}'
+    return str(value)
+
+
+def _sizes(results):
+    return sorted((results.get('sizes') or {}).items(), key=lambda kv: int(kv[0]))
+
+
+def maildesk_vs_imap(results):
+    """MailDesk initial-sync throughput on the IMAP baseline's size (else the nearest) / Odoo IMAP throughput."""
+    imap_rate = _get(results, 'imap', 'messages_per_s')
+    sizes = _sizes(results)
+    if not imap_rate or not sizes:
+        return None, None
+    n = results.get('config', {}).get('imap_messages', 10000)
+    size, data = min(sizes, key=lambda kv: abs(int(kv[0]) - n))
+    rate = _get(data, 'initial', 'messages_per_s')
+    return (round(rate / imap_rate, 1) if rate else None), int(size)
+
+
+def evaluate(results):
+    """[{target, value, met}] for every target the run measured."""
+    out = []
+
+    def check(name, value, ok):
+        if value is not None:
+            out.append({'target': name, 'value': value, 'met': bool(ok(value))})
+
+    sizes = _sizes(results)
+    for size, data in sizes:
+        check(f'initial sync >= 5,000 msg/s ({int(size):,})', _get(data, 'initial', 'messages_per_s'),
+              lambda v: v >= 5000)
+        check(f'<= 1.1 Graph requests / 1,000 msgs ({int(size):,})', _get(data, 'initial', 'requests_per_1000'),
+              lambda v: v <= 1.1)
+        check(f'first 50 newest in Odoo <= 2 s ({int(size):,})', _get(data, 'first_page_s'), lambda v: v <= 2)
+        check(f'no-change cycle = 1 request / folder ({int(size):,})',
+              _get(data, 'nochange', 'requests_per_folder'), lambda v: v <= 1)
+        check(f'no-change cycle < 10 ms Odoo CPU / folder ({int(size):,})',
+              _get(data, 'nochange', 'cpu_ms_per_folder'), lambda v: v < 10)
+        if int(size) >= 50000:
+            check(f'inbox list opens < 300 ms ({int(size):,} in folder)', _get(data, 'inbox', 'open_ms_p95'),
+                  lambda v: v < 300)
+            check(f'inbox list pages < 300 ms ({int(size):,} in folder)', _get(data, 'inbox', 'page_ms_p95'),
+                  lambda v: v < 300)
+    if sizes and int(sizes[-1][0]) >= 100000:
+        check('RSS growth over the 100k sync <= 150 MB', _get(sizes[-1][1], 'initial', 'rss_growth_mib'),
+              lambda v: v <= 150)
+    check('incremental 100-change cycle cost ratio largest / smallest <= 1.2',
+          _get(results, 'incremental_ratio', 'cpu'), lambda v: v <= 1.2)
+    ratio, _size = maildesk_vs_imap(results)
+    check('MailDesk >= 100x Odoo IMAP on the same messages', ratio, lambda v: v >= 100)
+    check('2 cron workers >= 1.8x one', _get(results, 'scale_out', 'speedup'), lambda v: v >= 1.8)
+    for workers in ('1', '2'):
+        check(f'scale-out duplicates = 0 ({workers} worker(s))', _get(results, 'scale_out', workers, 'duplicates'),
+              lambda v: v == 0)
+    return out
+
+
+def table(results):
+    lines = []
+    m = results.get('machine') or {}
+    git = results.get('git') or {}
+    lines.append('')
+    lines.append(f'MailDesk bench — commit {git.get("commit_short")} — {m.get("cpu_model")}, {m.get("cores")} cores, '
+                 f'{m.get("ram_gib")} GiB — Python {m.get("python")}, Odoo {m.get("odoo")}, '
+                 f'PostgreSQL {m.get("postgres")}, Dovecot {m.get("dovecot")}')
+    sizes = _sizes(results)
+    if sizes:
+        rows = [
+            ('Inbox messages (+ Sent Items)', lambda d: f'{d.get("messages", 0):,} (+{d.get("sent", 0):,})'),
+            ('time to first page: newest 50 in Odoo (s)', lambda d: _fmt(d.get('first_page_s'), 2)),
+            ('initial sync wall time (s)', lambda d: _fmt(_get(d, 'initial', 'wall_s'), 2)),
+            ('initial sync throughput (msg/s)', lambda d: _fmt(_get(d, 'initial', 'messages_per_s'))),
+            ('Graph requests / 1,000 msgs', lambda d: _fmt(_get(d, 'initial', 'requests_per_1000'), 2)),
+            ('Odoo CPU s / 1,000 msgs', lambda d: _fmt(_get(d, 'initial', 'cpu_s_per_1000'), 3)),
+            ('PostgreSQL CPU s / 1,000 msgs', lambda d: _fmt(_get(d, 'initial', 'pg_cpu_s_per_1000'), 3)),
+            ('peak RSS of the Odoo process (MiB)', lambda d: _fmt(_get(d, 'initial', 'peak_rss_mib'))),
+            ('RSS growth during the sync (MiB)', lambda d: _fmt(_get(d, 'initial', 'rss_growth_mib'))),
+            ('no-change cycle: requests / folder', lambda d: _fmt(_get(d, 'nochange', 'requests_per_folder'), 2)),
+            ('no-change cycle: Odoo CPU ms / folder', lambda d: _fmt(_get(d, 'nochange', 'cpu_ms_per_folder'), 2)),
+            ('100-change cycle: requests', lambda d: _fmt(_get(d, 'changes', 'requests'), 0)),
+            ('100-change cycle: Odoo CPU ms', lambda d: _fmt(_get(d, 'changes', 'cpu_ms'), 1)),
+            ('100-change cycle: wall ms', lambda d: _fmt(_get(d, 'changes', 'wall_ms'), 1)),
+            ('open a message: body fetch + render p50 / p95 (ms)',
+             lambda d: f'{_fmt(_get(d, "open", "p50_ms"))} / {_fmt(_get(d, "open", "p95_ms"))}'),
+            ('inbox list open / next page p95 (ms)',
+             lambda d: f'{_fmt(_get(d, "inbox", "open_ms_p95"))} / {_fmt(_get(d, "inbox", "page_ms_p95"))}'),
+        ]
+        head = ['MailDesk (Graph emulator)'] + [f'{int(s):,}' for s, _ in sizes]
+        body = [[label] + [fn(d) for _, d in sizes] for label, fn in rows]
+        lines += _grid(head, body)
+    ratio = results.get('incremental_ratio')
+    if ratio:
+        lines.append(f'incremental 100-change cycle, {ratio["large"]:,} / {ratio["small"]:,} messages: '
+                     f'CPU ratio {_fmt(ratio.get("cpu"), 2)}, wall ratio {_fmt(ratio.get("wall"), 2)}, '
+                     f'requests {ratio.get("requests_large")} vs {ratio.get("requests_small")}')
+    scale = results.get('scale_out')
+    if scale:
+        head = [f'Scale out ({scale.get("accounts")} accounts, {scale.get("messages", 0):,} msgs)', 'wall s',
+                'msg/s', 'duplicates', 'missing']
+        body = [[f'{w} cron worker(s)', _fmt(_get(scale, w, 'wall_s'), 2), _fmt(_get(scale, w, 'messages_per_s')),
+                 _fmt(_get(scale, w, 'duplicates'), 0), _fmt(_get(scale, w, 'missing'), 0)] for w in ('1', '2')
+                if w in scale]
+        lines += _grid(head, body)
+        lines.append(f'speed-up with 2 workers: {_fmt(scale.get("speedup"), 2)}x')
+    imap = results.get('imap')
+    orm = results.get('orm_ceiling')
+    if imap or orm:
+        head = ['Reference (same run)', 'messages', 'wall s', 'msg/s', 'CPU s / 1,000', 'peak RSS MiB']
+        body = []
+        if imap:
+            body.append(['Odoo 18 IMAP fetchmail <- local Dovecot', _fmt(imap.get('messages'), 0),
+                         _fmt(imap.get('wall_s'), 1), _fmt(imap.get('messages_per_s'), 1),
+                         _fmt(imap.get('cpu_s_per_1000'), 2), _fmt(imap.get('peak_rss_mib'))])
+        if orm:
+            body.append(['ORM create() ceiling, 1,000-row batches', _fmt(orm.get('rows'), 0), _fmt(orm.get('wall_s'), 2),
+                         _fmt(orm.get('rows_per_s')), _fmt(orm.get('cpu_s', 0) / max(orm.get('rows', 1), 1) * 1000, 3),
+                         _fmt(orm.get('peak_rss_mib'))])
+        lines += _grid(head, body)
+    ratio, size = maildesk_vs_imap(results)
+    if ratio:
+        lines.append(f'MailDesk / built-in IMAP throughput ({size:,} messages): {ratio:,.1f}x')
+    targets = results.get('targets') or []
+    if targets:
+        lines.append('')
+        lines.append('Targets:')
+        for t in targets:
+            lines.append(f'  [{"met" if t["met"] else "MISSED"}] {t["target"]}: {_fmt(t["value"], 2)}')
+    if results.get('maildesk_skipped'):
+        lines.append(f'MailDesk measurements skipped: {results["maildesk_skipped"]}')
+    return '\n'.join(lines)
+
+
+def _grid(head, body):
+    widths = [max(len(str(row[i])) for row in [head] + body) for i in range(len(head))]
+
+    def fmt(row):
+        return '| ' + ' | '.join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                                 for i, (c, w) in enumerate(zip(row, widths))) + ' |'
+    sep = '|' + '|'.join('-' * (w + 2) if i == 0 else '-' * (w + 1) + ':' for i, w in enumerate(widths)) + '|'
+    return ['', fmt(head), sep] + [fmt(row) for row in body]
