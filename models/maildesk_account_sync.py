@@ -1,4 +1,5 @@
 import contextlib
+import datetime
 import logging
 import threading
 import time
@@ -112,7 +113,7 @@ class MaildeskAccountSync(models.Model):
         """MailDesk: sync changes -- the newest page of new folders and each synced folder's changes."""
         budget = _job_budget(self.env, CRON_BUDGET)
         if budget <= 0:
-            return
+            return None
         run = SyncRun(self._syncable_accounts(), budget)
         run.run('changes')
         run.finish()
@@ -120,17 +121,19 @@ class MaildeskAccountSync(models.Model):
         if run.newest_pages or run.backfill_remaining():
             self.env.ref('maildesk.ir_cron_maildesk_backfill').sudo()._trigger()
         self._report_progress('maildesk.ir_cron_maildesk_sync_changes', run.units, remaining)
+        return run
 
     @api.model
     def _cron_backfill(self):
         """MailDesk: backfill -- continue the initial rounds (older mail), bounded in time and pages."""
         budget = _job_budget(self.env, CRON_BUDGET)
         if budget <= 0:
-            return
+            return None
         run = SyncRun(self._syncable_accounts(), budget, max_pages=BACKFILL_PAGE_BUDGET)
         run.run('backfill')
         run.finish()
         self._report_progress('maildesk.ir_cron_maildesk_backfill', run.units, run.backfill_remaining())
+        return run
 
     @api.model
     def _report_progress(self, cron_xmlid, done, remaining):
@@ -160,7 +163,7 @@ class SyncRun:
         self.accounts = accounts.sudo()
         self.deadline = time.monotonic() + budget
         self.max_pages = max_pages
-        self.run_start = fields.Datetime.now()
+        self.run_start = _utcnow()  # microseconds: a run started right after another one still visits all
         self.clients = {}
         self.excluded = set()        # accounts skipped for the rest of the run
         self.failed_folders = set()
@@ -200,7 +203,7 @@ class SyncRun:
                     client = self._client(claimed[1])
                     result = folder._sync_page(client, _page_fetcher(pages, client))
                     if mode == 'changes' and (result['initial'] or not result['more']):
-                        folder.last_checked_at = fields.Datetime.now()
+                        _mark_checked(cr, claimed[0])
                 self._count(result, claimed[1])
                 return True
             except CONCURRENCY_ERRORS as exc:
@@ -278,12 +281,13 @@ class SyncRun:
         """Record a folder's failure in a fresh transaction; the cursor (links) is kept for the next run."""
         self.failed_folders.add(folder_id)
         self.errors.append(message)
-        values = {'sync_state': 'error', 'last_error': message}
-        if mode == 'changes':
-            values['last_checked_at'] = fields.Datetime.now()
         try:
             with self._cursor() as cr:
-                api.Environment(cr, SUPERUSER_ID, {})['maildesk.folder'].browse(folder_id).exists().write(values)
+                folder = api.Environment(cr, SUPERUSER_ID, {})['maildesk.folder'].browse(folder_id).exists()
+                folder.write({'sync_state': 'error', 'last_error': message})
+                if mode == 'changes':
+                    folder.flush_recordset()
+                    _mark_checked(cr, folder_id)
         except CONCURRENCY_ERRORS:
             _logger.info('MailDesk: could not record the error of folder %s (busy)', folder_id)
 
@@ -344,6 +348,15 @@ def _page_fetcher(cache, client):
             cache[key] = client.delta_page(folder.graph_id, link)
         return cache[key]
     return fetch
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _mark_checked(cr, folder_id):
+    """The changes run visited the folder (precise to the microsecond, unlike ORM datetimes)."""
+    cr.execute('UPDATE maildesk_folder SET last_checked_at = %s WHERE id = %s', [_utcnow(), folder_id])
 
 
 def _take_mailbox_slot(cr, account_id):
