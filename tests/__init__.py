@@ -5,3 +5,4 @@ from . import test_writeback
 from . import test_conversations
 from . import test_send_log_record
 from . import test_mail_servers
+from . import test_sync_delta
