@@ -96,15 +96,14 @@ class MaildeskAccountSync(models.Model):
     def _sync_round(self, budget=SYNC_NOW_BUDGET):
         """One sync round of these accounts: changes and newest pages, then backfill while time remains.
 
-        Called by Sync now and by the fetchmail seam (Fetch Now on a Graph incoming server). Each unit commits
-        in its own cursor; account outcomes (last sync, throttling, auth failures) are written in ``self.env``.
-        :return: the :class:`SyncRun` (its counters say what happened)
+        Called by Sync now and by the fetchmail seam (Fetch Now on a Graph incoming server). Units commit in
+        their own cursors, so what this transaction reads afterwards may predate them (it is invalidated).
+        :return: the finished :class:`SyncRun` (its counters say what happened)
         """
-        run = SyncRun(self, budget)
-        run.run('changes')
-        run.run('backfill')
-        run.finish()
-        if run.backfill_remaining():
+        with SyncRun(self, budget) as run:
+            run.run('changes')
+            run.run('backfill')
+        if run.backfill_left:
             self.env.ref('maildesk.ir_cron_maildesk_backfill').sudo()._trigger()
         return run
 
@@ -114,13 +113,11 @@ class MaildeskAccountSync(models.Model):
         budget = _job_budget(self.env, CRON_BUDGET)
         if budget <= 0:
             return None
-        run = SyncRun(self._syncable_accounts(), budget)
-        run.run('changes')
-        run.finish()
-        remaining = run.changes_remaining()
-        if run.newest_pages or run.backfill_remaining():
+        with SyncRun(self._syncable_accounts(), budget) as run:
+            run.run('changes')
+        if run.newest_pages or run.backfill_left:
             self.env.ref('maildesk.ir_cron_maildesk_backfill').sudo()._trigger()
-        self._report_progress('maildesk.ir_cron_maildesk_sync_changes', run.units, remaining)
+        self._report_progress('maildesk.ir_cron_maildesk_sync_changes', run.units, run.changes_left)
         return run
 
     @api.model
@@ -129,10 +126,9 @@ class MaildeskAccountSync(models.Model):
         budget = _job_budget(self.env, CRON_BUDGET)
         if budget <= 0:
             return None
-        run = SyncRun(self._syncable_accounts(), budget, max_pages=BACKFILL_PAGE_BUDGET)
-        run.run('backfill')
-        run.finish()
-        self._report_progress('maildesk.ir_cron_maildesk_backfill', run.units, run.backfill_remaining())
+        with SyncRun(self._syncable_accounts(), budget, max_pages=BACKFILL_PAGE_BUDGET) as run:
+            run.run('backfill')
+        self._report_progress('maildesk.ir_cron_maildesk_backfill', run.units, run.backfill_left)
         return run
 
     @api.model
@@ -151,16 +147,18 @@ class MaildeskAccountSync(models.Model):
 
 
 class SyncRun:
-    """One run of sync units over some accounts, within a time (and page) budget.
+    """One run of sync units over some accounts, within a time (and page) budget. A context manager.
 
     Plain Python on purpose: it holds per-run state (Graph clients, throttled and failing accounts, counters)
-    that belongs to no record. Account outcomes are written by :meth:`finish` in the caller's environment.
+    that belongs to no record. Account-level writes (a refreshed token cache, last sync, throttling, auth
+    failures) go through one *account cursor* of its own, READ COMMITTED, committed when the run ends: workers
+    running side by side then only wait for each other there, never fail on a concurrent update, and a unit
+    never waits for a lock its own run holds.
     """
 
     def __init__(self, accounts, budget, max_pages=None):
-        self.env = accounts.env
-        self.registry = self.env.registry
-        self.accounts = accounts.sudo()
+        self.registry = accounts.env.registry
+        self.account_ids = accounts.ids
         self.deadline = time.monotonic() + budget
         self.max_pages = max_pages
         self.run_start = _utcnow()  # microseconds: a run started right after another one still visits all
@@ -171,19 +169,35 @@ class SyncRun:
         self.auth_failures = {}      # account id -> GraphError
         self.synced_accounts = set()
         self.units = self.pages = self.stored = self.newest_pages = 0
+        self.changes_left = self.backfill_left = 0
         self.errors = []
         # Units use their own cursors: what the caller wrote must be visible to them (test mode: same connection).
-        self.env.flush_all()
+        self.caller_env = accounts.env
+        self.caller_env.flush_all()
+        self.env = None
+
+    def __enter__(self):
+        self._account_cursor = self._cursor()
+        cr = self._account_cursor.__enter__()
+        self.env = api.Environment(cr, SUPERUSER_ID, {})
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        try:
+            if exc_type is None:
+                self.finish()
+        finally:
+            self._account_cursor.__exit__(exc_type, exc, traceback)
+            self.caller_env.invalidate_all()
 
     # ------------------------------------------------------------------ the loop
 
     def run(self, mode):
         """Process units of ``mode`` ('changes' or 'backfill') until none is left or the budget is spent."""
         while time.monotonic() < self.deadline and (self.max_pages is None or self.pages < self.max_pages):
-            account_ids = [a for a in self.accounts.ids if a not in self.excluded]
+            account_ids = [a for a in self.account_ids if a not in self.excluded]
             if not account_ids or self._unit(mode, account_ids) is None:
                 break
-        self.env.invalidate_all()
 
     def _unit(self, mode, account_ids):
         """Claim one folder and process one page in its own transaction. None when nothing is left to claim."""
@@ -197,14 +211,20 @@ class SyncRun:
                     if not folder:
                         return None
                     claimed = (folder.id, folder.account_id.id)
-                    if not _take_mailbox_slot(cr, claimed[1]):
+                    client = self.clients.get(claimed[1])
+                    if client is None:
+                        pass  # first unit of this mailbox: get its token outside any unit (below), then claim again
+                    elif not _take_mailbox_slot(cr, claimed[1]):
                         self.excluded.add(claimed[1])  # 4 units of this mailbox are running elsewhere
                         return True
-                    client = self._client(claimed[1])
-                    result = folder._sync_page(client, _page_fetcher(pages, client))
-                    if mode == 'changes' and (result['initial'] or not result['more']):
-                        _mark_checked(cr, claimed[0])
-                self._count(result, claimed[1])
+                    else:
+                        result = folder._sync_page(client, _page_fetcher(pages, client))
+                        if mode == 'changes' and (result['initial'] or not result['more']):
+                            _mark_checked(cr, claimed[0])
+                if client is None:
+                    self._prepare_client(claimed[1])
+                else:
+                    self._count(result, claimed[1])
                 return True
             except CONCURRENCY_ERRORS as exc:
                 if claimed and attempt == DB_ATTEMPTS:
@@ -240,16 +260,28 @@ class SyncRun:
     def _cursor(self):
         """A fresh cursor in READ COMMITTED: each statement sees what other workers committed before it."""
         with self.registry.cursor() as cr:
-            if not isinstance(cr, TestCursor):
-                cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+            # (test mode: a savepoint; its first query creates it, before any cursor opened later)
+            cr.execute('SELECT 1' if isinstance(cr, TestCursor) else 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
             yield cr
 
-    def _client(self, account_id):
-        client = self.clients.get(account_id)
-        if client is None:
-            # Built in the caller's environment: a refreshed token cache is written there, never in a unit.
-            client = self.clients[account_id] = self.env['maildesk.account'].sudo().browse(account_id)._graph_client()
-        return client
+    def _prepare_client(self, account_id):
+        """The mailbox's Graph client, with a token already obtained, built on the account cursor: a refreshed
+        token cache or an authorization failure is written there, never in a unit (which may roll back)."""
+        try:
+            client = self.env['maildesk.account'].browse(account_id)._graph_client()
+            client.token_provider(force_refresh=False)
+        except errors.AuthInvalid as exc:  # already counted on the account by the token provider
+            self.auth_failures[account_id] = exc
+            self.excluded.add(account_id)
+        except errors.GraphError as exc:
+            _logger.info('MailDesk: no token for account %s: %s', account_id, exc.message)
+            self.errors.append(exc.message)
+            self.excluded.add(account_id)
+        except UserError as exc:  # e.g. OAuth no longer configured
+            self.errors.append(str(exc))
+            self.excluded.add(account_id)
+        else:
+            self.clients[account_id] = client
 
     # ------------------------------------------------------------------ outcomes
 
@@ -292,8 +324,9 @@ class SyncRun:
             _logger.info('MailDesk: could not record the error of folder %s (busy)', folder_id)
 
     def finish(self):
-        """Write account outcomes in the caller's environment: last sync, Last Fetch Date, throttling, auth."""
-        Account = self.env['maildesk.account'].sudo()
+        """Account outcomes (last sync, Last Fetch Date, throttling, auth failures) and what is left to do."""
+        self.env.invalidate_all()
+        Account = self.env['maildesk.account']
         for account_id, seconds in self.throttled.items():
             Account.browse(account_id)._set_throttled(seconds)
         for account_id, exc in self.auth_failures.items():
@@ -303,14 +336,16 @@ class SyncRun:
         if done:
             done.write({'last_sync_at': fields.Datetime.now()})
             done._touch_incoming_servers()
+        self.changes_left = self._count_folders('changes')
+        self.backfill_left = self._count_folders('backfill')
 
     def summary(self):
         """(title, message, type) for the Sync now notification."""
         parts = [_('%(count)d message(s) stored or updated from %(pages)d page(s).', count=self.stored,
                    pages=self.pages)]
-        remaining = self.backfill_remaining()
-        if remaining:
-            parts.append(_('Older mail of %(count)d folder(s) is back-filled in the background.', count=remaining))
+        if self.backfill_left:
+            parts.append(_('Older mail of %(count)d folder(s) is back-filled in the background.',
+                           count=self.backfill_left))
         if self.throttled:
             parts.append(_('Microsoft Graph asked to slow down: sync resumes in a moment.'))
         if self.auth_failures:
@@ -320,16 +355,9 @@ class SyncRun:
         kind = 'danger' if self.auth_failures or self.errors else 'warning' if self.throttled else 'success'
         return _('Sync finished'), ' '.join(parts), kind
 
-    def changes_remaining(self):
-        """Folders the changes run has not visited yet (it ran out of time)."""
-        return self._count_folders('changes')
-
-    def backfill_remaining(self):
-        """Folders whose initial round is still in progress (accounts that are not stopped)."""
-        return self._count_folders('backfill')
-
     def _count_folders(self, mode):
-        account_ids = [a for a in self.accounts.ids if a not in self.excluded]
+        """Folders of the run's accounts (not stopped) that ``mode`` would still claim."""
+        account_ids = [a for a in self.account_ids if a not in self.excluded]
         if not account_ids:
             return 0
         self.env.cr.execute(f"""

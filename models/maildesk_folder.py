@@ -168,7 +168,7 @@ class MaildeskFolder(models.Model):
         gone = Folder.browse([f.id for graph_id, f in existing.items() if graph_id not in wanted])
         if gone:
             gone._remove_vanished()
-        kept = Folder.browse([f.id for f in by_graph_id.values() if f.graph_id in wanted])
+        kept = Folder.browse([by_graph_id[graph_id].id for graph_id in wanted])
         kept._update_complete_names()
         return len(created), updated, len(gone)
 
