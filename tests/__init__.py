@@ -6,3 +6,5 @@ from . import test_conversations
 from . import test_send_log_record
 from . import test_mail_servers
 from . import test_sync_delta
+from . import test_folders
+from . import test_bodies
