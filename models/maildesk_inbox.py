@@ -1,6 +1,406 @@
-from odoo import models
+"""The small RPC surface of the OWL inbox (``static/src``) and its bus notifications.
+
+Every entry point starts from ``search()`` / ``_search()`` so the ir.rules on messages and folders
+apply; nothing here talks to Microsoft Graph. The message actions below are the *local* part only:
+the sending engineer's write-back overrides them and calls ``super()`` (see ARCHITECTURE.md,
+"Inbox bus contract").
+"""
+import re
+import shlex
+from datetime import date, datetime, time, timedelta
+from email.utils import getaddresses
+
+import pytz
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.osv import expression
+from odoo.tools import SQL, create_index
+
+from ..graph import errors
+
+PAGE_LIMIT_MAX = 200
+# folders left out of "All mailboxes" and of an account's "all mail" view
+UNIFIED_EXCLUDED_ROLES = ('deleteditems', 'junkemail', 'drafts')
+ROLE_ORDER = {'inbox': 0, 'drafts': 1, 'sentitems': 2, 'archive': 3, 'deleteditems': 4, 'junkemail': 5}
+QUICK_FILTERS = {
+    'unread': [('is_read', '=', False)],
+    'flagged': [('flag_status', '=', 'flagged')],
+    'attachments': [('has_attachments', '=', True)],
+    'incoming': [('direction', '=', 'incoming')],
+    'outgoing': [('direction', '=', 'outgoing')],
+}
+LIST_FIELDS = ['subject', 'from_name', 'from_address', 'to_recipients', 'received_at', 'sent_at',
+               'body_preview', 'is_read', 'flag_status', 'has_attachments', 'tag_ids', 'direction',
+               'account_id', 'folder_id', 'thread_key', 'is_local', 'pending_action']
+SEARCH_KEYS = {
+    'from': ['from_name', 'from_address'],
+    'to': ['to_recipients', 'cc_recipients'],
+    'subject': ['subject'],
+    'preview': ['body_preview'],
+    'body': ['body_preview'],
+}
+SEARCH_TOKEN = re.compile(r'^(from|to|subject|preview|body|tag|since|until):(.*)$', re.I)
+
+
+def parse_search(text):
+    """Split a search string into ``{key: [values]}``; keys: text, from, to, subject, preview, tag,
+    since, until. ``from:ann subject:"q3 report" since:2024-01-01 hello`` -> one value each."""
+    try:
+        words = shlex.split(text or '')
+    except ValueError:  # unbalanced quote: treat the string as plain words
+        words = (text or '').replace('"', ' ').split()
+    parsed = {}
+    for word in words:
+        match = SEARCH_TOKEN.match(word)
+        key, value = (match.group(1).lower(), match.group(2)) if match else ('text', word)
+        if value.strip():
+            parsed.setdefault('preview' if key == 'body' else key, []).append(value.strip())
+    return parsed
+
+
+def _first_name(recipients):
+    """Display name (else address) of the first recipient of a ``Name <addr>, ...`` list."""
+    pairs = getaddresses([recipients or ''])
+    name, address = pairs[0] if pairs else ('', '')
+    return name or address
 
 
 class MaildeskMessageInbox(models.Model):
-    """The small RPC surface of the OWL inbox."""
     _inherit = 'maildesk.message'
+
+    def init(self):
+        super().init()
+        # the list: one folder, newest first (50k-row folders page from this index)
+        create_index(self._cr, 'maildesk_message_inbox_folder_idx', self._table,
+                     ['folder_id', 'received_at DESC NULLS LAST', 'id DESC'], where='active')
+        # unread badges: a tiny partial index
+        create_index(self._cr, 'maildesk_message_inbox_unread_idx', self._table,
+                     ['folder_id'], where='active AND is_read IS NOT TRUE')
+        create_index(self._cr, 'maildesk_message_inbox_received_idx', self._table,
+                     ['received_at DESC NULLS LAST', 'id DESC'], where='active')
+
+    # ------------------------------------------------------------------ folder tree
+    @api.model
+    def maildesk_folder_tree(self):
+        """Accounts the user can see, each with its synced folders (nested), unread counts and status."""
+        accounts = self.env['maildesk.account'].search([])
+        folders = self.env['maildesk.folder'].search([('account_id', 'in', accounts.ids),
+                                                      ('sync_enabled', '=', True)])
+        unread = dict(self._read_group([('folder_id', 'in', folders.ids), ('is_read', '=', False)],
+                                       ['folder_id'], ['__count']))
+        tree = [self._inbox_account_node(account, folders.filtered(lambda f: f.account_id == account), unread)
+                for account in accounts]
+        tags = self.env['maildesk.tag'].search_read([], ['name', 'color'])
+        return {
+            'accounts': tree,
+            'all_unread': sum(node['unread'] for node in tree),
+            'tags': tags,
+            'is_manager': self.env.user.has_group('maildesk.group_maildesk_manager'),
+        }
+
+    def _inbox_account_node(self, account, folders, unread):
+        nodes = [self._inbox_folder_node(folder, unread.get(folder, 0)) for folder in folders]
+        unified = [n for n in nodes if n['role'] not in UNIFIED_EXCLUDED_ROLES]
+        return {
+            'id': account.id,
+            'name': account.name,
+            'email': account.email,
+            'state': account.state,
+            'last_sync_at': fields.Datetime.to_string(account.last_sync_at),
+            'last_error': account.last_error or '',
+            'folder_count': len(account.folder_ids),
+            'unread': sum(n['unread'] for n in unified),
+            'status': self._inbox_account_status(account, folders),
+            'folders': self._inbox_nest(nodes),
+        }
+
+    def _inbox_folder_node(self, folder, unread):
+        return {
+            'id': folder.id,
+            'name': folder.name,
+            'role': folder.role or '',
+            'parent_id': folder.parent_id.id,
+            'unread': unread,
+            'sync_state': folder.sync_state,
+            'backfill_progress': folder.backfill_progress,
+            'last_error': folder.last_error or '',
+            'children': [],
+        }
+
+    @api.model
+    def _inbox_nest(self, nodes):
+        by_id = {n['id']: n for n in nodes}
+        roots = []
+        for node in nodes:
+            parent = by_id.get(node['parent_id'])
+            (parent['children'] if parent else roots).append(node)
+        for siblings in [roots] + [n['children'] for n in nodes]:
+            siblings.sort(key=lambda n: (ROLE_ORDER.get(n['role'], 99), n['name'].lower()))
+        return roots
+
+    @api.model
+    def _inbox_account_status(self, account, folders):
+        """What the folder pane shows under an account: kind, label, progress (0-100) and message."""
+        labels = dict(account._fields['state']._description_selection(self.env))
+        if account.state in ('not_authorized', 'auth_invalid', 'error'):
+            return {'kind': account.state, 'label': labels[account.state], 'progress': 0,
+                    'message': account.last_error or ''}
+        states = set(folders.mapped('sync_state'))
+        if 'newest' in states:
+            return {'kind': 'syncing', 'label': _('Syncing newest'), 'progress': 0, 'message': ''}
+        backfilling = folders.filtered(lambda f: f.sync_state == 'backfilling')
+        if backfilling:
+            progress = sum(backfilling.mapped('backfill_progress')) / len(backfilling)
+            return {'kind': 'backfilling', 'label': _('Backfilling'), 'progress': round(progress, 1),
+                    'message': ''}
+        failing = folders.filtered(lambda f: f.sync_state == 'error')
+        if failing:
+            return {'kind': 'folder_error', 'label': _('Folder error'), 'progress': 0,
+                    'message': '%s: %s' % (failing[0].name, failing[0].last_error or '')}
+        if not folders:
+            return {'kind': 'no_folders', 'label': _('No folder synced'), 'progress': 0, 'message': ''}
+        return {'kind': 'connected', 'label': labels.get('connected', _('Connected')), 'progress': 100,
+                'message': ''}
+
+    # ------------------------------------------------------------------ message list
+    @api.model
+    def maildesk_list(self, view=None, filters=(), search='', grouped=False, offset=0, limit=50):
+        """One page of the message list.
+
+        ``view``: ``{'type': 'all'|'account'|'folder'|'tag', 'id': int}``; ``filters``: names from
+        QUICK_FILTERS; ``search``: see :func:`parse_search`; ``grouped``: one row per conversation.
+        Returns ``{'total', 'offset', 'rows'}``; rows are newest first.
+        """
+        limit = max(1, min(int(limit), PAGE_LIMIT_MAX))
+        offset = max(0, int(offset))
+        domain = self._inbox_domain(view or {'type': 'all'}, filters, search)
+        if grouped:
+            return self._inbox_list_grouped(domain, offset, limit)
+        records = self.search_fetch(domain, LIST_FIELDS, offset=offset, limit=limit,
+                                    order='received_at desc, id desc')
+        short_page = len(records) < limit and (records or not offset)
+        total = offset + len(records) if short_page else self.search_count(domain)
+        return {'total': total, 'offset': offset, 'rows': [m._inbox_row() for m in records]}
+
+    def _inbox_row(self, thread_count=1, thread_unread=0):
+        self.ensure_one()
+        return {
+            'id': self.id,
+            'subject': self.subject or '',
+            'from_name': self.from_name or self.from_address or '',
+            'from_address': self.from_address or '',
+            'to': _first_name(self.to_recipients),
+            'date': fields.Datetime.to_string(self.received_at or self.sent_at),
+            'preview': (self.body_preview or '')[:200],
+            'is_read': self.is_read,
+            'is_flagged': self.flag_status == 'flagged',
+            'has_attachments': self.has_attachments,
+            'tag_ids': self.tag_ids.ids,
+            'direction': self.direction or 'incoming',
+            'account_id': self.account_id.id,
+            'folder_id': self.folder_id.id,
+            'is_local': self.is_local,
+            'pending': bool(self.pending_action),
+            'thread_count': thread_count,
+            'thread_unread': thread_unread,
+        }
+
+    @api.model
+    def _inbox_domain(self, view, filters, search):
+        domain = self._inbox_view_domain(view)
+        for name in filters or ():
+            if name not in QUICK_FILTERS:
+                raise UserError(_('Unknown filter: %s', name))
+            domain = expression.AND([domain, QUICK_FILTERS[name]])
+        return expression.AND([domain, self._inbox_search_domain(parse_search(search))])
+
+    @api.model
+    def _inbox_view_domain(self, view):
+        kind, res_id = view.get('type', 'all'), view.get('id')
+        if kind == 'folder':
+            return [('folder_id', '=', int(res_id))]
+        if kind == 'tag':
+            return [('tag_ids', 'in', [int(res_id)])]
+        folder_domain = [('sync_enabled', '=', True), ('role', 'not in', UNIFIED_EXCLUDED_ROLES)]
+        if kind == 'account':
+            folder_domain.append(('account_id', '=', int(res_id)))
+        elif kind != 'all':
+            raise UserError(_('Unknown inbox view: %s', kind))
+        return [('folder_id', 'in', self.env['maildesk.folder'].search(folder_domain).ids)]
+
+    @api.model
+    def _inbox_search_domain(self, parsed):
+        domains = []
+        for key, field_names in SEARCH_KEYS.items():
+            for value in parsed.get(key, ()):
+                domains.append(expression.OR([[(name, 'ilike', value)] for name in field_names]))
+        every = ('subject', 'from_name', 'from_address', 'to_recipients', 'cc_recipients', 'body_preview')
+        for value in parsed.get('text', ()):
+            domains.append(expression.OR([[(name, 'ilike', value)] for name in every]))
+        for value in parsed.get('tag', ()):
+            domains.append([('tag_ids.name', 'ilike', value)])
+        if parsed.get('since'):
+            since = self._inbox_parse_day(parsed['since'][-1])
+            domains.append([('received_at', '>=', self._inbox_day_start(since))])
+        if parsed.get('until'):
+            day_after = self._inbox_parse_day(parsed['until'][-1]) + timedelta(days=1)
+            domains.append([('received_at', '<', self._inbox_day_start(day_after))])
+        return expression.AND(domains) if domains else []
+
+    @api.model
+    def _inbox_parse_day(self, value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise UserError(_('"%(value)s" is not a date; write it as YYYY-MM-DD.', value=value)) from None
+
+    @api.model
+    def _inbox_day_start(self, day):
+        """Midnight of ``day`` in the user's timezone, as a naive UTC datetime."""
+        tz = pytz.timezone(self.env.context.get('tz') or self.env.user.tz or 'UTC')
+        return tz.localize(datetime.combine(day, time.min)).astimezone(pytz.utc).replace(tzinfo=None)
+
+    @api.model
+    def _inbox_list_grouped(self, domain, offset, limit):
+        """One row per conversation (``thread_key``, or the message itself without one), newest first."""
+        self.flush_model(['thread_key', 'received_at', 'is_read', 'active'])
+        key = SQL('COALESCE(%s, %s::text)', SQL.identifier(self._table, 'thread_key'),
+                  SQL.identifier(self._table, 'id'))
+        latest = SQL('max(%s)', SQL.identifier(self._table, 'received_at'))
+        query = self._search(domain)
+        count_sql = query.select(SQL('count(DISTINCT %s)', key))
+        query.groupby = key
+        query.order = SQL('%s DESC NULLS LAST, max(%s) DESC', latest, SQL.identifier(self._table, 'id'))
+        query.limit, query.offset = limit, offset
+        rows = self.env.execute_query(query.select(
+            SQL('(array_agg(%s ORDER BY %s DESC NULLS LAST, %s DESC))[1]',
+                SQL.identifier(self._table, 'id'), SQL.identifier(self._table, 'received_at'),
+                SQL.identifier(self._table, 'id')),
+            SQL('count(*)'),
+            SQL('count(*) FILTER (WHERE %s IS NOT TRUE)', SQL.identifier(self._table, 'is_read'))))
+        total = self.env.execute_query(count_sql)[0][0]
+        records = self.browse([row[0] for row in rows])
+        records.fetch(LIST_FIELDS)
+        return {'total': total, 'offset': offset,
+                'rows': [rec._inbox_row(count, unread) for rec, (_id, count, unread) in zip(records, rows)]}
+
+    # ------------------------------------------------------------------ reading pane
+    @api.model
+    def maildesk_read(self, message_id, mark_read=True):
+        """The reading pane: headers, sanitized body (fetched from Outlook on first open), attachments
+        and the other messages of the conversation. Marks the message read."""
+        message = self.search([('id', '=', int(message_id))])
+        if not message:
+            raise UserError(_('This message is no longer available.'))
+        body_error = message._inbox_ensure_body()
+        if mark_read and not message.is_read:
+            message.action_mark_read()
+        # file attachments downloaded so far (inline images are part of the body)
+        files = [{'id': att.id, 'name': att.name, 'mimetype': att.mimetype, 'size': att.file_size}
+                 for att in message.sudo().attachment_ids if not att.maildesk_content_id]
+        return dict(message._inbox_row(), **{
+            'cc': message.cc_recipients or '',
+            'to_all': message.to_recipients or '',
+            'body_html': message.body_html or '',
+            'body_error': body_error,
+            'attachments': files,
+            'attachments_missing': message.has_attachments and not files,
+            'account_name': message.account_id.name,
+            'folder_name': message.folder_id.name or '',
+            'logged_to': message._inbox_logged_to(),
+            'thread': message._inbox_thread(),
+        })
+
+    def _inbox_ensure_body(self):
+        """Fetch the body once (sync engineer's ``_fetch_body``); return an error text or ''."""
+        self.ensure_one()
+        if self.body_fetched_at or not hasattr(self, '_fetch_body'):
+            return ''
+        try:
+            with self.env.cr.savepoint():
+                self._fetch_body()
+        except UserError as error:
+            return str(error.args[0] if error.args else error)
+        except errors.GraphError as error:  # e.g. AuthInvalid before any request
+            if hasattr(self, '_graph_error_text'):
+                return self._graph_error_text(error, _('load the message'))
+            return error.message or error.__class__.__name__
+        return ''
+
+    def _inbox_logged_to(self):
+        if not self.res_model or not self.res_id or self.res_model not in self.env:
+            return False
+        record = self.env[self.res_model].browse(self.res_id).exists()
+        return record and {'model': self.res_model, 'id': record.id, 'name': record.sudo().display_name}
+
+    def _inbox_thread(self):
+        if not self.thread_key:
+            return []
+        others = self.search_fetch([('account_id', '=', self.account_id.id), ('thread_key', '=', self.thread_key)],
+                                   LIST_FIELDS, limit=50, order='received_at asc, id asc')
+        return [m._inbox_row() for m in others] if len(others) > 1 else []
+
+    # ------------------------------------------------------------------ actions (local part)
+    def action_mark_read(self):
+        self._inbox_write({'is_read': True}, self.filtered(lambda m: not m.is_read))
+        return True
+
+    def action_mark_unread(self):
+        self._inbox_write({'is_read': False}, self.filtered('is_read'))
+        return True
+
+    def action_toggle_flag(self):
+        flagged = self.filtered(lambda m: m.flag_status == 'flagged')
+        self._inbox_write({'flag_status': 'notFlagged'}, flagged)
+        self._inbox_write({'flag_status': 'flagged'}, self - flagged)
+        return True
+
+    def action_move(self, folder_id):
+        folder = self.env['maildesk.folder'].browse(int(folder_id)).exists()
+        if not folder or set(self.account_id.ids) != set(folder.account_id.ids):
+            raise UserError(_('Choose a folder of the same mailbox.'))
+        self._inbox_write({'folder_id': folder.id}, self.filtered(lambda m: m.folder_id != folder),
+                          extra_folders=self.folder_id)
+        return True
+
+    def action_delete(self):
+        """Move to the account's Deleted Items; delete for good what is already there."""
+        for account in self.account_id:
+            messages = self.filtered(lambda m: m.account_id == account)
+            trash = account.folder_ids.filtered(lambda f: f.role == 'deleteditems')[:1]
+            to_trash = messages.filtered(lambda m: trash and m.folder_id != trash)
+            if to_trash:
+                to_trash.action_move(trash.id)
+            (messages - to_trash)._inbox_write({'active': False}, messages - to_trash)
+        return True
+
+    def action_set_tags(self, tag_ids):
+        """Replace the MailDesk tags of the messages (tags never go to Outlook)."""
+        self._inbox_write({'tag_ids': [fields.Command.set([int(t) for t in tag_ids])]}, self)
+        return True
+
+    def _inbox_write(self, values, records, extra_folders=None):
+        if not records:
+            return
+        folders = records.folder_id | (extra_folders or self.env['maildesk.folder'])
+        records.write(values)
+        self._maildesk_notify_changed(folders, records.account_id)
+
+    # ------------------------------------------------------------------ bus
+    @api.model
+    def _maildesk_notify_changed(self, *recordsets):
+        """Tell open inboxes that messages of these folders / accounts changed (new, read, moved...).
+
+        ``recordsets``: any number of ``maildesk.folder`` and ``maildesk.account`` recordsets. Sends
+        ``maildesk/changed`` ``{account_ids, folder_ids}`` (delivered on commit) to the accounts'
+        owners, shared users and MailDesk managers; open inboxes refresh counts and the open page.
+        """
+        folders = self.env['maildesk.folder'].union(*(r for r in recordsets if r._name == 'maildesk.folder'))
+        accounts = self.env['maildesk.account'].union(*(r for r in recordsets if r._name == 'maildesk.account'))
+        accounts |= folders.account_id
+        if not accounts:
+            return
+        payload = {'account_ids': accounts.ids, 'folder_ids': folders.ids}
+        (accounts.user_id | accounts.shared_user_ids).partner_id.sudo()._bus_send('maildesk/changed', payload)
+        self.env.ref('maildesk.group_maildesk_manager').sudo()._bus_send('maildesk/changed', payload)

@@ -8,3 +8,5 @@ from . import test_mail_servers
 from . import test_sync_delta
 from . import test_folders
 from . import test_bodies
+from . import test_inbox_rpc
+from . import test_inbox_tour

@@ -1,0 +1,51 @@
+import { Component, useState } from "@odoo/owl";
+import { useService } from "@web/core/utils/hooks";
+import { formatRelative } from "../../utils/format";
+
+const KIND_CLASSES = {
+    connected: "text-success",
+    syncing: "text-info",
+    backfilling: "text-info",
+    not_authorized: "text-warning",
+    auth_invalid: "text-danger",
+    error: "text-danger",
+    folder_error: "text-warning",
+    no_folders: "text-muted",
+};
+
+/**
+ * Where users look for sync health: Connected / Syncing newest / Backfilling (progress bar) /
+ * authorization needed (Authorize button) / Error (message, Retry), plus the last sync time.
+ */
+export class AccountStatus extends Component {
+    static template = "maildesk.AccountStatus";
+    static props = { account: Object };
+
+    setup() {
+        this.store = useState(useService("maildesk.store"));
+    }
+
+    get status() {
+        return this.props.account.status;
+    }
+
+    get kindClass() {
+        return KIND_CLASSES[this.status.kind] || "text-muted";
+    }
+
+    get lastSync() {
+        return formatRelative(this.props.account.last_sync_at);
+    }
+
+    get needsAuthorization() {
+        return ["not_authorized", "auth_invalid"].includes(this.status.kind);
+    }
+
+    authorize() {
+        return this.store.runAccountAction(this.props.account.id, "action_authorize");
+    }
+
+    syncNow() {
+        return this.store.runAccountAction(this.props.account.id, "action_sync_now");
+    }
+}

@@ -1,0 +1,54 @@
+import { Component, onWillStart, useRef, useState } from "@odoo/owl";
+import { _t } from "@web/core/l10n/translation";
+import { registry } from "@web/core/registry";
+import { useService } from "@web/core/utils/hooks";
+import { standardActionServiceProps } from "@web/webclient/actions/action_service";
+import { EmptyState } from "./empty_state/empty_state";
+import { FolderPane } from "./folder_pane/folder_pane";
+import { useInboxHotkeys } from "./inbox_hotkeys";
+import { MessageList } from "./message_list/message_list";
+import { ReadingPane } from "./reading_pane/reading_pane";
+import { Toolbar } from "./toolbar/toolbar";
+
+/** Thin shell of the MailDesk inbox: restores the view from the URL and lays out the panes. */
+export class InboxAction extends Component {
+    static template = "maildesk.InboxAction";
+    static components = { EmptyState, FolderPane, MessageList, ReadingPane, Toolbar };
+    static props = { ...standardActionServiceProps };
+    static path = "maildesk";
+
+    setup() {
+        this.store = useState(useService("maildesk.store"));
+        this.root = useRef("root");
+        useInboxHotkeys(this.store, this.root);
+        onWillStart(() => this.store.start(this.initialState()));
+    }
+
+    /** `/odoo/maildesk?folder_id=3&message_id=42` → view and message to open. */
+    initialState() {
+        const params = { ...this.props.action.context?.params, ...this.props.action.params };
+        const messageId = parseInt(params.message_id) || false;
+        for (const type of ["folder", "account", "tag"]) {
+            const id = parseInt(params[`${type}_id`]);
+            if (id) {
+                return { view: { type, id }, messageId };
+            }
+        }
+        return { view: { type: "all" }, messageId };
+    }
+
+    /** Narrow screens show one pane at a time, switched from a bottom bar. */
+    get paneButtons() {
+        return [
+            { id: "folders", icon: "fa-folder-o", label: _t("Folders") },
+            { id: "list", icon: "fa-list", label: _t("Messages") },
+            { id: "message", icon: "fa-envelope-open-o", label: _t("Reading") },
+        ];
+    }
+
+    get hasAccounts() {
+        return this.store.tree.accounts.length > 0;
+    }
+}
+
+registry.category("actions").add("maildesk.inbox", InboxAction);

@@ -1,0 +1,40 @@
+import { Component, useState } from "@odoo/owl";
+import { useService } from "@web/core/utils/hooks";
+import { formatFullDate, formatListDate } from "../../utils/format";
+
+export const ROW_HEIGHT = 76; // $o-maildesk-row-height in message_list.scss
+
+/** One row: unread dot, sender (or recipient for sent mail), date, subject, markers, preview, tags. */
+export class MessageRow extends Component {
+    static template = "maildesk.MessageRow";
+    static props = { row: Object, index: Number, selected: Boolean };
+
+    setup() {
+        this.store = useState(useService("maildesk.store"));
+    }
+
+    get top() {
+        return this.props.index * ROW_HEIGHT;
+    }
+
+    get correspondent() {
+        const row = this.props.row;
+        return row.direction === "outgoing" ? `To: ${row.to || "…"}` : row.from_name || row.from_address;
+    }
+
+    get date() {
+        return formatListDate(this.props.row.date);
+    }
+
+    get fullDate() {
+        return formatFullDate(this.props.row.date);
+    }
+
+    get tags() {
+        return this.props.row.tag_ids.map((id) => this.store.tagById(id)).filter(Boolean);
+    }
+
+    open() {
+        return this.store.openMessage(this.props.row.id);
+    }
+}

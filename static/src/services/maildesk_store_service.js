@@ -1,0 +1,377 @@
+import { markRaw, reactive } from "@odoo/owl";
+import { browser } from "@web/core/browser/browser";
+import { router } from "@web/core/browser/router";
+import { _t } from "@web/core/l10n/translation";
+import { registry } from "@web/core/registry";
+import { MessagePages } from "./message_pages";
+
+export const QUICK_FILTERS = ["unread", "flagged", "attachments", "incoming", "outgoing"];
+const BUS_DEBOUNCE = 250;
+
+/**
+ * The inbox state: folder tree, current view, filters, the paged message list, the open message.
+ * Components read it through `useState(useService("maildesk.store"))`; every server call goes
+ * through the small `maildesk.message` RPC surface (models/maildesk_inbox.py).
+ */
+export class MaildeskStore {
+    constructor(env, services) {
+        this.env = env;
+        this.services = markRaw(services);
+        this.tree = { loaded: false, accounts: [], allUnread: 0, tags: [], isManager: false };
+        this.view = { type: "all" };
+        this.filters = [];
+        this.search = "";
+        this.grouped = false;
+        this.pages = new MessagePages((offset, limit) => this.fetchPage(offset, limit));
+        this.list = this.pages.state;
+        this.selectedId = false;
+        this.message = { id: false, loading: false, data: null, error: "" };
+        this.pane = "list"; // narrow screens show one pane: "folders" | "list" | "message"
+        this.readSeq = 0;
+        this.busTimeout = null;
+        this.pendingChange = { account_ids: new Set(), folder_ids: new Set() };
+        this.started = false;
+    }
+
+    // ------------------------------------------------------------- loading
+    /**
+     * Called by the client action: tree, then the view from the URL (or All mailboxes). Coming back
+     * (breadcrumbs, menu) keeps the view, filters and open message and refreshes them.
+     */
+    async start({ view, messageId } = {}) {
+        this.subscribeBus();
+        if (this.started) {
+            return this.refresh();
+        }
+        this.started = true;
+        await this.loadTree();
+        this.view = view || { type: "all" };
+        await this.pages.reset();
+        if (messageId) {
+            await this.openMessage(messageId);
+        }
+    }
+
+    async loadTree() {
+        const tree = await this.rpc("maildesk_folder_tree", []);
+        Object.assign(this.tree, {
+            loaded: true,
+            accounts: tree.accounts,
+            allUnread: tree.all_unread,
+            tags: tree.tags,
+            isManager: tree.is_manager,
+        });
+    }
+
+    fetchPage(offset, limit) {
+        return this.rpc("maildesk_list", [], {
+            view: this.view,
+            filters: this.filters,
+            search: this.search,
+            grouped: this.grouped,
+            offset,
+            limit,
+        });
+    }
+
+    rpc(method, args, kwargs = {}) {
+        return this.services.orm.call("maildesk.message", method, args, kwargs);
+    }
+
+    // ------------------------------------------------------------- navigation
+    selectView(view) {
+        this.view = view;
+        this.search = "";
+        this.closeMessage();
+        this.pane = "list";
+        this.pushState();
+        return this.pages.reset();
+    }
+
+    toggleFilter(name) {
+        const filters = new Set(this.filters);
+        if (filters.has(name)) {
+            filters.delete(name);
+        } else {
+            filters.add(name);
+            // incoming and outgoing exclude each other
+            filters.delete({ incoming: "outgoing", outgoing: "incoming" }[name]);
+        }
+        this.filters = QUICK_FILTERS.filter((f) => filters.has(f));
+        return this.pages.reset();
+    }
+
+    setSearch(search) {
+        this.search = search.trim();
+        return this.pages.reset();
+    }
+
+    toggleGrouped() {
+        this.grouped = !this.grouped;
+        return this.pages.reset();
+    }
+
+    /** Move the selection by `delta` rows and open it (j / k). */
+    async selectRelative(delta) {
+        const index = this.selectedId ? this.pages.indexOf(this.selectedId) : -1;
+        const next = Math.min(Math.max(index + delta, 0), this.list.total - 1);
+        await this.pages.ensureRange(next, next);
+        const row = this.pages.row(next);
+        if (row && row.id !== this.selectedId) {
+            await this.openMessage(row.id);
+        }
+    }
+
+    async openMessage(id) {
+        const seq = ++this.readSeq;
+        this.selectedId = id;
+        this.pane = "message";
+        Object.assign(this.message, { id, loading: true, data: null, error: "" });
+        this.pushState();
+        let data;
+        try {
+            data = await this.rpc("maildesk_read", [id]);
+        } catch (error) {
+            // shown in the reading pane (e.g. a message deleted meanwhile), not as an error dialog
+            if (seq === this.readSeq) {
+                Object.assign(this.message, { loading: false, error: error.data?.message || String(error) });
+            }
+            return;
+        }
+        if (seq !== this.readSeq) {
+            return;
+        }
+        Object.assign(this.message, { loading: false, data });
+        if (!this.pages.row(this.pages.indexOf(id))?.is_read) {
+            this.pages.patchRow(id, { is_read: true, thread_unread: 0 });
+            this.loadTree();
+        }
+    }
+
+    closeMessage() {
+        this.readSeq++;
+        this.selectedId = false;
+        Object.assign(this.message, { id: false, loading: false, data: null, error: "" });
+        this.pane = "list";
+    }
+
+    pushState() {
+        const state = { folder_id: undefined, account_id: undefined, tag_id: undefined };
+        if (this.view.type !== "all") {
+            state[`${this.view.type}_id`] = this.view.id;
+        }
+        state.message_id = this.selectedId || undefined;
+        router.pushState(state);
+    }
+
+    // ------------------------------------------------------------- actions
+    /** Run a message action on the open message, then refresh what it changed. */
+    async act(method, args = [], { optimistic } = {}) {
+        const id = this.message.id;
+        if (!id) {
+            return;
+        }
+        if (optimistic) {
+            this.pages.patchRow(id, optimistic);
+            if (this.message.data) {
+                Object.assign(this.message.data, optimistic);
+            }
+        }
+        const result = await this.rpc(method, [[id], ...args]);
+        if (result && typeof result === "object" && result.type) {
+            await this.services.action.doAction(result, { onClose: () => this.refresh() });
+        }
+        await this.refresh();
+        return result;
+    }
+
+    markRead(isRead) {
+        return this.act(isRead ? "action_mark_read" : "action_mark_unread", [], {
+            optimistic: { is_read: isRead },
+        });
+    }
+
+    toggleFlag() {
+        const isFlagged = !this.message.data?.is_flagged;
+        return this.act("action_toggle_flag", [], { optimistic: { is_flagged: isFlagged } });
+    }
+
+    setTags(tagIds) {
+        return this.act("action_set_tags", [tagIds], { optimistic: { tag_ids: tagIds } });
+    }
+
+    async moveTo(folderId) {
+        await this.leaveOpenMessage(() => this.act("action_move", [folderId]));
+        this.notify(_t("Message moved."));
+    }
+
+    async remove() {
+        await this.leaveOpenMessage(() => this.act("action_delete"));
+        this.notify(_t("Message deleted."));
+    }
+
+    /** Run `fn` (a move or delete); if the message left the view, open the next one in its place. */
+    async leaveOpenMessage(fn) {
+        const id = this.message.id;
+        const index = this.pages.indexOf(id);
+        await fn();
+        if (this.pages.indexOf(id) >= 0) {
+            return this.openMessage(id); // still in this view (e.g. moved within All mailboxes)
+        }
+        await this.pages.ensureRange(index, index);
+        const next = this.pages.row(Math.min(index, this.list.total - 1));
+        return next ? this.openMessage(next.id) : this.closeMessage();
+    }
+
+    /** compose / reply / reply all / forward: the server returns the composer's window action. */
+    async compose(kind) {
+        if (kind === "compose") {
+            const accountId = this.currentAccountId();
+            const action = await this.rpc("action_compose", [[]], {
+                context: accountId ? { default_account_id: accountId } : {},
+            });
+            return this.services.action.doAction(action, { onClose: () => this.refresh() });
+        }
+        return this.act(`action_${kind}`);
+    }
+
+    currentAccountId() {
+        if (this.message.data) {
+            return this.message.data.account_id;
+        }
+        if (this.view.type === "account") {
+            return this.view.id;
+        }
+        if (this.view.type === "folder") {
+            return this.folderById(this.view.id)?.accountId;
+        }
+        return this.tree.accounts[0]?.id;
+    }
+
+    /** The server opens its "Log to record" chooser (a window action); refreshed when it closes. */
+    logToRecord() {
+        return this.act("action_log_to_record");
+    }
+
+    /** Download the open message's attachments from Outlook, then show them. */
+    async downloadAttachments() {
+        const id = this.message.id;
+        await this.rpc("action_download_attachments", [[id]]);
+        if (id === this.message.id) {
+            const data = await this.rpc("maildesk_read", [id], { mark_read: false });
+            if (id === this.message.id) {
+                this.message.data = data;
+            }
+        }
+    }
+
+    async runAccountAction(accountId, method) {
+        const result = await this.services.orm.call("maildesk.account", method, [[accountId]]);
+        if (result && typeof result === "object" && result.type) {
+            await this.services.action.doAction(result);
+        }
+        await this.loadTree();
+    }
+
+    /** Refresh counts and the page on screen (after an action, or on a bus notification). */
+    async refresh() {
+        await Promise.all([this.loadTree(), this.pages.refresh()]);
+    }
+
+    notify(message, type = "info") {
+        this.services.notification.add(message, { type });
+    }
+
+    // ------------------------------------------------------------- live updates
+    subscribeBus() {
+        if (this.busSubscribed || !this.services.bus_service) {
+            return;
+        }
+        this.busSubscribed = true;
+        this.services.bus_service.subscribe("maildesk/changed", (payload) => this.onChanged(payload));
+        this.services.bus_service.start();
+    }
+
+    /** Coalesce bursts of notifications (a sync stores pages of 1000) into one refresh. */
+    onChanged(payload) {
+        payload.account_ids?.forEach((id) => this.pendingChange.account_ids.add(id));
+        payload.folder_ids?.forEach((id) => this.pendingChange.folder_ids.add(id));
+        browser.clearTimeout(this.busTimeout);
+        this.busTimeout = browser.setTimeout(() => this.applyChanges(), BUS_DEBOUNCE);
+    }
+
+    async applyChanges() {
+        const change = this.pendingChange;
+        this.pendingChange = { account_ids: new Set(), folder_ids: new Set() };
+        await this.loadTree();
+        if (this.viewAffected(change)) {
+            await this.pages.refresh();
+        }
+    }
+
+    viewAffected({ account_ids, folder_ids }) {
+        if (this.view.type === "folder") {
+            return folder_ids.has(this.view.id) || (!folder_ids.size && account_ids.has(this.folderById(this.view.id)?.accountId));
+        }
+        if (this.view.type === "account") {
+            return account_ids.has(this.view.id);
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------- lookups
+    folderById(id) {
+        for (const account of this.tree.accounts) {
+            const stack = [...account.folders];
+            while (stack.length) {
+                const folder = stack.pop();
+                if (folder.id === id) {
+                    return { ...folder, accountId: account.id, accountName: account.name };
+                }
+                stack.push(...folder.children);
+            }
+        }
+        return null;
+    }
+
+    /** Flat list of an account's folders, with depth, for "Move to". */
+    accountFolders(accountId) {
+        const account = this.tree.accounts.find((a) => a.id === accountId);
+        const result = [];
+        const walk = (folders, depth) => {
+            for (const folder of folders) {
+                result.push({ id: folder.id, name: folder.name, depth });
+                walk(folder.children, depth + 1);
+            }
+        };
+        walk(account?.folders || [], 0);
+        return result;
+    }
+
+    tagById(id) {
+        return this.tree.tags.find((tag) => tag.id === id);
+    }
+
+    get viewTitle() {
+        if (this.view.type === "folder") {
+            const folder = this.folderById(this.view.id);
+            return folder ? `${folder.name} · ${folder.accountName}` : "";
+        }
+        if (this.view.type === "account") {
+            return this.tree.accounts.find((a) => a.id === this.view.id)?.name || "";
+        }
+        if (this.view.type === "tag") {
+            return this.tagById(this.view.id)?.name || "";
+        }
+        return _t("All mailboxes");
+    }
+}
+
+export const maildeskStoreService = {
+    dependencies: ["orm", "action", "notification", "bus_service"],
+    start(env, services) {
+        return reactive(new MaildeskStore(env, services));
+    },
+};
+
+registry.category("services").add("maildesk.store", maildeskStoreService);
