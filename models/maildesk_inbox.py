@@ -40,6 +40,9 @@ SEARCH_KEYS = {
     'preview': ['body_preview'],
     'body': ['body_preview'],
 }
+# changes the folder pane shows: sent to open inboxes when they happen
+INBOX_FOLDER_STATUS = ('sync_state', 'backfill_progress', 'last_error', 'sync_enabled')
+INBOX_ACCOUNT_STATUS = {'state', 'last_error', 'last_sync_at', 'name', 'active'}
 SEARCH_TOKEN = re.compile(r'^(from|to|subject|preview|body|tag|since|until):(.*)$', re.I)
 
 
@@ -389,6 +392,14 @@ class MaildeskMessageInbox(models.Model):
 
     # ------------------------------------------------------------------ bus
     @api.model
+    def _upsert_graph_batch(self, folder, items, *args, **kwargs):
+        """After the sync stored a delta page: open inboxes refresh (delivered when the page commits)."""
+        stats = super()._upsert_graph_batch(folder, items, *args, **kwargs)
+        if not isinstance(stats, dict) or any(stats.get(key) for key in ('created', 'updated', 'removed')):
+            self._maildesk_notify_changed(folder)
+        return stats
+
+    @api.model
     def _maildesk_notify_changed(self, *recordsets):
         """Tell open inboxes that messages of these folders / accounts changed (new, read, moved...).
 
@@ -404,3 +415,27 @@ class MaildeskMessageInbox(models.Model):
         payload = {'account_ids': accounts.ids, 'folder_ids': folders.ids}
         (accounts.user_id | accounts.shared_user_ids).partner_id.sudo()._bus_send('maildesk/changed', payload)
         self.env.ref('maildesk.group_maildesk_manager').sudo()._bus_send('maildesk/changed', payload)
+
+
+class MaildeskFolderInbox(models.Model):
+    """Open inboxes follow a folder's sync status (Syncing newest, Backfilling %, errors) live."""
+    _inherit = 'maildesk.folder'
+
+    def write(self, vals):
+        changed = self.filtered(lambda folder: any(
+            name in vals and folder[name] != vals[name] for name in INBOX_FOLDER_STATUS))
+        result = super().write(vals)
+        if changed:
+            self.env['maildesk.message']._maildesk_notify_changed(changed)
+        return result
+
+
+class MaildeskAccountInbox(models.Model):
+    """Open inboxes follow an account's status (state, last error, last sync) live."""
+    _inherit = 'maildesk.account'
+
+    def write(self, vals):
+        result = super().write(vals)
+        if INBOX_ACCOUNT_STATUS & set(vals):
+            self.env['maildesk.message']._maildesk_notify_changed(self)
+        return result
