@@ -12,6 +12,7 @@ holding the same messages. Prints a table and writes ``.bench/bench-<time>-<comm
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -41,8 +42,9 @@ def parse_args():
     parser.add_argument('--seed', type=int, default=1)
     for part in ('imap', 'orm', 'maildesk', 'scale'):
         parser.add_argument(f'--skip-{part}', action='store_true', help=f'leave out the {part} measurements')
-    parser.add_argument('--profile', action='store_true',
-                        help='also cProfile the initial sync of the largest size (written next to the JSON)')
+    parser.add_argument('--profile', type=int, default=10000, metavar='SIZE',
+                        help='after the measured runs of SIZE, one more initial sync under cProfile: its hot path '
+                             'goes into the JSON (default 10000; 0 = none)')
     parser.add_argument('--keep', action='store_true', help='keep the run directory (databases are always dropped)')
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(',') if s.strip()]
@@ -140,15 +142,22 @@ def main():
         log('interrupted')
         results['interrupted'] = True
     results['wall_s'] = round(time.time() - started, 1)
+    results['loadavg_at_end'] = [round(x, 2) for x in os.getloadavg()]
     results['targets'] = report.evaluate(results)
     name = f'bench-{stamp}-{git["commit_short"] or "nogit"}.json'
     path = os.path.join(BENCH_DIR, name)
+    for size, data in (results.get('sizes') or {}).items():
+        for key, label in (('profile', 'initial'), ('profile_nochange', 'nochange')):
+            prof = (data.get(key) or {}).get('path')
+            if prof and os.path.exists(prof):  # keep the cProfile dumps beside the JSON (snakeviz / pstats)
+                kept = path[:-len('.json')] + f'-{label}-{size}.prof'
+                shutil.copy(prof, kept)
+                data[key]['path'] = kept
     with open(path, 'w') as fh:
         json.dump(results, fh, indent=2, default=str)
     print(report.table(results))
     log(f'results: {path} (wall time {results["wall_s"]:.0f}s)')
     if not args.keep:
-        import shutil  # noqa: PLC0415
         shutil.rmtree(run_dir, ignore_errors=True)
     return 1 if results.get('interrupted') else 0
 

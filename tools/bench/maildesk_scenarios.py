@@ -173,10 +173,10 @@ def scenario_md_initial(env, params):
                 cpu_s_per_1000=round(meter.cpu / max(messages, 1) * 1000, 4))
 
 
-def _one_cycle(registry, emu):
+def _one_cycle(registry, emu, profile=None):
     """One run of the changes cron's callback in a fresh transaction; (wall s, cpu s, requests)."""
     control(emu, 'POST', '/counters/reset', {})
-    with Meter() as meter:
+    with Meter(profile=profile) as meter:
         with registry.cursor() as cr:
             _env(cr)['maildesk.account']._cron_sync_changes()
     return meter.wall, meter.cpu, graph_requests(emu)[0]
@@ -211,6 +211,9 @@ def scenario_md_incremental(env, params):
     folders = params['folder_count']
     cold = _one_cycle(registry, emu)
     warm = [_one_cycle(registry, emu) for _ in range(params.get('cycles', 5))]
+    if params.get('profile'):  # profile one more warm no-change cycle, then stop
+        _one_cycle(registry, emu, profile=params['profile'])
+        return {'profiled': params['profile']}
     nochange = {
         'folders': folders, 'cold_cpu_ms': round(cold[1] * 1000, 2), 'cold_requests': cold[2],
         'requests_per_folder': round(statistics.median(w[2] for w in warm) / folders, 2),

@@ -73,7 +73,8 @@ class Meter:
     def as_dict(self):
         return {'wall_s': round(self.wall, 4), 'cpu_s': round(self.cpu, 4), 'rss_start_mib': round(self.rss_start, 1),
                 'rss_end_mib': round(self.rss_end, 1), 'peak_rss_mib': round(self.peak, 1),
-                'rss_growth_mib': round(max(self.peak - max(self.rss_start, 0), 0), 1)}
+                'rss_growth_mib': round(max(self.peak - max(self.rss_start, 0), 0), 1),
+                'loadavg_1m_after': round(os.getloadavg()[0], 2)}
 
 
 def open_env(dbname):
