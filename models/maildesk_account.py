@@ -87,8 +87,11 @@ class MaildeskAccount(models.Model):
     home_account_id = fields.Char(groups='base.group_system', copy=False)
 
     folder_ids = fields.One2many('maildesk.folder', 'account_id', string='Folders')
-    fetchmail_server_ids = fields.One2many('fetchmail.server', 'maildesk_account_id', string='Incoming Servers')
-    mail_server_ids = fields.One2many('ir.mail_server', 'maildesk_account_id', string='Outgoing Servers')
+    # Mail servers are administrators' records (system-only ACLs): so are these lists.
+    fetchmail_server_ids = fields.One2many('fetchmail.server', 'maildesk_account_id', string='Incoming Servers',
+                                           groups='base.group_system')
+    mail_server_ids = fields.One2many('ir.mail_server', 'maildesk_account_id', string='Outgoing Servers',
+                                      groups='base.group_system')
     message_count = fields.Integer(compute='_compute_message_count', string='Synced Messages')
 
     _sql_constraints = [

@@ -1,8 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from .maildesk_account import CALLBACK_PATH
-
 
 class ResConfigSettings(models.TransientModel):
     """Settings > MailDesk: the Entra ID app (client id/secret, tenant, cloud), permissions and sync limits.
@@ -15,7 +13,7 @@ class ResConfigSettings(models.TransientModel):
     maildesk_client_id = fields.Char('Microsoft Client ID', config_parameter='maildesk.client_id')
     maildesk_client_secret = fields.Char(
         'Microsoft Client Secret', help='Write-only: leave empty to keep the saved secret.')
-    maildesk_client_secret_set = fields.Boolean('Client Secret Saved', compute='_compute_maildesk_client_secret_set')
+    maildesk_client_secret_set = fields.Boolean('Client Secret Saved', readonly=True)
     maildesk_tenant = fields.Char(
         'Tenant', config_parameter='maildesk.tenant', default='common',
         help='"common" (work, school and personal accounts), "organizations", "consumers", or your tenant ID or '
@@ -38,7 +36,7 @@ class ResConfigSettings(models.TransientModel):
         string='Mailbox Permission', config_parameter='maildesk.permission_level', default='read',
         help='Mail.Send and User.Read are always requested. Changing the level requires authorizing each '
              'account again.')
-    maildesk_redirect_uri = fields.Char('Redirect URI', compute='_compute_maildesk_redirect_uri')
+    maildesk_redirect_uri = fields.Char('Redirect URI', readonly=True)
     maildesk_backfill_months = fields.Integer(
         'Backfill (months)', config_parameter='maildesk.backfill_months', default=0,
         help='How far back MailDesk back-fills older mail in each synchronized folder (0: everything).')
@@ -49,12 +47,13 @@ class ResConfigSettings(models.TransientModel):
         'Keep Bodies (days)', config_parameter='maildesk.body_retention_days', default=30,
         help='Downloaded message bodies older than this are dropped and fetched again when opened (0: keep).')
 
-    def _compute_maildesk_client_secret_set(self):
-        saved = bool(self.env['ir.config_parameter'].sudo().get_param('maildesk.client_secret'))
-        self.maildesk_client_secret_set = saved
-
-    def _compute_maildesk_redirect_uri(self):
-        self.maildesk_redirect_uri = self.env['maildesk.account']._oauth_redirect_uri()
+    def get_values(self):
+        res = super().get_values()
+        res.update(
+            maildesk_client_secret_set=bool(self.env['ir.config_parameter'].sudo().get_param('maildesk.client_secret')),
+            maildesk_redirect_uri=self.env['maildesk.account']._oauth_redirect_uri(),
+        )
+        return res
 
     @api.constrains('maildesk_page_size', 'maildesk_backfill_months', 'maildesk_body_retention_days')
     def _check_maildesk_numbers(self):

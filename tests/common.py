@@ -123,10 +123,14 @@ class MaildeskMixin:
         return server
 
     @staticmethod
-    def make_maildesk_user(env, login, manager=False, **values):
-        """A user in the MailDesk User (or Manager) group, with an email address."""
-        groups = 'base.group_user,maildesk.group_maildesk_%s' % ('manager' if manager else 'user')
-        return new_test_user(env, login=login, groups=groups, email='%s@example.com' % login, **values)
+    def make_maildesk_user(env, login, manager=False, groups='', **values):
+        """A user in the MailDesk User (or Manager) group, with an email address; the password is the login.
+
+        :param groups: more group xml ids, comma-separated (e.g. ``'base.group_allow_export'``)
+        """
+        all_groups = ','.join(filter(None, [
+            'base.group_user', 'maildesk.group_maildesk_%s' % ('manager' if manager else 'user'), groups]))
+        return new_test_user(env, login=login, groups=all_groups, email='%s@example.com' % login, **values)
 
     def graph_attempt(self, account):
         """One background-like use of the account (``GET /me``): the GraphError it raised, or None.
