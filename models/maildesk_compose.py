@@ -450,6 +450,11 @@ class MaildeskDraft(models.Model):
             message = Message.create(values)
         elif message.is_local or message.is_draft:
             message.write(values)  # a row of the Outlook draft (Drafts synced), or of an earlier attempt
+        if not message.attachment_ids and self.attachment_ids:
+            # copies owned by the message, readable by whoever reads the mailbox (the filestore keeps one file)
+            message.attachment_ids = [fields.Command.set([
+                attachment.copy({'res_model': message._name, 'res_id': message.id}).id
+                for attachment in self.attachment_ids.sudo()])]
         self.sent_message_id = message
         return message
 
@@ -469,8 +474,8 @@ class MaildeskDraft(models.Model):
             'graph_id': graph_id,
             'internet_message_id': self.internet_message_id or False,
             'conversation_id': self.conversation_id or (source.conversation_id if source else False),
-            'thread_key': (source.thread_key if source else False) or self.conversation_id
-            or self.internet_message_id or graph_id,
+            # unknown without a draft or an answered message: the sync then takes Outlook's conversationId
+            'thread_key': (source.thread_key if source else False) or self.conversation_id or False,
             'in_reply_to': source.internet_message_id if source and self.kind != 'forward' else False,
             'references': references if self.kind != 'forward' else False,
             'subject': self.subject or '',
@@ -491,7 +496,6 @@ class MaildeskDraft(models.Model):
             'is_read': True,
             'is_draft': False,
             'has_attachments': bool(self.attachment_ids) or (self.kind == 'forward' and source.has_attachments),
-            'attachment_ids': [fields.Command.set(self.attachment_ids.ids)],
             'direction': 'outgoing',
             'is_local': True,
             'pending_action': False,

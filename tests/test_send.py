@@ -331,3 +331,61 @@ class TestSend(MaildeskSendCase):
         sent = self.rows('Fw: Team news', self.sent)
         self.assertEqual(len(sent), 1)
         self.assertEqual(sent.thread_key, news.thread_key)
+
+
+@tagged('post_install', '-at_install')
+class TestSendReadOnly(MaildeskSendCase):
+    """Permission level "Read only" (Mail.Read + Mail.Send): no Outlook draft may be created, so MailDesk sends the
+    whole message in one request with its own internetMessageId; the sync adopts the local entry through it."""
+
+    def setUp(self):
+        # before the account is authorized: the permission level decides the scopes it consents to
+        self.configure_maildesk(**{'maildesk.permission_level': 'read'})
+        super().setUp()
+
+    def test_send_reply_one_row_each(self):
+        draft = self.compose(subject='Read only hello', to=self.account.email,
+                             attachments=[('note.txt', b'small note', 'text/plain')])
+        self.emulator.reset_counters()
+        self.assertNotification(draft.action_send(), 'success')
+        counters = self.emulator.counters()['by_endpoint']
+        self.assertEqual(counters.get('POST /v1.0/me/sendMail'), 1)
+        self.assertFalse(counters.get('POST /v1.0/me/messages'), 'no draft without Mail.ReadWrite')
+        local = self.rows('Read only hello', self.sent)
+        self.assertEqual(len(local), 1)
+        self.assertTrue(local.is_local)
+        self.assertTrue(local.graph_id.startswith('maildesk-local:'))
+        server = self.server_messages('Read only hello', 'sentitems')
+        self.assertEqual([m['internetMessageId'] for m in server.values()], [draft.internet_message_id])
+
+        self.sync()
+        self.assertEqual(self.rows('Read only hello', self.sent), local, 'adopted: the same row')
+        self.assertFalse(local.is_local)
+        self.assertEqual(local.graph_id, next(iter(server)))
+        received = self.rows('Read only hello', self.inbox)
+        self.assertEqual(len(received), 1, 'the Inbox copy (same Message-ID) did not take the local entry')
+
+        reply = self.env['maildesk.draft'].browse(received.action_reply()['res_id'])
+        self.assertNotification(reply.action_send(), 'success')
+        self.sync()
+        self.assertEqual(len(self.rows('Re: Read only hello', self.sent)), 1)
+        self.assertEqual(len(self.rows('Re: Read only hello', self.inbox)), 1)
+        self.assertEqual(len(received._conversation_messages()), 4)
+
+    def test_retry_after_network_error(self):
+        draft = self.compose(subject='Read only retry')
+        self.emulator.faults({'status': 'drop', 'path_contains': '/sendMail', 'count': 1})
+        self.assertNotification(draft.action_send(), 'danger')
+        self.assertFalse(self.rows('Read only retry'))
+        self.emulator.faults()
+        self.sync()
+        self.assertNotification(draft.action_send(), 'success')
+        self.sync()
+        self.assertEqual(len(self.rows('Read only retry')), 1)
+        self.assertEqual(len(self.server_messages('Read only retry', 'sentitems')), 1)
+
+    def test_large_attachment_needs_write_back(self):
+        draft = self.compose(subject='Too big for one request',
+                             attachments=[('big.bin', b'z' * (3 * MB), 'application/octet-stream')])
+        with self.assertRaisesRegex(UserError, 'Read & write back'):
+            draft.action_send()
