@@ -1,5 +1,7 @@
 import logging
 
+from markupsafe import Markup, escape
+
 from odoo import _, http
 from odoo.exceptions import AccessError, UserError
 from odoo.http import request
@@ -7,6 +9,15 @@ from odoo.http import request
 _logger = logging.getLogger(__name__)
 
 SESSION_KEY = 'maildesk_oauth_flows'
+CALLBACK_ROUTE = '/maildesk/oauth/callback'
+COMPLETE_ROUTE = '/maildesk/oauth/complete'
+RELAYED_PARAMS = ('code', 'state', 'error', 'error_description', 'error_uri', 'client_info', 'session_state')
+RELAY_PAGE = Markup("""<!DOCTYPE html>
+<html><head><meta charset="utf-8"/><meta name="referrer" content="no-referrer"/><title>MailDesk</title></head>
+<body onload="document.forms[0].submit()">
+<form method="post" action="%(action)s">%(inputs)s
+<noscript><p>Click Continue to finish connecting your Outlook mailbox.</p><button type="submit">Continue</button></noscript>
+</form></body></html>""")
 MAX_PENDING_FLOWS = 5
 ERROR_TEMPLATE = 'maildesk.oauth_error'
 
@@ -19,6 +30,10 @@ class MaildeskOAuthController(http.Controller):
     The ``state`` is HMAC-signed for (account, user, nonce), so a callback is only accepted for the user
     who started it, on an account that user may authorize. We only ever redirect to the authority's
     ``auth_uri`` built by MSAL and back to the account form: no caller-supplied URL is followed.
+
+    Microsoft answers with ``response_mode=form_post``, so the code never sits in a URL (access logs,
+    history, Referer). That cross-site POST carries no session cookie (SameSite=Lax), hence the callback
+    only relays the parameters with a same-site POST to ``/maildesk/oauth/complete``, which runs as the user.
     """
 
     @http.route('/maildesk/oauth/start', type='http', auth='user', methods=['GET'])
@@ -40,8 +55,19 @@ class MaildeskOAuthController(http.Controller):
         request.session[SESSION_KEY] = flows
         return request.redirect(flow['auth_uri'], local=False)
 
-    @http.route('/maildesk/oauth/callback', type='http', auth='user', methods=['GET'])
-    def maildesk_oauth_callback(self, state=None, **kwargs):
+    @http.route(CALLBACK_ROUTE, type='http', auth='none', methods=['GET', 'POST'], csrf=False, save_session=False)
+    def maildesk_oauth_callback(self, **kwargs):
+        """Relay Microsoft's answer to :meth:`maildesk_oauth_complete` (same-site, so with the session)."""
+        inputs = ''.join('<input type="hidden" name="%s" value="%s"/>' % (escape(name), escape(kwargs[name][:4096]))
+                         for name in RELAYED_PARAMS if isinstance(kwargs.get(name), str))
+        page = RELAY_PAGE % {'action': escape(COMPLETE_ROUTE), 'inputs': Markup(inputs)}
+        return request.make_response(page, headers=[
+            ('Content-Type', 'text/html; charset=utf-8'), ('Cache-Control', 'no-store'),
+            ('Referrer-Policy', 'no-referrer')])
+
+    @http.route(COMPLETE_ROUTE, type='http', auth='user', methods=['POST'], csrf=False)
+    def maildesk_oauth_complete(self, state=None, **kwargs):
+        """Redeem the code for the account named by the signed ``state`` (CSRF protection of this route)."""
         flows = dict(request.session.get(SESSION_KEY) or {})
         flow = flows.pop(state, None) if state else None
         if flow is not None:

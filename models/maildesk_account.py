@@ -1,6 +1,5 @@
 import logging
 import secrets
-import warnings
 from datetime import timedelta
 
 import msal
@@ -16,10 +15,6 @@ from ..graph.errors import AuthExpired, AuthInvalid, FlowMismatch, GraphError, T
 _logger = logging.getLogger(__name__)
 _lt = LazyTranslate(__name__)
 
-# MSAL recommends response_mode=form_post; MailDesk deliberately uses the query mode because Odoo's session
-# cookie is SameSite=Lax (a cross-site POST would arrive without it). State, PKCE and the one-time
-# server-side flow protect the callback.
-warnings.filterwarnings('ignore', message=r"response_mode='form_post' is recommended", category=UserWarning)
 
 ACCOUNT_STATES = [
     ('not_authorized', 'Not authorized'),
@@ -469,8 +464,9 @@ class MaildeskAccount(models.Model):
         state = '%d.%s.%s' % (self.id, nonce, self._oauth_state_signature(nonce))
         try:
             app = self._maildesk_msal_app()
+            # form_post: the code comes back in a POST body, never in a URL (see controllers/oauth.py)
             return identity.start_auth_flow(app, settings['scopes'], self._oauth_redirect_uri(),
-                                            login_hint=self.email, state=state)
+                                            login_hint=self.email, state=state, response_mode='form_post')
         except AuthInvalid as exc:
             raise UserError(self._auth_error_message(exc)) from None
         except Transient:

@@ -90,14 +90,21 @@ class MaildeskMixin:
         return account
 
     def consent_at_emulator(self, auth_uri, mailbox=None, decision='accept'):
-        """Open MSAL's ``auth_uri`` at the emulator with auto-consent; return the callback's query parameters."""
+        """Open MSAL's ``auth_uri`` at the emulator with auto-consent; return the parameters Microsoft sends
+        back to the redirect URI (``code``, ``state``... or ``error``)."""
         self.emulator.consent(decision, user=mailbox)
         try:
             response = requests.get(auth_uri, allow_redirects=False, verify=self.emulator.ca_bundle, timeout=30)
         finally:
             self.emulator.consent(None)
-        self.assertEqual(response.status_code, 302, 'the emulator should redirect back to MailDesk')
-        return dict(parse_qsl(urlsplit(response.headers['Location']).query))
+        return self.callback_params(response)
+
+    def callback_params(self, response):
+        """The redirect URI's parameters in an identity-platform answer: a form_post page or a redirect."""
+        if response.status_code in (301, 302, 303):
+            return dict(parse_qsl(urlsplit(response.headers['Location']).query))
+        self.assertEqual(response.status_code, 200, response.text[:500])
+        return html_form(response.text)[1]
 
     def make_incoming_server(self, account, confirm=True):
         """An incoming server of type ``maildesk_graph`` for ``account``, Test & Confirmed by default."""
@@ -191,27 +198,34 @@ class MaildeskHttpCase(MaildeskMixin, HttpCase):
 
     def authorize_over_http(self, account, mailbox=None, decision='accept'):
         """Click Authorize Outlook as the logged-in session user: controller -> emulator consent page ->
-        submit the form (``#accept`` / ``#cancel``) -> callback. Returns the callback's response."""
+        submit the form (``#accept`` / ``#cancel``) -> Microsoft's form_post -> callback relay -> completion.
+        Returns the final response (303 to the account, or the error page)."""
         start = self.http_get('/maildesk/oauth/start?account_id=%d' % account.id)
         self.assertEqual(start.status_code, 303, start.text[:500])
         page = self.http_get(start.headers['Location'])
         self.assertEqual(page.status_code, 200)
-        form = self.consent_form(page.text)
-        form['user'] = mailbox or account.email
-        form['decision'] = decision
-        decided = self.opener.post(form.pop('_action'), data=form, allow_redirects=False, timeout=30,
+        action, form = html_form(page.text, 'consent-form')
+        form.update(user=mailbox or account.email, decision=decision)
+        decided = self.opener.post(action, data=form, allow_redirects=False, timeout=30,
                                    verify=self.emulator.ca_bundle)
-        self.assertEqual(decided.status_code, 302, decided.text[:500])
-        return self.http_get(decided.headers['Location'])
+        return self.deliver_callback(self.callback_params(decided))
 
-    @staticmethod
-    def consent_form(html_text):
-        """The emulator consent page's form (id ``consent-form``) as a dict, with its action as ``_action``."""
-        from lxml import html
+    def deliver_callback(self, params):
+        """Post ``params`` to the redirect URI as Microsoft's form_post does, then follow MailDesk's same-site
+        relay page to ``/maildesk/oauth/complete``, like a browser. Returns the completion response."""
+        relay = self.opener.post(self.base_url() + '/maildesk/oauth/callback', data=params, allow_redirects=False,
+                                 timeout=30)
+        self.assertEqual(relay.status_code, 200, relay.text[:500])
+        action, fields = html_form(relay.text)
+        return self.opener.post(self.base_url() + action, data=fields, allow_redirects=False, timeout=30)
 
-        tree = html.fromstring(html_text)
-        form = tree.get_element_by_id('consent-form')
-        values = {field.name: field.value for field in form.inputs
-                  if field.name and getattr(field, 'type', None) == 'hidden'}
-        values['_action'] = form.action
-        return values
+
+def html_form(html_text, form_id=None):
+    """``(action, {name: value})`` of the hidden inputs and selects of a page's form (the first, or ``form_id``)."""
+    from lxml import html
+
+    tree = html.fromstring(html_text)
+    form = tree.get_element_by_id(form_id) if form_id else tree.forms[0]
+    values = {field.name: field.value for field in form.inputs
+              if field.name and (getattr(field, 'type', None) == 'hidden' or field.tag == 'select')}
+    return form.action, values

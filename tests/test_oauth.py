@@ -1,12 +1,12 @@
 import json
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from odoo.addons.maildesk.graph.errors import AuthInvalid
 
-from .common import MaildeskCase, MaildeskHttpCase
+from .common import MaildeskCase, MaildeskHttpCase, html_form
 
 
 def refresh_tokens(account):
@@ -250,16 +250,10 @@ class TestAuthorizeController(MaildeskHttpCase):
         self.assertFalse(self.account.sudo().token_cache)
 
     def start_and_consent(self, mailbox=None):
-        """Start as the session user and accept at the emulator; return the callback URL (not opened)."""
+        """Start as the session user and accept at the emulator; return Microsoft's answer (not delivered)."""
         start = self.http_get('/maildesk/oauth/start?account_id=%d' % self.account.id)
         self.assertEqual(start.status_code, 303)
-        self.emulator.consent('accept', user=mailbox or self.account.email)
-        try:
-            decided = self.http_get(start.headers['Location'])
-        finally:
-            self.emulator.consent(None)
-        self.assertEqual(decided.status_code, 302)
-        return decided.headers['Location']
+        return self.consent_at_emulator(start.headers['Location'], mailbox=mailbox or self.account.email)
 
     def test_authorize_over_http(self):
         response = self.authorize_over_http(self.account)
@@ -275,6 +269,7 @@ class TestAuthorizeController(MaildeskHttpCase):
         self.assertTrue(location.startswith(self.emulator.base_url + '/common/oauth2/v2.0/authorize?'))
         query = dict(parse_qsl(urlsplit(location).query))
         self.assertEqual(query['code_challenge_method'], 'S256')
+        self.assertEqual(query['response_mode'], 'form_post')
         self.assertTrue(query['nonce'] and query['code_challenge'])
         self.assertEqual(query['redirect_uri'], self.base_url() + '/maildesk/oauth/callback')
         self.assertEqual(query['login_hint'], self.account.email)
@@ -304,31 +299,29 @@ class TestAuthorizeController(MaildeskHttpCase):
         self.assertNothingStored()
 
     def test_forged_state_then_replay(self):
-        callback = self.start_and_consent()
-        parts = urlsplit(callback)
-        params = dict(parse_qsl(parts.query))
-        forged = dict(params, state=params['state'][:-4] + 'beef')
-        response = self.http_get('%s?%s' % (parts.path, urlencode(forged)))
+        params = self.start_and_consent()
+        forged = dict(params, state=params['state'][:-4] + ('beef' if not params['state'].endswith('beef') else 'cafe'))
+        response = self.deliver_callback(forged)
         self.assertEqual(response.status_code, 403)
         self.assertIn('not valid for you', response.text)
         self.assertNothingStored()
 
-        # the genuine callback still completes, once
-        self.assertEqual(self.http_get(callback).status_code, 303)
+        # the genuine answer still completes, once
+        self.assertEqual(self.deliver_callback(params).status_code, 303)
         self.account.invalidate_recordset()
         self.assertEqual(self.account.state, 'authorized')
         stored = self.account.sudo().token_cache
         self.emulator.reset_counters()
-        replay = self.http_get(callback)
+        replay = self.deliver_callback(params)
         self.assertEqual(replay.status_code, 403)
         self.assertEqual(self.token_requests(), 0, 'a replayed callback makes no token request')
         self.account.invalidate_recordset()
         self.assertEqual(self.account.sudo().token_cache, stored)
 
     def test_callback_of_someone_else(self):
-        callback = self.start_and_consent()
+        params = self.start_and_consent()
         self.authenticate('md_http_other', 'md_http_other')
-        response = self.http_get(callback)
+        response = self.deliver_callback(params)
         self.assertEqual(response.status_code, 403)
         self.assertNothingStored()
         # and the other user cannot start one for this account either
@@ -337,6 +330,18 @@ class TestAuthorizeController(MaildeskHttpCase):
         self.assertNotIn(self.account.email, start.text)
 
     def test_callback_without_state(self):
-        response = self.http_get('/maildesk/oauth/callback?code=abc')
+        response = self.deliver_callback({'code': 'abc'})
         self.assertEqual(response.status_code, 403)
         self.assertNothingStored()
+
+    def test_callback_relay_keeps_the_code_out_of_urls(self):
+        relay = self.opener.post(self.base_url() + '/maildesk/oauth/callback', allow_redirects=False, timeout=30,
+                                 data={'code': 'c0de', 'state': '"><script>alert(1)</script>', 'redirect': 'https://evil.test'})
+        self.assertEqual(relay.status_code, 200)
+        self.assertEqual(relay.headers['Cache-Control'], 'no-store')
+        self.assertNotIn('<script>alert', relay.text, 'parameters are escaped')
+        self.assertNotIn('evil.test', relay.text, 'only the identity-platform parameters are relayed')
+        action, fields = html_form(relay.text)
+        self.assertEqual(action, '/maildesk/oauth/complete')
+        self.assertEqual(fields, {'code': 'c0de', 'state': '"><script>alert(1)</script>'})
+        self.assertEqual(self.http_get('/maildesk/oauth/complete').status_code, 405, 'POST only')
