@@ -3,7 +3,7 @@ from email import message_from_bytes
 from email.utils import parseaddr
 
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
 from .common import MaildeskCase, MaildeskHttpCase
@@ -73,6 +73,18 @@ class TestIncomingServer(MaildeskCase):
     def test_account_is_required(self):
         with self.assertRaises(ValidationError):
             self.env['fetchmail.server'].create({'name': 'No account', 'server_type': 'maildesk_graph'})
+
+    def test_form(self):
+        account = self.make_account(connected=False)
+        with Form(self.env['fetchmail.server']) as form:
+            form.name = 'Outlook'
+            form.server_type = 'maildesk_graph'
+            form.maildesk_account_id = account
+            self.assertEqual(form.user, account.email)
+            self.assertFalse(form.port, 'no IMAP port to fill in')
+        server = form.save()
+        server.button_confirm_login()
+        self.assertEqual(server.state, 'done')
 
     def test_mail_gateway_cron_leaves_graph_servers_alone(self):
         account = self.make_account()
@@ -222,6 +234,31 @@ class TestOutgoingServer(SentItemsMixin, MaildeskCase):
     def test_account_is_required(self):
         with self.assertRaises(ValidationError):
             self.env['ir.mail_server'].create({'name': 'No account', 'smtp_authentication': 'maildesk_graph'})
+
+    def test_form(self):
+        with Form(self.env['ir.mail_server']) as form:
+            form.name = 'Outlook out'
+            form.smtp_authentication = 'maildesk_graph'
+            form.maildesk_account_id = self.account
+            self.assertEqual(form.from_filter, self.account.email)
+        server = form.save()
+        self.assertFalse(server.smtp_host)
+        self.assertEqual(server.test_smtp_connection()['params']['type'], 'success')
+
+    def test_settings_form(self):
+        with Form(self.env['res.config.settings']) as form:
+            self.assertEqual(form.maildesk_client_id, self.emulator.client_id)
+            self.assertFalse(form.maildesk_client_secret)
+            self.assertTrue(form.maildesk_client_secret_set)
+            self.assertTrue(form.maildesk_redirect_uri.endswith('/maildesk/oauth/callback'))
+            self.assertEqual(form.maildesk_cloud, 'custom')
+            form.maildesk_permission_level = 'read'
+        form.save().execute()
+        ICP = self.env['ir.config_parameter'].sudo()
+        self.assertEqual(ICP.get_param('maildesk.permission_level'), 'read')
+        self.assertEqual(ICP.get_param('maildesk.client_secret'), self.emulator.client_secret,
+                         'saving without typing a secret keeps the saved one')
+        self.assertIn('/Mail.Read', ' '.join(self.env['maildesk.account']._maildesk_settings()['scopes']))
 
 
 @tagged('post_install', '-at_install')
