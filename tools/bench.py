@@ -38,7 +38,7 @@ def parse_args():
     parser.add_argument('--orm-rows', type=int, default=10000, help='rows of the ORM-ceiling run (10000)')
     parser.add_argument('--scale-accounts', type=int, default=4)
     parser.add_argument('--scale-messages', type=int, default=10000, help='Inbox messages per account (10000)')
-    parser.add_argument('--open-samples', type=int, default=100, help='messages opened for the open latency')
+    parser.add_argument('--open-samples', type=int, default=60, help='messages opened for the open latency')
     parser.add_argument('--seed', type=int, default=1)
     for part in ('imap', 'orm', 'maildesk', 'scale'):
         parser.add_argument(f'--skip-{part}', action='store_true', help=f'leave out the {part} measurements')

@@ -1,25 +1,38 @@
 """What the numbers were measured on: git commit, CPU, cores, RAM, Python / Odoo / PostgreSQL / Dovecot versions."""
+import hashlib
 import os
 import platform
 import re
 import subprocess
 
 
-def _run(cmd, cwd=None):
+def _run(cmd, cwd=None, strip=True):
     try:
-        return subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=20).stdout.strip()
+        out = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             timeout=20).stdout
+        return out.strip() if strip else out
     except (OSError, subprocess.SubprocessError):
         return ''
 
 
+CODE_DIRS = ('models', 'graph', 'controllers', 'data', 'emulator', '__manifest__.py')
+
+
 def git_info(repo):
+    """The commit, plus what of the measured code differs from it: in a shared checkout the sync engine may be
+    uncommitted work, so the modified / untracked code files are listed and fingerprinted (sha256 of contents)."""
     commit = _run(['git', 'rev-parse', 'HEAD'], repo)
-    # other engineers' untracked files make the tree "dirty" often: count only modified tracked files
-    modified = [line for line in _run(['git', 'status', '--porcelain', '--untracked-files=no'], repo).splitlines()
-                if line.strip()]
+    status = _run(['git', 'status', '--porcelain', '--untracked-files=all', '--', *CODE_DIRS], repo, strip=False).splitlines()
+    changed = sorted(line[3:] for line in status if line.strip() and line[3:].endswith(('.py', '.xml', '.csv')))
+    digest = hashlib.sha256()
+    for path in changed:
+        full = os.path.join(repo, path)
+        digest.update(path.encode())
+        if os.path.isfile(full):
+            with open(full, 'rb') as fh:
+                digest.update(fh.read())
     return {'commit': commit, 'commit_short': commit[:10], 'subject': _run(['git', 'log', '-1', '--format=%s'], repo),
-            'modified_tracked_files': len(modified)}
+            'uncommitted_code_files': changed, 'uncommitted_fingerprint': digest.hexdigest()[:16] if changed else None}
 
 
 def _cpu_model():

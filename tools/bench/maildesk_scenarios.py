@@ -58,7 +58,7 @@ def scenario_md_setup(env, params):
             answer = requests.get(flow['auth_uri'], allow_redirects=False, verify=emu['ca_bundle'], timeout=60)
         finally:
             control(emu, 'POST', '/consent', {'auto': None, 'user': None})
-        account._finish_authorization(flow, dict(parse_qsl(urlsplit(answer.headers['Location']).query)))
+        account._finish_authorization(flow, _callback_params(answer))
         server = env['fetchmail.server'].create({'name': 'Outlook %s' % email, 'server_type': 'maildesk_graph',
                                                  'maildesk_account_id': account.id})
         server.button_confirm_login()
@@ -70,6 +70,17 @@ def scenario_md_setup(env, params):
         out.append({'account_id': account.id, 'email': email, 'state': account.state,
                     'folders': {f.role: {'id': f.id, 'graph_id': f.graph_id} for f in folders}})
     return {'accounts': out}
+
+
+def _callback_params(response):
+    """What the identity platform sends back to MailDesk's redirect URI: a redirect (query) or a form_post page
+    (tests/common.py's ``html_form`` reads it, as MaildeskCase.callback_params does)."""
+    if response.status_code in (301, 302, 303):
+        return dict(parse_qsl(urlsplit(response.headers['Location']).query))
+    if response.status_code != 200:
+        raise RuntimeError('emulator sign-in answered %s: %s' % (response.status_code, response.text[:300]))
+    from odoo.addons.maildesk.tests.common import html_form  # noqa: PLC0415
+    return html_form(response.text)[1]
 
 
 # -- driving sync -----------------------------------------------------------------------------------------------

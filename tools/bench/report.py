@@ -80,9 +80,13 @@ def table(results):
     m = results.get('machine') or {}
     git = results.get('git') or {}
     lines.append('')
-    lines.append(f'MailDesk bench — commit {git.get("commit_short")} — {m.get("cpu_model")}, {m.get("cores")} cores, '
+    dirty = git.get('uncommitted_code_files') or []
+    dirty = f' + {len(dirty)} uncommitted code files ({git.get("uncommitted_fingerprint")})' if dirty else ''
+    lines.append(f'MailDesk bench — commit {git.get("commit_short")}{dirty} — {m.get("cpu_model")}, {m.get("cores")} cores, '
                  f'{m.get("ram_gib")} GiB — Python {m.get("python")}, Odoo {m.get("odoo")}, '
-                 f'PostgreSQL {m.get("postgres")}, Dovecot {m.get("dovecot")}')
+                 f'PostgreSQL {m.get("postgres")}, Dovecot {m.get("dovecot")} — load average at start / end: '
+                 f'{(m.get("loadavg_at_start") or ["?"])[0]} / {(results.get("loadavg_at_end") or ["?"])[0]}; '
+                 f'wall time {results.get("wall_s", 0):.0f} s')
     sizes = _sizes(results)
     if sizes:
         rows = [
