@@ -260,8 +260,9 @@ class SyncRun:
     def _cursor(self):
         """A fresh cursor in READ COMMITTED: each statement sees what other workers committed before it."""
         with self.registry.cursor() as cr:
-            # (test mode: a savepoint; its first query creates it, before any cursor opened later)
-            cr.execute('SELECT 1' if isinstance(cr, TestCursor) else 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+            if cr.transaction is None:  # what Environment() would do, without looking the registry up again
+                cr.transaction = api.Transaction(self.registry)
+            _begin(cr)
             yield cr
 
     def _prepare_client(self, account_id):
@@ -282,6 +283,12 @@ class SyncRun:
             self.excluded.add(account_id)
         else:
             self.clients[account_id] = client
+        self._commit_account_cursor()  # a refreshed token cache: saved now, the account row is not kept locked
+
+    def _commit_account_cursor(self):
+        cr = self.env.cr
+        cr.commit()
+        _begin(cr)
 
     # ------------------------------------------------------------------ outcomes
 
@@ -376,6 +383,12 @@ def _page_fetcher(cache, client):
             cache[key] = client.delta_page(folder.graph_id, link)
         return cache[key]
     return fetch
+
+
+def _begin(cr):
+    """Start the cursor's transaction in READ COMMITTED (test mode: create its savepoint now, before any cursor
+    opened later, so savepoints nest in opening order)."""
+    cr.execute('SELECT 1' if isinstance(cr, TestCursor) else 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
 
 
 def _utcnow():
