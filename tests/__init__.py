@@ -11,3 +11,4 @@ from . import test_inbox_tour
 from . import test_account_security
 from . import test_folders
 from . import test_bodies
+from . import test_sync_workers
