@@ -218,13 +218,9 @@ class SyncRun:
                         self.excluded.add(claimed[1])  # 4 units of this mailbox are running elsewhere
                         return True
                     else:
-                        result = folder._sync_page(client, _page_fetcher(pages, client))
-                        if mode == 'changes' and (result['initial'] or not result['more']):
-                            _mark_checked(cr, claimed[0])
+                        self._process(env, mode, folder, client, pages)
                 if client is None:
                     self._prepare_client(claimed[1])
-                else:
-                    self._count(result, claimed[1])
                 return True
             except CONCURRENCY_ERRORS as exc:
                 if claimed and attempt == DB_ATTEMPTS:
@@ -234,9 +230,44 @@ class SyncRun:
             except Exception as exc:  # noqa: BLE001 -- one folder never stops the others
                 if claimed is None:
                     raise
-                self._handle_error(mode, claimed, exc)
+                _logger.exception('MailDesk: folder %s sync failed unexpectedly', claimed[0])
+                self._fail(mode, claimed[0], _('Unexpected error: %s', exc))
                 return True
         return True
+
+    def _process(self, env, mode, folder, client, pages):
+        """One page of the claimed folder. A Graph failure ends the unit without touching the folder's cursor:
+        every Graph call of a unit precedes its first write, so there is nothing to undo, only the failure to
+        note (throttling and authorization stop the whole mailbox for this run)."""
+        account_id = folder.account_id.id
+        try:
+            result = folder._sync_page(client, _page_fetcher(pages, client))
+        except errors.GraphError as exc:
+            env.clear()
+            if isinstance(exc, errors.Throttled):
+                self.throttled[account_id] = max(self.throttled.get(account_id, 0),
+                                                 exc.retry_after or THROTTLE_DEFAULT)
+                self.excluded.add(account_id)
+                _logger.info('MailDesk: account %s throttled for %ss', account_id, self.throttled[account_id])
+            elif isinstance(exc, (errors.AuthInvalid, errors.AuthExpired)):
+                self.auth_failures[account_id] = exc
+                self.excluded.add(account_id)
+            else:
+                _logger.info('MailDesk: folder %s sync failed: %s', folder.id, exc.message)
+                self.failed_folders.add(folder.id)
+                self.errors.append(exc.message)
+                folder.write({'sync_state': 'error', 'last_error': exc.message})
+                if mode == 'changes':
+                    folder.flush_recordset()
+                    _mark_checked(env.cr, folder.id)
+            return
+        if mode == 'changes' and (result['initial'] or not result['more']):
+            _mark_checked(env.cr, folder.id)
+        self.units += 1
+        self.pages += 1
+        self.stored += result['stored']
+        self.newest_pages += bool(result['first'])
+        self.synced_accounts.add(account_id)
 
     def _claim(self, env, mode, account_ids):
         """``SELECT ... FOR NO KEY UPDATE SKIP LOCKED LIMIT 1``: a folder no other worker is processing.
@@ -291,30 +322,6 @@ class SyncRun:
         _begin(cr)
 
     # ------------------------------------------------------------------ outcomes
-
-    def _count(self, result, account_id):
-        self.units += 1
-        self.pages += 1
-        self.stored += result['stored']
-        self.newest_pages += bool(result['first'])
-        self.synced_accounts.add(account_id)
-
-    def _handle_error(self, mode, claimed, exc):
-        """Sort one unit's failure: throttling and auth stop the account, anything else marks the folder."""
-        folder_id, account_id = claimed
-        if isinstance(exc, errors.Throttled):
-            self.throttled[account_id] = max(self.throttled.get(account_id, 0), exc.retry_after or THROTTLE_DEFAULT)
-            self.excluded.add(account_id)
-            _logger.info('MailDesk: account %s throttled for %ss', account_id, self.throttled[account_id])
-        elif isinstance(exc, (errors.AuthInvalid, errors.AuthExpired)):
-            self.auth_failures[account_id] = exc
-            self.excluded.add(account_id)
-        elif isinstance(exc, errors.GraphError):
-            _logger.info('MailDesk: folder %s sync failed: %s', folder_id, exc.message)
-            self._fail(mode, folder_id, exc.message)
-        else:
-            _logger.exception('MailDesk: folder %s sync failed unexpectedly', folder_id)
-            self._fail(mode, folder_id, _('Unexpected error: %s', exc))
 
     def _fail(self, mode, folder_id, message):
         """Record a folder's failure in a fresh transaction; the cursor (links) is kept for the next run."""

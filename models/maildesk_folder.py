@@ -250,6 +250,8 @@ class MaildeskFolder(models.Model):
     def _sync_page(self, client, fetch_page):
         """Process one delta page of this (claimed, locked) folder in the current transaction.
 
+        Every Graph call comes before the first write, so a Graph failure leaves nothing to undo.
+
         :param fetch_page: ``callable(folder, link) -> graph.Page`` (caches pages across DB retries)
         :return: dict(stored, more, initial, first): ``more`` the round continues (a next_link), ``initial`` the
             page belongs to an initial round, ``first`` it was the first page of one (the newest mail)
