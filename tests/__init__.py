@@ -12,3 +12,4 @@ from . import test_account_security
 from . import test_folders
 from . import test_bodies
 from . import test_sync_workers
+from . import test_sync_faults
