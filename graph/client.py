@@ -150,7 +150,11 @@ class GraphClient:
             params = {'$select': ','.join(select), '$orderby': 'receivedDateTime desc'}
             path = '/me/mailFolders/%s/messages/delta' % _quote_id(folder_id)
             body = self._request('GET', path, params=params, headers=headers)
-        return _page_from_body(body)
+        page = _page_from_body(body)
+        # Checked on receipt, not only when followed: a foreign link must never become the stored cursor
+        # (the folder would be stuck on it); refusing the page keeps the previous, good link.
+        self._check_same_origin(page.next_link or page.delta_link)
+        return page
 
     # ------------------------------------------------------------------ reading messages
 
@@ -441,7 +445,7 @@ def _json_or_none(response):
     try:
         # Decode leniently: invalid UTF-8 must not turn a readable answer into an exception.
         return json.loads(response.content.decode('utf-8', 'replace'))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting ([[[[...]]]])
         return None
 
 

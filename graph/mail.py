@@ -51,6 +51,15 @@ def is_removed(item):
     return isinstance(item, dict) and '@removed' in item
 
 
+def usable_id(item):
+    """The item's Graph id (also of an ``@removed`` marker) when usable -- a str, no NUL or lone surrogate, at most
+    :data:`MAX_ID_LENGTH` UTF-8 bytes --, else None (such an item cannot be stored nor looked up)."""
+    try:
+        return _checked_id(item, allow_removed=True)
+    except MalformedItem:
+        return None
+
+
 def message_values(item):
     """Plain values of one Graph message (delta item or GET result) for storage.
 
@@ -62,8 +71,8 @@ def message_values(item):
     author = _email_address(item.get('from'))
     values = {
         'graph_id': graph_id,
-        'internet_message_id': clean_text(item.get('internetMessageId'), MAX_ID_LENGTH),
-        'conversation_id': clean_text(item.get('conversationId'), MAX_ID_LENGTH),
+        'internet_message_id': clean_identifier(item.get('internetMessageId')),
+        'conversation_id': clean_identifier(item.get('conversationId')),
         'subject': clean_text(item.get('subject'), MAX_SUBJECT_LENGTH),
         'from_address': author[1],
         'from_name': author[0],
@@ -145,6 +154,15 @@ def clean_text(value, limit):
     text = value.encode('utf-8', 'surrogatepass').decode('utf-8', 'replace')
     text = text.replace('\x00', '')
     return text if len(text) <= limit else text[:limit - 1] + '…'
+
+
+def clean_identifier(value):
+    """:func:`clean_text` for values PostgreSQL indexes (Message-ID, conversation id): at most
+    :data:`MAX_ID_LENGTH` UTF-8 *bytes*, since a btree index entry holds ~2,700 bytes and 1,024 characters of
+    CJK or emoji would not fit (the insert would fail on every retry and block the folder)."""
+    text = clean_text(value, MAX_ID_LENGTH)
+    encoded = text.encode('utf-8')
+    return encoded[:MAX_ID_LENGTH].decode('utf-8', 'ignore') if len(encoded) > MAX_ID_LENGTH else text
 
 
 def parse_datetime(value):
@@ -229,9 +247,11 @@ def _checked_id(item, allow_removed=False):
     if len(graph_id) > MAX_ID_LENGTH or '\x00' in graph_id or graph_id != graph_id.strip():
         raise MalformedItem('item id is not a valid Graph id')
     try:
-        graph_id.encode('utf-8')
+        encoded = graph_id.encode('utf-8')
     except UnicodeEncodeError:
         raise MalformedItem('item id is not valid UTF-8') from None
+    if len(encoded) > MAX_ID_LENGTH:  # indexed (unique): a btree entry holds ~2,700 bytes
+        raise MalformedItem('item id is not a valid Graph id')
     return graph_id
 
 

@@ -135,8 +135,8 @@ class MaildeskMessage(models.Model):
         latest, skipped, reason = {}, 0, ''
         for item in items or ():
             if mail.is_removed(item):
-                graph_id = item.get('id')
-                if isinstance(graph_id, str) and graph_id:
+                graph_id = mail.usable_id(item)  # None for an unusable id (NUL, surrogates, too long): ignored
+                if graph_id:
                     latest.pop(graph_id, None)
                     latest[graph_id] = None
                 continue

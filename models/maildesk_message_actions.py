@@ -14,7 +14,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import create_index
 
-from ..graph import errors
+from ..graph import errors, mail
 from .maildesk_compose import LOCAL_ID_PREFIX
 
 _logger = logging.getLogger(__name__)
@@ -308,7 +308,7 @@ class MaildeskMessageActions(models.Model):
         id: the sync updates the row in place), and the batch's messages join their conversations."""
         result = super()._upsert_graph_batch(folder, items, *args, **kwargs)
         graph_ids = [item['id'] for item in items or () if isinstance(item, dict) and '@removed' not in item
-                     and isinstance(item.get('id'), str)]
+                     and mail.usable_id(item)]  # a hostile id (NUL, lone surrogate) cannot even be searched
         if graph_ids:
             rows = self.sudo().with_context(active_test=False).search(
                 [('account_id', '=', folder.account_id.id), ('graph_id', 'in', graph_ids)])
