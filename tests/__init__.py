@@ -13,3 +13,4 @@ from . import test_folders
 from . import test_bodies
 from . import test_sync_workers
 from . import test_sync_faults
+from . import test_hostile_payloads

@@ -1,0 +1,131 @@
+"""Helpers shared by the reliability, security and hostile-input tests (a helper module: it holds no test case)."""
+import contextlib
+import logging
+
+from odoo import SUPERUSER_ID, api
+
+
+class LogCapture(logging.Handler):
+    """Every log record of the process (test and server threads) while installed: ``records``.
+
+    ``with LogCapture() as logs: ...`` then ``logs.errors()`` -- the ERROR/CRITICAL ones, formatted.
+    """
+
+    def __init__(self, level=logging.DEBUG):
+        super().__init__(level)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def __enter__(self):
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        logging.getLogger().removeHandler(self)
+
+    def text(self):
+        lines = []
+        for record in self.records:
+            try:
+                lines.append(record.getMessage())
+            except Exception:  # noqa: BLE001 - a badly formatted record is not what we test
+                lines.append(str(record.msg))
+            if record.exc_info:
+                lines.append(logging.Formatter().formatException(record.exc_info))
+        return '\n'.join(lines)
+
+    def errors(self):
+        return ['%s: %s' % (r.name, r.getMessage()) for r in self.records if r.levelno >= logging.ERROR]
+
+
+def server_state(emulator, email, folder_ids):
+    """Ground truth of the emulator for ``folder_ids``: {graph id: (folder, isRead, flagStatus, categories, subject)}."""
+    truth = {}
+    for folder_id, folder in emulator.state(email).items():
+        if folder_id in folder_ids:
+            for message_id, message in folder['messages'].items():
+                truth[message_id] = (folder_id, message['isRead'], message['flagStatus'],
+                                     ', '.join(message['categories']) or False, message['subject'] or False)
+    return truth
+
+
+def local_state(cr, account_id):
+    """The same shape from the database (active messages of the account), plus the ids stored more than once."""
+    cr.execute("""
+        SELECT m.graph_id, f.graph_id, m.is_read, m.flag_status, m.categories, m.subject
+          FROM maildesk_message m LEFT JOIN maildesk_folder f ON f.id = m.folder_id
+         WHERE m.account_id = %s AND m.active
+    """, [account_id])
+    local = {row[0]: (row[1], bool(row[2]), row[3] or 'notFlagged', row[4] or False, row[5] or False)
+             for row in cr.fetchall()}
+    cr.execute('SELECT graph_id FROM maildesk_message WHERE account_id = %s GROUP BY graph_id HAVING count(*) > 1',
+               [account_id])
+    return local, [row[0] for row in cr.fetchall()]
+
+
+def compare(server, local, duplicates=(), allowed_extra=()):
+    """``{'missing', 'extra', 'stale', 'duplicates'}`` counts and examples; all zero means converged."""
+    missing = set(server) - set(local)
+    extra = set(local) - set(server) - set(allowed_extra)
+    stale = {key for key in set(server) & set(local) if server[key] != local[key]}
+    return {
+        'missing': len(missing), 'extra': len(extra), 'stale': len(stale), 'duplicates': len(duplicates),
+        'examples': [(key, server.get(key), local.get(key)) for key in list(missing | extra | stale)[:3]],
+    }
+
+
+def converged(report):
+    return not (report['missing'] or report['extra'] or report['stale'] or report['duplicates'])
+
+
+@contextlib.contextmanager
+def committed_env(registry):
+    """A superuser environment on a fresh cursor of ``registry``, committed at the end (real commits)."""
+    with registry.cursor() as cr:
+        yield api.Environment(cr, SUPERUSER_ID, {})
+
+
+def emulator_settings(emulator, graph_url=None, **extra):
+    values = {
+        'maildesk.client_id': emulator.client_id,
+        'maildesk.client_secret': emulator.client_secret,
+        'maildesk.tenant': 'common',
+        'maildesk.cloud': 'custom',
+        'maildesk.authority_url': emulator.base_url,
+        'maildesk.graph_url': graph_url or emulator.graph_url,
+        'maildesk.ca_bundle': emulator.ca_bundle,
+        'maildesk.permission_level': 'read',
+        'maildesk.page_size': 1000,
+        'maildesk.backfill_months': 0,
+    }
+    values.update(extra)
+    return values
+
+
+def commit_settings(registry, values):
+    """Write system parameters in a committed transaction; returns a function that restores the old values."""
+    with committed_env(registry) as env:
+        ICP = env['ir.config_parameter']
+        previous = {key: ICP.get_param(key) for key in values}
+        for key, value in values.items():
+            ICP.set_param(key, value)
+
+    def restore():
+        with committed_env(registry) as env:
+            for key, value in previous.items():
+                env['ir.config_parameter'].set_param(key, value or False)
+    return restore
+
+
+def delete_accounts(registry, account_ids):
+    """Remove committed test accounts (and their servers, attachments, cron triggers) for good."""
+    with committed_env(registry) as env:
+        accounts = env['maildesk.account'].with_context(active_test=False).browse(account_ids).exists()
+        servers = accounts.fetchmail_server_ids
+        env['ir.attachment'].search([('res_model', '=', 'maildesk.message')]).unlink()
+        accounts.unlink()
+        servers.unlink()
+        env.cr.execute("""DELETE FROM ir_cron_trigger WHERE cron_id IN (
+            SELECT res_id FROM ir_model_data WHERE module = 'maildesk' AND model = 'ir.cron')""")

@@ -1,0 +1,205 @@
+"""Hostile Graph input: >= 1,000 generated malformed payloads through the mapping, the store and the sync crons.
+
+The cron tests serve the payloads over HTTPS from :class:`hostile_graph.HostileGraph` (a real server in front of
+the emulator); MailDesk's Graph client, mapping and sync run unpatched.
+"""
+import datetime
+
+from odoo.tests import TransactionCase, tagged
+
+from odoo.addons.maildesk.graph import mail
+
+from .common import MaildeskCase
+from .hostile_corpus import HOSTILE_PREFIX, WIRE_BODIES, malformed_items
+from .hostile_graph import EvilListener, HostileGraph
+from .reliability_common import LogCapture, compare, converged, local_state, server_state
+from .sync_common import SyncTestMixin
+
+CORPUS_SIZE = 1200
+TEXT_LIMITS = {'subject': mail.MAX_SUBJECT_LENGTH, 'from_name': mail.MAX_NAME_LENGTH,
+               'sender_name': mail.MAX_NAME_LENGTH, 'from_address': mail.MAX_ADDRESS_LENGTH,
+               'sender_address': mail.MAX_ADDRESS_LENGTH, 'body_preview': mail.MAX_PREVIEW_LENGTH,
+               'to_recipients': mail.MAX_RECIPIENT_LIST_LENGTH, 'cc_recipients': mail.MAX_RECIPIENT_LIST_LENGTH,
+               'bcc_recipients': mail.MAX_RECIPIENT_LIST_LENGTH, 'reply_to': mail.MAX_RECIPIENT_LIST_LENGTH}
+# Indexed columns: a btree entry holds ~2,700 bytes, so these are capped in UTF-8 bytes.
+INDEXED = ('graph_id', 'internet_message_id', 'conversation_id')
+
+
+def storable(item):
+    """What the mapping says about one item: 'removed', 'skipped' or 'message'."""
+    if mail.is_removed(item):
+        return 'removed'
+    try:
+        mail.message_values(item)
+    except mail.MalformedItem:
+        return 'skipped'
+    return 'message'
+
+
+@tagged('post_install', '-at_install')
+class TestHostileMapping(TransactionCase):
+    """graph.mail and the batch upsert on 1,200 generated malformed items: only MalformedItem, sane values."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.corpus = malformed_items(CORPUS_SIZE)
+
+    def test_mapping_never_raises_anything_else(self):
+        kinds = {'message': 0, 'skipped': 0, 'removed': 0}
+        for item, kind in self.corpus:
+            if mail.is_removed(item):
+                kinds['removed'] += 1
+                continue
+            try:
+                values = mail.message_values(item)
+            except mail.MalformedItem as exc:
+                self.assertTrue(exc.reason)
+                self.assertNotIn('HOSTILE', exc.reason, 'the reason never quotes the payload')
+                kinds['skipped'] += 1
+                continue
+            except Exception as exc:  # noqa: BLE001 - the property under test
+                self.fail('%s raised %r for a %s item' % ('message_values', exc, kind))
+            kinds['message'] += 1
+            for key, value in values.items():
+                if isinstance(value, str):
+                    value.encode('utf-8')  # no lone surrogate reaches PostgreSQL
+                    self.assertNotIn('\x00', value, key)
+                    self.assertLessEqual(len(value), TEXT_LIMITS.get(key, mail.MAX_ID_LENGTH), key)
+                    if key in INDEXED:
+                        self.assertLessEqual(len(value.encode('utf-8')), mail.MAX_ID_LENGTH, key)
+            for key in ('received_at', 'sent_at', 'modified_at'):
+                self.assertTrue(values[key] is None or isinstance(values[key], datetime.datetime), key)
+                self.assertTrue(values[key] is None or values[key].tzinfo is None, key)
+            for key in ('is_read', 'is_draft', 'has_attachments'):
+                self.assertIsInstance(values[key], bool, key)
+            self.assertIn(values['importance'], ('low', 'normal', 'high'))
+            self.assertIn(values['flag_status'], ('notFlagged', 'flagged', 'complete'))
+            self.assertLessEqual(len(values['categories']), mail.MAX_CATEGORIES)
+            self.assertLessEqual(len(values['recipient_addresses']), 3 * mail.MAX_RECIPIENTS)
+        self.assertGreaterEqual(sum(kinds.values()), 1000)
+        self.assertTrue(all(kinds.values()), kinds)
+
+    def test_store_takes_every_batch(self):
+        account = self.env['maildesk.account'].create({'name': 'Hostile', 'email': 'hostile@contoso.test'})
+        folder = self.env['maildesk.folder'].sudo().create({
+            'account_id': account.id, 'graph_id': 'hostile-folder', 'name': 'Hostile', 'sync_enabled': True})
+        Message = self.env['maildesk.message'].sudo()
+        items = [item for item, _kind in self.corpus]
+        expected_skips = sum(storable(item) == 'skipped' for item in items)
+        totals = {'skipped': 0, 'created': 0}
+        for _replay in range(2):  # the second pass replays every page: nothing new, nothing twice
+            for start in range(0, len(items), 100):
+                stats = Message._upsert_graph_batch(folder, items[start:start + 100])
+                totals['skipped'] += stats['skipped']
+                totals['created'] += stats['created']
+            if not _replay:
+                created = totals['created']
+        self.assertEqual(totals['skipped'], 2 * expected_skips, 'every unusable item is counted, never fatal')
+        self.assertEqual(totals['created'], created, 'a replay creates nothing')
+        self.env.cr.execute('SELECT count(*), count(DISTINCT graph_id) FROM maildesk_message WHERE account_id = %s',
+                            [account.id])
+        total, distinct = self.env.cr.fetchone()
+        self.assertEqual(total, distinct, 'one row per Graph id')
+        self.assertGreater(total, 500)
+
+
+@tagged('post_install', '-at_install')
+class TestHostileSync(SyncTestMixin, MaildeskCase):
+    """The crons against a hostile Graph: no exception, no ERROR log, the folder records what it skipped or why
+    it failed, the other mailbox keeps syncing, and once Graph behaves the folder converges."""
+
+    emulator_options = {'users': 2, 'messages': 40}
+    page_size = 50
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.graph = HostileGraph(cls.emulator)
+        cls.addClassCleanup(cls.graph.stop)
+        cls.evil = EvilListener(cls.emulator.state_dir)
+        cls.addClassCleanup(cls.evil.stop)
+        cls.graph.set_evil(cls.evil.url)
+        cls.configure_maildesk(**{'maildesk.graph_url': cls.graph.graph_url})
+
+    def setUp(self):
+        super().setUp()
+        self.logs = LogCapture()
+        self.logs.__enter__()
+        self.addCleanup(self.logs.__exit__)
+        victim_user, other_user = self.emulator.users
+        self.folder_id = self.new_emulator_folder(victim_user, 'Hostile %s' % self._testMethodName, count=300)
+        self.victim = self.sync_account(0, roles=('inbox',), extra_folders=(self.folder_id,))
+        self.other = self.sync_account(1)
+        self.folder = self.victim.folder_ids.filtered(lambda f: f.graph_id == self.folder_id)
+
+    def cron_run(self):
+        """Both crons, as Odoo's cron runner calls them: they must return, never raise."""
+        self.env['maildesk.account']._cron_sync_changes()
+        self.env['maildesk.account']._cron_backfill()
+        self.env.invalidate_all()
+
+    def assertNoErrorLogged(self):
+        self.assertFalse(self.logs.errors(), 'an ERROR was logged: the hostile input was not handled')
+
+    def assertOtherMailboxSyncs(self):
+        ids = self.emulator.deliver(self.other.email, count=1, subject='Still flowing')
+        self.cron_run()
+        self.assertTrue(self.env['maildesk.message'].search_count([('graph_id', 'in', ids)]),
+                        'the other mailbox kept syncing')
+        self.assertConverged(self.other)
+
+    def assertVictimConverged(self, allowed_extra=()):
+        synced = set(self.victim.folder_ids.filtered('sync_enabled').mapped('graph_id'))
+        server = server_state(self.emulator, self.victim.email, synced)
+        local, duplicates = local_state(self.env.cr, self.victim.id)
+        report = compare(server, local, duplicates, allowed_extra)
+        self.assertTrue(converged(report), report)
+
+    def test_malformed_items_in_delta_pages(self):
+        corpus = malformed_items(CORPUS_SIZE, seed=self._testMethodName, folder_id=self.folder_id)
+        items = [item for item, _kind in corpus]
+        self.graph.inject_items(self.folder_id, items, per_page=150)
+        expected_skips = sum(storable(item) == 'skipped' for item in items)
+        injected_ids = {item.get('id') for item in items if isinstance(item, dict) and isinstance(item.get('id'), str)}
+
+        self.cron_run()
+        self.assertNoErrorLogged()
+        self.assertIn('item(s) skipped', self.folder.last_error or '', 'the folder says it skipped items')
+        for _run in range(30):
+            if self.folder.sync_state == 'done' and not self.graph.pending(self.folder_id)[0]:
+                break
+            self.cron_run()
+        self.assertEqual(self.graph.pending(self.folder_id), (0, 0), 'every hostile item was served')
+        self.assertEqual(self.folder.sync_state, 'done', self.folder.last_error)
+        self.assertEqual(self.folder.skipped_count, expected_skips, 'each unusable item is counted once')
+        self.assertNoErrorLogged()
+        self.assertVictimConverged(allowed_extra=injected_ids)
+        self.assertTrue(self.env['maildesk.message'].search_count([('graph_id', '=like', HOSTILE_PREFIX + '%')]))
+        self.assertOtherMailboxSyncs()
+
+    def test_hostile_responses(self):
+        self.sync_until_done(self.victim)
+        self.sync_until_done(self.other)
+        self.emulator.deliver(self.victim.email, folder=self.folder_id, count=3, subject='After the storm')
+        outcomes = {}
+        for body in WIRE_BODIES:
+            self.graph.queue_wire(self.folder_id, body)
+            self.cron_run()
+            self.assertNoErrorLogged()
+            self.assertEqual(self.graph.pending(self.folder_id), (0, 0), body[0])
+            outcomes[body[0]] = (self.folder.sync_state, self.folder.last_error)
+            if self.folder.sync_state == 'error':
+                self.assertTrue(self.folder.last_error, 'the folder records why (%s)' % body[0])
+            self.assertOtherMailboxSyncs()
+        errors = [name for name, (state, _error) in outcomes.items() if state == 'error']
+        for name in ('not_json', 'json_array', 'value_not_list', 'no_links', 'foreign_next_link', 'deep_nesting'):
+            self.assertIn(name, errors, outcomes)
+        self.assertFalse(self.evil.calls, 'a nextLink to another host is never followed (nor given the token)')
+        self.cron_run()
+        self.assertEqual(self.folder.sync_state, 'done', self.folder.last_error)
+        self.assertFalse(self.folder.last_error)
+        self.assertVictimConverged(allowed_extra={'HOSTILE-UTF8-1', 'HOSTILE-NAN-1'})
+        odd = self.env['maildesk.message'].search([('graph_id', '=', 'HOSTILE-UTF8-1')])
+        if odd:
+            self.assertIn('\ufffd', odd.subject, 'invalid UTF-8 became replacement characters')
