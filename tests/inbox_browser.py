@@ -57,12 +57,19 @@ class MaildeskChromeBrowser(common.ChromeBrowser):
 
     def _handle_frame_navigated(self, frame, **kw):
         if not frame.get('parentId'):
+            self._main_frame = (frame.get('id'), frame.get('url', ''))
+
+    def _handle_frame_stopped_loading(self, frameId):
+        super()._handle_frame_stopped_loading(frameId)
+        main_id, url = getattr(self, '_main_frame', (None, ''))
+        if frameId == main_id:
             for hook in self.page_hooks:
-                hook(self, frame.get('url', ''))
+                hook(self, url)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._handlers['Page.frameNavigated'] = self._handle_frame_navigated
+        self._handlers['Page.frameStoppedLoading'] = self._handle_frame_stopped_loading
 
 
 @contextlib.contextmanager

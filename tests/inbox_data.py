@@ -37,10 +37,12 @@ def make_mailbox(env, email, name, owner=None, state='connected'):
     folders = {}
     for index, (folder_name, role) in enumerate(FOLDERS):
         folders[role] = Folder.create({'account_id': account.id, 'graph_id': '%s-%s' % (email, role),
-                                       'name': folder_name, 'role': role, 'sequence': index,
+                                       'name': folder_name, 'complete_name': folder_name, 'role': role,
+                                       'sequence': index,
                                        'sync_enabled': True, 'sync_state': 'done'})
     folders['projects'] = Folder.create({'account_id': account.id, 'graph_id': '%s-projects' % email,
-                                         'name': 'Projects', 'parent_id': folders['inbox'].id,
+                                         'name': 'Projects', 'complete_name': 'Inbox/Projects',
+                                         'parent_id': folders['inbox'].id,
                                          'sync_enabled': True, 'sync_state': 'done'})
     return account, folders
 

@@ -257,7 +257,7 @@ class TestInboxRpc(TransactionCase):
 
     # ------------------------------------------------------------------ bus
     def test_notify_changed_reaches_owner_and_managers(self):
-        self.env['bus.bus'].sudo().search([]).unlink()
+        self._clear_bus()
         folder = self.inbox
         self.Message._maildesk_notify_changed(folder)
         self.env.cr.flush()
@@ -273,13 +273,31 @@ class TestInboxRpc(TransactionCase):
         self.assertEqual(payload['payload'], {'account_ids': self.sales.ids, 'folder_ids': folder.ids})
 
     def test_actions_notify_open_inboxes(self):
-        self.env['bus.bus'].sudo().search([]).unlink()
+        self._clear_bus()
         message = self.data['messages'][8]
         message.action_set_tags(self.data['tags']['Follow-up'].ids)
         self.env.cr.flush()  # bus notifications are written at (pre)commit
         payloads = [json.loads(n.message)['payload'] for n in self.env['bus.bus'].sudo().search([])]
         self.assertTrue(payloads)
         self.assertTrue(all(p['folder_ids'] == message.folder_id.ids for p in payloads))
+
+    def _clear_bus(self):
+        self.env.cr.flush()  # notifications queued by the setup are written at (pre)commit: write, then drop
+        self.env['bus.bus'].sudo().search([]).unlink()
+
+    def _bus_payloads(self):
+        self.env.cr.flush()  # bus notifications are written at (pre)commit
+        return [json.loads(n.message)['payload'] for n in self.env['bus.bus'].sudo().search([])]
+
+    def test_status_changes_notify_open_inboxes(self):
+        self._clear_bus()
+        self.inbox.sudo().write({'sync_state': 'done'})  # unchanged: nothing to tell
+        self.assertEqual(self._bus_payloads(), [])
+        self.inbox.sudo().write({'sync_state': 'backfilling', 'backfill_progress': 12.5})
+        self.assertIn({'account_ids': self.sales.ids, 'folder_ids': self.inbox.ids}, self._bus_payloads())
+        self._clear_bus()
+        self.support._write_status({'state': 'auth_invalid'})
+        self.assertIn({'account_ids': self.support.ids, 'folder_ids': []}, self._bus_payloads())
 
     def test_recent_rows_show_relative_time_inputs(self):
         """Rows carry UTC datetimes as strings the client parses (serializeDateTime format)."""

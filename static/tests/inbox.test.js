@@ -1,5 +1,5 @@
 import { describe, expect, test } from "@odoo/hoot";
-import { click, press, queryAll, queryAllTexts, queryOne, waitUntil } from "@odoo/hoot-dom";
+import { click, press, queryAll, queryAllTexts, queryOne, waitFor, waitUntil } from "@odoo/hoot-dom";
 import { advanceTime, animationFrame } from "@odoo/hoot-mock";
 import { MockServer, onRpc, serverState } from "@web/../tests/web_test_helpers";
 import { router } from "@web/core/browser/router";
@@ -167,4 +167,19 @@ test("reply / reply all / forward / compose call the server and run the composer
         "action_compose [[]] 1",
     ]);
     expect(".o_notification").toHaveCount(4);
+});
+
+test("Sync fetches new mail for the accounts in view, not for those waiting for authorization", async () => {
+    await seedMailbox({ count: 1 });
+    await seedMailbox({ count: 1, name: "Support", state: "auth_invalid" });
+    onRpc("maildesk.account", "action_sync_now", ({ args }) => {
+        expect.step(`sync ${args[0]}`);
+        return { type: "ir.actions.client", tag: "display_notification", params: { message: "Synced" } };
+    });
+    await openInbox();
+    await click(".o-maildesk-Toolbar-sync");
+    await waitUntil(() => !queryOne(".o-maildesk-Toolbar-sync").disabled);
+    expect.verifySteps(["sync 1"]);
+    await waitFor(".o_notification:contains(Synced)");
+    expect(".o-maildesk-FolderPane-account[data-account-id='2'] .o-maildesk-AccountStatus-authorize").toHaveCount(1);
 });

@@ -15,7 +15,6 @@ export class InboxAction extends Component {
     static template = "maildesk.InboxAction";
     static components = { EmptyState, FolderPane, MessageList, ReadingPane, Toolbar };
     static props = { ...standardActionServiceProps };
-    static path = "maildesk";
 
     setup() {
         this.store = useState(useService("maildesk.store"));

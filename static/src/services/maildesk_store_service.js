@@ -31,6 +31,7 @@ export class MaildeskStore {
         this.busTimeout = null;
         this.pendingChange = { account_ids: new Set(), folder_ids: new Set() };
         this.started = false;
+        this.syncing = false;
     }
 
     // ------------------------------------------------------------- loading
@@ -271,6 +272,26 @@ export class MaildeskStore {
             await this.services.action.doAction(result);
         }
         await this.loadTree();
+    }
+
+    /**
+     * Send/Receive: a sync round now for the accounts in view (each answers with a notification), then
+     * refresh. Accounts that need authorization are left out (their status shows the Authorize button).
+     */
+    async syncNow() {
+        const inView = this.view.type === "all" || this.view.type === "tag"
+            ? this.tree.accounts
+            : this.tree.accounts.filter((a) => a.id === this.currentAccountId());
+        const accounts = inView.filter((a) => !["not_authorized", "auth_invalid"].includes(a.state));
+        this.syncing = true;
+        try {
+            for (const account of accounts) {
+                await this.runAccountAction(account.id, "action_sync_now");
+            }
+        } finally {
+            this.syncing = false;
+        }
+        await this.refresh();
     }
 
     /** Refresh counts and the page on screen (after an action, or on a bus notification). */

@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
 import { row, screenshotSteps } from "./maildesk_tour_utils";
 
 const ALL_UNREAD = ".o-maildesk-MessageList-canvas:not(:has(.o-maildesk-MessageList-row:not(.o-maildesk-MessageList-row--unread)))";
@@ -113,6 +114,11 @@ registry.category("web_tour.tours").add("maildesk_inbox_tour", {
             trigger: ".o-maildesk-MessageActions-flag.active",
         },
         {
+            content: "read-only permission: MailDesk says the flag stays in MailDesk",
+            trigger: ".o_notification:contains(Changed in MailDesk only) .o_notification_close",
+            run: "click",
+        },
+        {
             content: "Settings gear → Mailbox Accounts",
             trigger: ".o-maildesk-Toolbar-settings",
             run: "click",
@@ -122,21 +128,39 @@ registry.category("web_tour.tours").add("maildesk_inbox_tour", {
             run: "click",
         },
         {
-            trigger: ".o_list_view .o_data_row:contains(Sales)",
+            trigger: ".o_list_view .o_data_row .o_data_cell[name=name]:contains(Sales)",
             run: "click",
         },
         {
             content: "the account form with its header buttons and status bar",
             trigger: ".o_form_view .o_statusbar_status",
         },
-        ...screenshotSteps("account_form"),
+        ...screenshotSteps("account_form_seeded"),
         {
             content: "back to the inbox through the breadcrumb",
             trigger: ".o_breadcrumb .breadcrumb-item a:contains(Inbox)",
             run: "click",
         },
         {
+            content: "the inbox kept its view",
+            trigger: ".o-maildesk-MessageList-title:contains(Urgent) ~ .o-maildesk-MessageList-count",
+        },
+        {
             trigger: ".o-maildesk-MessageList-row",
         },
+        stepUtils.showAppsMenuItem(),
+        {
+            content: "Settings › MailDesk: the Entra ID app and permission level",
+            trigger: '.o_app[data-menu-xmlid="base.menu_administration"]',
+            run: "click",
+        },
+        {
+            trigger: ".settings_tab .tab[data-key=maildesk]",
+            run: "click",
+        },
+        {
+            trigger: ".app_settings_block[data-key=maildesk]:visible",
+        },
+        ...screenshotSteps("settings"),
     ],
 });
