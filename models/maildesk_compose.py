@@ -97,7 +97,7 @@ class MaildeskDraft(models.Model):
         return self.env['maildesk.account'].search([('user_id', '=', self.env.uid)], limit=1) \
             or self.env['maildesk.account'].search([], limit=1)
 
-    @api.depends('attachment_ids', 'body_html')
+    @api.depends('attachment_ids.file_size', 'body_html')
     def _compute_total_size(self):
         for draft in self:
             draft.total_size = draft._message_size()
@@ -212,6 +212,11 @@ class MaildeskDraft(models.Model):
         :return: an action: a notification and the dialog closed, or the draft reopened with the reason
         """
         self.ensure_one()
+        # Two clicks at once: the second waits here, then (its snapshot being stale) is retried by Odoo and finds
+        # the message sent. Never two Outlook drafts for one MailDesk draft.
+        self.flush_recordset()
+        self.env.cr.execute('SELECT id FROM maildesk_draft WHERE id = %s FOR NO KEY UPDATE', [self.id])
+        self.invalidate_recordset()
         self._check_sendable()
         self.attempt_count += 1
         try:

@@ -15,3 +15,4 @@ from . import test_sync_workers
 from . import test_sync_faults
 from . import test_hostile_payloads
 from . import test_inbox_full_path
+from . import test_send_concurrency

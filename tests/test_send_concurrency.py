@@ -1,0 +1,133 @@
+"""A send and a sync of Sent Items in two transactions at once, with real commits (what two Odoo workers do)."""
+import contextlib
+import threading
+from unittest.mock import patch
+
+from odoo import SUPERUSER_ID, api
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.maildesk.tests.common import MaildeskMixin
+
+TIMEOUT = 120
+
+
+@tagged('post_install', '-at_install')
+class TestSendConcurrency(MaildeskMixin, TransactionCase):
+    """The send's transaction holds the uncommitted local entry while Outlook already has the message in Sent
+    Items; a sync worker stores that folder meanwhile. The unique (account, graph_id) index makes the worker wait
+    for the send to commit, then it updates the same row: one row, whatever the timing."""
+
+    emulator_options = {'users': 2, 'messages': 3}
+
+    @classmethod
+    def configure_maildesk(cls, **overrides):
+        values = {
+            'maildesk.client_id': cls.emulator.client_id,
+            'maildesk.client_secret': cls.emulator.client_secret,
+            'maildesk.tenant': 'common',
+            'maildesk.cloud': 'custom',
+            'maildesk.authority_url': cls.emulator.base_url,
+            'maildesk.graph_url': cls.emulator.graph_url,
+            'maildesk.ca_bundle': cls.emulator.ca_bundle,
+            'maildesk.permission_level': 'write',
+        }
+        with cls.committed_env() as env:
+            ICP = env['ir.config_parameter']
+            previous = {key: ICP.get_param(key) for key in values}
+            for key, value in values.items():
+                ICP.set_param(key, value)
+
+        def restore():
+            with cls.committed_env() as env:
+                for key, value in previous.items():
+                    env['ir.config_parameter'].set_param(key, value or False)
+        cls.addClassCleanup(restore)
+
+    @classmethod
+    @contextlib.contextmanager
+    def committed_env(cls):
+        with cls.registry.cursor() as cr:
+            # The test server holds the registry lock while tests run: a thread must not ask Registry() for it.
+            cr.transaction = api.Transaction(cls.registry)
+            yield api.Environment(cr, SUPERUSER_ID, {})
+
+    def committed_account(self):
+        email = self.emulator.users[1]
+        with self.committed_env() as env:
+            account = env['maildesk.account'].create({'name': email, 'email': email})
+            self.authorize_account(account)
+            server = env['fetchmail.server'].create({'name': 'Outlook %s' % email, 'server_type': 'maildesk_graph',
+                                                     'maildesk_account_id': account.id})
+            server.button_confirm_login()
+            account.action_fetch_folders()
+            account.folder_ids.filtered(lambda f: f.role in ('inbox', 'sentitems')).write({'sync_enabled': True})
+            account_id = account.id
+
+        def cleanup():
+            with self.committed_env() as env:
+                account = env['maildesk.account'].browse(account_id)
+                servers = account.fetchmail_server_ids
+                env['maildesk.draft'].search([('account_id', '=', account_id)]).unlink()
+                env['ir.attachment'].search([('res_model', 'in', ('maildesk.message', 'maildesk.draft'))]).unlink()
+                account.unlink()
+                servers.unlink()
+                env.cr.execute("""DELETE FROM ir_cron_trigger WHERE cron_id IN (
+                    SELECT res_id FROM ir_model_data WHERE module = 'maildesk' AND model = 'ir.cron')""")
+        self.addCleanup(cleanup)
+        return account_id
+
+    def sync(self, account_id):
+        with self.committed_env() as env:
+            env['maildesk.account'].browse(account_id)._sync_round()
+
+    def test_sync_while_send_in_flight_two_transactions(self):
+        account_id = self.committed_account()
+        self.sync(account_id)
+        with self.committed_env() as env:
+            action = env['maildesk.account'].browse(account_id).action_compose()
+            env['maildesk.draft'].browse(action['res_id']).write(
+                {'to_emails': 'someone@example.com', 'subject': 'Two workers', 'body_html': '<p>hi</p>'})
+            draft_id = action['res_id']
+
+        sent_to_outlook, outcome = threading.Event(), {}
+        Draft = type(self.env['maildesk.draft'])
+        finish_sent = Draft._finish_sent
+
+        def slow_finish(draft, *args, **kwargs):
+            # Outlook has sent the message (same immutable id in Sent Items); MailDesk has not committed yet.
+            sent_to_outlook.set()
+            threading.Event().wait(2.0)  # the worker's sync hits the uncommitted local entry meanwhile
+            return finish_sent(draft, *args, **kwargs)
+
+        def send():
+            try:
+                with self.committed_env() as env:
+                    outcome['result'] = env['maildesk.draft'].browse(draft_id).action_send()
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                outcome['error'] = exc
+            finally:
+                sent_to_outlook.set()
+
+        with patch.object(Draft, '_finish_sent', slow_finish), mute_logger('odoo.sql_db'):
+            sender = threading.Thread(target=send, name='maildesk-send')
+            sender.start()
+            self.assertTrue(sent_to_outlook.wait(TIMEOUT))
+            self.sync(account_id)  # waits on the unique index for the send's commit, then updates that row
+            sender.join(TIMEOUT)
+        self.assertFalse(outcome.get('error'))
+        self.assertEqual(outcome['result']['params']['type'], 'success', outcome['result']['params'])
+        with self.committed_env() as env:
+            row = env['maildesk.message'].search([('account_id', '=', account_id), ('subject', '=', 'Two workers')])
+            self.assertEqual(len(row), 1)
+            self.assertTrue(row.change_key, 'the in-flight sync stored Outlook\'s copy on the same row')
+        self.sync(account_id)
+
+        with self.committed_env() as env:
+            draft = env['maildesk.draft'].browse(draft_id)
+            rows = env['maildesk.message'].with_context(active_test=False).search(
+                [('account_id', '=', account_id), ('subject', '=', 'Two workers')])
+            self.assertEqual(len(rows), 1, 'one row, never two')
+            self.assertEqual(rows.graph_id, draft.graph_draft_id)
+            self.assertEqual(rows.folder_id.role, 'sentitems')
+            self.assertFalse(rows.is_local, "Outlook's copy replaced the local entry")
