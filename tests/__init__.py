@@ -16,3 +16,5 @@ from . import test_sync_faults
 from . import test_hostile_payloads
 from . import test_inbox_full_path
 from . import test_send_concurrency
+from . import test_reliability_faults
+from . import test_reliability_auth
