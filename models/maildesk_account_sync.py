@@ -89,7 +89,7 @@ class MaildeskAccountSync(models.Model):
             raise UserError(_('No folder is selected for sync: click "Fetch Folders", then tick the folders to '
                               'synchronize in the Folders tab.'))
         run = self._sync_round(budget=SYNC_NOW_BUDGET)
-        return _notification(*run.summary())
+        return _notification(*run.summary(self.env))
 
     # ------------------------------------------------------------------ rounds
 
@@ -117,7 +117,7 @@ class MaildeskAccountSync(models.Model):
             run.run('changes')
         if run.newest_pages or run.backfill_left:
             self.env.ref('maildesk.ir_cron_maildesk_backfill').sudo()._trigger()
-        self._report_progress('maildesk.ir_cron_maildesk_sync_changes', run.units, run.changes_left)
+        self._report_progress('maildesk.ir_cron_maildesk_sync_changes', run, run.changes_left)
         return run
 
     @api.model
@@ -128,16 +128,19 @@ class MaildeskAccountSync(models.Model):
             return None
         with SyncRun(self._syncable_accounts(), budget, max_pages=BACKFILL_PAGE_BUDGET) as run:
             run.run('backfill')
-        self._report_progress('maildesk.ir_cron_maildesk_backfill', run.units, run.backfill_left)
+        self._report_progress('maildesk.ir_cron_maildesk_backfill', run, run.backfill_left)
         return run
 
     @api.model
-    def _report_progress(self, cron_xmlid, done, remaining):
-        """``_notify_progress`` for Odoo's cron runner, and a trigger so the work goes on soon."""
+    def _report_progress(self, cron_xmlid, run, remaining):
+        """``_notify_progress`` for Odoo's cron runner, and a trigger so the work goes on soon (or when the
+        throttling Graph asked for ends)."""
         cron = self.env.ref(cron_xmlid).sudo()
         if remaining:
             cron._trigger()
-        cron._notify_progress(done=done, remaining=remaining if done else 0)
+        if run.throttled:
+            cron._trigger(fields.Datetime.now() + datetime.timedelta(seconds=min(run.throttled.values()) + 1))
+        cron._notify_progress(done=run.units, remaining=remaining if run.units else 0)
 
     @api.model
     def _syncable_accounts(self):
@@ -224,14 +227,14 @@ class SyncRun:
                 return True
             except CONCURRENCY_ERRORS as exc:
                 if claimed and attempt == DB_ATTEMPTS:
-                    self._fail(mode, claimed[0], _('Database busy, retrying later (%s).', type(exc).__name__))
+                    self._fail(mode, claimed[0], self.env._('Database busy, retrying later (%s).', type(exc).__name__))
                 elif not claimed and attempt == DB_ATTEMPTS:
                     return None
             except Exception as exc:  # noqa: BLE001 -- one folder never stops the others
                 if claimed is None:
                     raise
                 _logger.exception('MailDesk: folder %s sync failed unexpectedly', claimed[0])
-                self._fail(mode, claimed[0], _('Unexpected error: %s', exc))
+                self._fail(mode, claimed[0], self.env._('Unexpected error: %s', exc))
                 return True
         return True
 
@@ -353,21 +356,21 @@ class SyncRun:
         self.changes_left = self._count_folders('changes')
         self.backfill_left = self._count_folders('backfill')
 
-    def summary(self):
-        """(title, message, type) for the Sync now notification."""
-        parts = [_('%(count)d message(s) stored or updated from %(pages)d page(s).', count=self.stored,
-                   pages=self.pages)]
+    def summary(self, env):
+        """(title, message, type) for the Sync now notification, in the language of ``env``."""
+        parts = [env._('%(count)d message(s) stored or updated from %(pages)d page(s).', count=self.stored,
+                       pages=self.pages)]
         if self.backfill_left:
-            parts.append(_('Older mail of %(count)d folder(s) is back-filled in the background.',
-                           count=self.backfill_left))
+            parts.append(env._('Older mail of %(count)d folder(s) is back-filled in the background.',
+                               count=self.backfill_left))
         if self.throttled:
-            parts.append(_('Microsoft Graph asked to slow down: sync resumes in a moment.'))
+            parts.append(env._('Microsoft Graph asked to slow down: sync resumes in a moment.'))
         if self.auth_failures:
-            parts.append(_('Microsoft refused the authorization: see the account.'))
+            parts.append(env._('Microsoft refused the authorization: see the account.'))
         if self.errors:
-            parts.append(_('Errors: %s', '; '.join(dict.fromkeys(self.errors))))
+            parts.append(env._('Errors: %s', '; '.join(dict.fromkeys(self.errors))))
         kind = 'danger' if self.auth_failures or self.errors else 'warning' if self.throttled else 'success'
-        return _('Sync finished'), ' '.join(parts), kind
+        return env._('Sync finished'), ' '.join(parts), kind
 
     def _count_folders(self, mode):
         """Folders of the run's accounts (not stopped) that ``mode`` would still claim."""

@@ -183,6 +183,8 @@ class MaildeskMessage(models.Model):
             'cutoff': fields.Datetime.now() - relativedelta(months=months) if months else None,
             'seen': {'seen_round': folder.round_number, 'seen_at': folder.round_started_at or fields.Datetime.now()},
             'same_round': [],   # ids of unchanged rows to mark as seen by this round
+            'updates': {},      # row id -> changed columns
+            'partner_updates': {},  # row id -> recipient partner ids
         }
 
     @api.model
@@ -226,6 +228,10 @@ class MaildeskMessage(models.Model):
         costs more than everything else a sync page does. The rows are complete (every column the ORM would set),
         and :meth:`modified` then tells the ORM about them, as ``create()`` does.
         """
+        # Backfill depth ("last N months"): the round is still followed to its deltaLink, older items are just
+        # not stored (existing rows still update). Not `$filter=receivedDateTime ge X`: a filtered delta caps the
+        # round at 5,000 messages (graph-api.md §1.2), silently truncating a busy mailbox's window, and bakes the
+        # cutoff into the delta token. Following costs ~1 request per 1,000 older messages, with no DB work.
         cutoff = context['cutoff']
         if cutoff:
             values_list = [v for v in values_list if not v['received_at'] or v['received_at'] >= cutoff]
@@ -332,10 +338,10 @@ class MaildeskMessage(models.Model):
             changes['from_partner_id'], _recipients = self._partner_values(values, context)
             changes['direction'] = self._direction(values, context)
         if any(key in changes for key in RECIPIENT_COLUMNS):
-            changes['partner_ids'] = [fields.Command.set(self._partner_values(values, context)[1])]
+            context['partner_updates'][row['id']] = self._partner_values(values, context)[1]
         if 'conversation_id' in changes:
             changes['thread_key'] = values['conversation_id'] or False
-        self.browse(row['id']).write(changes)
+        context['updates'][row['id']] = changes
         return 1
 
     @api.model
@@ -343,14 +349,44 @@ class MaildeskMessage(models.Model):
         """``@removed`` in ``folder``: soft-remove the row only if it is still there (else it moved on)."""
         if row is None or row['folder_id'] != folder.id or not row['active'] or row['is_local']:
             return 0
-        self.browse(row['id']).write({'active': False, 'folder_id': False})
+        context['updates'][row['id']] = {'active': False, 'folder_id': False}
         return 1
 
     @api.model
     def _flush_batch(self, context):
-        if context['same_round']:
-            self.browse(context['same_round']).write(context['seen'])
+        """Write the batch's changes: one UPDATE per set of changed columns (most pages have one or two)."""
+        updates = context['updates']
+        for row_id in context['same_round']:
+            updates.setdefault(row_id, dict(context['seen']))
+        groups = {}
+        for row_id, changes in updates.items():
+            groups.setdefault(tuple(sorted(changes)), []).append(row_id)
+        for names, ids in groups.items():
+            self._update_rows(names, ids, updates)
+        for row_id, partner_ids in context['partner_updates'].items():
+            self.browse(row_id).write({'partner_ids': [fields.Command.set(partner_ids)]})
         self.flush_model()
+
+    @api.model
+    def _update_rows(self, names, ids, updates):
+        """``UPDATE ... FROM unnest(...)``: the same columns of many rows, each with its own values; then the ORM
+        is told, as ``write()`` would (cache invalidated, dependents marked)."""
+        self.flush_model()
+        arrays = [ids] + [[_column_value(name, updates[row_id][name]) for row_id in ids] for name in names]
+        types = ['int4'] + [self._fields[name].column_type[1] for name in names]
+        self.env.cr.execute(SQL(
+            'UPDATE maildesk_message AS m SET %s, write_uid = %s, write_date = %s FROM unnest(%s) AS v(%s) '
+            'WHERE m.id = v.id',
+            SQL(', ').join(SQL('%s = v.%s', SQL.identifier(name), SQL.identifier(name)) for name in names),
+            self.env.uid, self.env.cr.now(),
+            SQL(', ').join(SQL('%s::%s[]', array, SQL(column_type)) for array, column_type in zip(arrays, types)),
+            SQL(', ').join(SQL.identifier(name) for name in ('id',) + names),
+        ))
+        records = self.browse(ids)
+        records.invalidate_recordset(list(names) + ['write_uid', 'write_date'])
+        records.modified(list(names))
+        if 'folder_id' in names:
+            self.env['maildesk.folder'].invalidate_model(['message_ids'])
 
     # ------------------------------------------------------------------ bodies on open
 

@@ -52,7 +52,7 @@ def measure(dbname, args):
 
     def timed(label, page_list):
         profiler = None
-        if args.profile and label == 'initial store':
+        if args.profile and label == args.profile_phase:
             import cProfile  # noqa: PLC0415
             profiler = cProfile.Profile()
             profiler.enable()
@@ -93,7 +93,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--messages', type=int, default=10000)
     parser.add_argument('--batch', type=int, default=1000)
-    parser.add_argument('--profile', help='cProfile the initial store into this file')
+    parser.add_argument('--profile', help='cProfile one phase into this file')
+    parser.add_argument('--profile-phase', default='initial store', help='the phase --profile profiles')
     args = parser.parse_args()
     odoo_root = odoo_env.find_odoo()
     workdir = tempfile.mkdtemp(prefix='maildesk-measure-')
