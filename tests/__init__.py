@@ -18,3 +18,4 @@ from . import test_inbox_full_path
 from . import test_send_concurrency
 from . import test_reliability_faults
 from . import test_reliability_auth
+from . import test_reliability_concurrency
