@@ -327,13 +327,18 @@ class MaildeskDraft(models.Model):
         """The message JSON MailDesk controls: subject, HTML body, recipients and the Sender Name."""
         values = {
             'subject': self.subject or '',
-            'body': {'contentType': 'html', 'content': self.body_html or ''},
+            'body': {'contentType': 'html', 'content': self._outgoing_body()},
         }
         values.update(self._graph_recipients())
         account = self.account_id
         if account.sender_name:
             values['from'] = {'emailAddress': {'name': account.sender_name, 'address': account.email}}
         return values
+
+    def _outgoing_body(self):
+        """The HTML sent: local links (images pasted in the editor carry an access token) made absolute."""
+        body = self.body_html or ''
+        return self.env['mail.render.mixin']._replace_local_links(body) if body else ''
 
     @api.model
     def _graph_attachment(self, attachment):
