@@ -36,6 +36,53 @@ OAUTH_STATE_SCOPE = 'maildesk_oauth'
 CALLBACK_PATH = '/maildesk/oauth/callback'
 # Fields only MailDesk itself may write (through _write_status, i.e. sudo): RPC writes of them are refused.
 STATUS_FIELDS = frozenset({'state', 'auth_failure_count', 'authorized_at', 'throttled_until'})
+# Exceptions raised before any request (see _check_token_usable): nothing new to record.
+LOCAL_AUTH_CODES = frozenset({'auth_invalid', 'not_authorized', 'not_configured'})
+
+# Hints per AADSTS number (graph-api.md §8.5): what the user or the administrator should do.
+AADSTS_HINTS = {
+    7000215: _lt('The client secret in Settings > MailDesk is wrong: paste the secret Value (not the Secret ID) '
+                 'from Entra ID > App registrations > Certificates & secrets.'),
+    7000222: _lt('The client secret has expired: create a new one in Entra ID > App registrations > '
+                 'Certificates & secrets and paste its Value in Settings > MailDesk.'),
+    7000218: _lt('No client secret was sent: enter the Client Secret in Settings > MailDesk.'),
+    700016: _lt('The Client ID is not known in this tenant: check the Application (client) ID and the Tenant in '
+                'Settings > MailDesk.'),
+    50011: _lt('The redirect URI is not registered: add the redirect URI shown in Settings > MailDesk to the app '
+               'registration (Authentication > Web).'),
+    70004: _lt('The redirect URI is not registered: add the redirect URI shown in Settings > MailDesk to the app '
+               'registration (Authentication > Web).'),
+    90002: _lt('The tenant was not found: check the Tenant in Settings > MailDesk.'),
+    50194: _lt('This app registration is single-tenant: set the Tenant in Settings > MailDesk to your tenant ID '
+               'or domain instead of "common".'),
+    65001: _lt('The permissions were not granted: click "Authorize Outlook" and accept them, or ask your '
+               'Microsoft 365 administrator to grant consent to the app.'),
+    70008: _lt('The sign-in has expired: click "Authorize Outlook" to sign in again.'),
+    700082: _lt('The sign-in has expired after a long inactivity: click "Authorize Outlook" to sign in again.'),
+    50173: _lt('The sign-in was revoked (password reset or access revoked): click "Authorize Outlook" to sign in '
+               'again.'),
+    54005: _lt('This sign-in code was already used: click "Authorize Outlook" again.'),
+    70043: _lt('Your organization requires you to sign in again: click "Authorize Outlook".'),
+    50076: _lt('Multi-factor authentication is required: click "Authorize Outlook" to sign in again.'),
+    50079: _lt('Multi-factor authentication must be set up: click "Authorize Outlook" to sign in again.'),
+}
+ADMIN_AADSTS = frozenset({7000215, 7000222, 7000218, 700016, 50011, 70004, 90002, 50194})
+KIND_HINTS = {
+    'invalid_grant': _lt('Microsoft no longer accepts this mailbox\'s sign-in (expired or revoked): click '
+                         '"Authorize Outlook" to sign in again.'),
+    'interaction_required': _lt('Microsoft requires you to sign in again: click "Authorize Outlook".'),
+    'consent_required': _lt('The permissions MailDesk needs were not granted: click "Authorize Outlook" and '
+                            'accept them, or ask your Microsoft 365 administrator to grant consent.'),
+    'invalid_client': _lt('Microsoft refused the app credentials: check the Client ID and Client Secret in '
+                          'Settings > MailDesk (a secret expires; create a new one in Entra ID if needed).'),
+    'access_denied': _lt('The sign-in was cancelled or the permissions were declined at Microsoft. Nothing was '
+                         'changed: click "Authorize Outlook" to try again.'),
+    'auth_expired': _lt('Microsoft Graph refused the access token even after a refresh: click "Authorize Outlook" '
+                        'to sign in again if this keeps happening.'),
+    'no_account': _lt('No Microsoft sign-in is stored for this mailbox: click "Authorize Outlook".'),
+    'other': _lt('Microsoft refused the authorization: click "Authorize Outlook" to try again, and check the '
+                 'settings in Settings > MailDesk if it keeps failing.'),
+}
 
 
 class MaildeskAccount(models.Model):
@@ -99,7 +146,6 @@ class MaildeskAccount(models.Model):
         for account in self:
             account.message_count = counts.get(account, 0)
 
-    @api.depends_context('uid')
     def _compute_sync_blocked_reason(self):
         for account in self:
             account.sync_blocked_reason = account._check_can_sync() if account.id else False
@@ -293,6 +339,8 @@ class MaildeskAccount(models.Model):
         Error with an administrator-facing message and do not count (re-authorizing would not help).
         """
         self.ensure_one()
+        if getattr(exc, 'code', None) in LOCAL_AUTH_CODES:
+            return
         kind = _failure_kind(exc)
         message = self._auth_error_message(exc)
         if kind in COUNTED_AUTH_FAILURES:
@@ -536,7 +584,9 @@ class MaildeskAccount(models.Model):
 
     def _touch_incoming_servers(self):
         """Move the Last Fetch Date of the account's confirmed incoming servers (after a successful sync)."""
-        self._confirmed_incoming_servers().write({'date': fields.Datetime.now()})
+        # fetchmail_cron_running: a new date does not change which cron must run (core skips _update_cron too)
+        self._confirmed_incoming_servers().with_context(fetchmail_cron_running=True).write(
+            {'date': fields.Datetime.now()})
 
 
 def _failure_kind(exc):
@@ -551,49 +601,3 @@ def _int_param(value, default):
         return int(value)
     except (TypeError, ValueError):
         return default
-
-
-# Hints per AADSTS number (graph-api.md §8.5): what the user or the administrator should do.
-AADSTS_HINTS = {
-    7000215: _lt('The client secret in Settings > MailDesk is wrong: paste the secret Value (not the Secret ID) '
-                   'from Entra ID > App registrations > Certificates & secrets.'),
-    7000222: _lt('The client secret has expired: create a new one in Entra ID > App registrations > '
-                   'Certificates & secrets and paste its Value in Settings > MailDesk.'),
-    7000218: _lt('No client secret was sent: enter the Client Secret in Settings > MailDesk.'),
-    700016: _lt('The Client ID is not known in this tenant: check the Application (client) ID and the Tenant in '
-                  'Settings > MailDesk.'),
-    50011: _lt('The redirect URI is not registered: add the redirect URI shown in Settings > MailDesk to the app '
-                 'registration (Authentication > Web).'),
-    70004: _lt('The redirect URI is not registered: add the redirect URI shown in Settings > MailDesk to the app '
-                 'registration (Authentication > Web).'),
-    90002: _lt('The tenant was not found: check the Tenant in Settings > MailDesk.'),
-    50194: _lt('This app registration is single-tenant: set the Tenant in Settings > MailDesk to your tenant ID '
-                 'or domain instead of "common".'),
-    65001: _lt('The permissions were not granted: click "Authorize Outlook" and accept them, or ask your '
-                 'Microsoft 365 administrator to grant consent to the app.'),
-    70008: _lt('The sign-in has expired: click "Authorize Outlook" to sign in again.'),
-    700082: _lt('The sign-in has expired after a long inactivity: click "Authorize Outlook" to sign in again.'),
-    50173: _lt('The sign-in was revoked (password reset or access revoked): click "Authorize Outlook" to sign in '
-                 'again.'),
-    54005: _lt('This sign-in code was already used: click "Authorize Outlook" again.'),
-    70043: _lt('Your organization requires you to sign in again: click "Authorize Outlook".'),
-    50076: _lt('Multi-factor authentication is required: click "Authorize Outlook" to sign in again.'),
-    50079: _lt('Multi-factor authentication must be set up: click "Authorize Outlook" to sign in again.'),
-}
-ADMIN_AADSTS = frozenset({7000215, 7000222, 7000218, 700016, 50011, 70004, 90002, 50194})
-KIND_HINTS = {
-    'invalid_grant': _lt('Microsoft no longer accepts this mailbox\'s sign-in (expired or revoked): click '
-                           '"Authorize Outlook" to sign in again.'),
-    'interaction_required': _lt('Microsoft requires you to sign in again: click "Authorize Outlook".'),
-    'consent_required': _lt('The permissions MailDesk needs were not granted: click "Authorize Outlook" and '
-                              'accept them, or ask your Microsoft 365 administrator to grant consent.'),
-    'invalid_client': _lt('Microsoft refused the app credentials: check the Client ID and Client Secret in '
-                            'Settings > MailDesk (a secret expires; create a new one in Entra ID if needed).'),
-    'access_denied': _lt('The sign-in was cancelled or the permissions were declined at Microsoft. Nothing was '
-                           'changed: click "Authorize Outlook" to try again.'),
-    'auth_expired': _lt('Microsoft Graph refused the access token even after a refresh: click "Authorize Outlook" '
-                        'to sign in again if this keeps happening.'),
-    'no_account': _lt('No Microsoft sign-in is stored for this mailbox: click "Authorize Outlook".'),
-    'other': _lt('Microsoft refused the authorization: click "Authorize Outlook" to try again, and check the '
-                   'settings in Settings > MailDesk if it keeps failing.'),
-}
