@@ -64,6 +64,7 @@ class TestWriteBack(MaildeskSendCase):
         archive.sync_enabled = True
         self.sync()
         graph_id = self.message.graph_id
+        self.emulator.reset_counters()
         self.message.action_move(archive.id)
         self.assertEqual(self.message.folder_id, archive)
         self.assertEqual(self.server()[1], 'archive')
@@ -76,8 +77,11 @@ class TestWriteBack(MaildeskSendCase):
         other = self.messages[1]
         other.action_delete()
         self.assertEqual(self.server(other)[1], 'deleteditems')
+        self.assertEqual(other.folder_id.role, 'deleteditems', 'moved locally at once')
         self.sync()
-        self.assertFalse(other.active and other.folder_id == self.inbox)
+        self.assertEqual(other.folder_id.role, 'deleteditems', "the Inbox's @removed does not undo it")
+        self.assertEqual(self.emulator.counters()['by_endpoint'].get('POST /v1.0/me/messages/{id}/move'), 1,
+                         'the delete itself is one DELETE, not an extra move')
 
     def test_injected_500_reverts_with_message(self):
         """Acceptance: a write-back failure (injected 500) reverts the local state with a visible message."""
