@@ -74,14 +74,16 @@ class MaildeskMessageInbox(models.Model):
 
     def init(self):
         super().init()
-        # the list: one folder, newest first (50k-row folders page from this index)
-        create_index(self._cr, 'maildesk_message_inbox_folder_idx', self._table,
-                     ['folder_id', 'received_at DESC NULLS LAST', 'id DESC'], where='active')
+        # The list of one folder, newest first, in the ORM's own ORDER BY (``received_at DESC, id DESC``):
+        # a page at any offset of a 50k-row folder is an index-only scan; conversations (thread_key) and
+        # the unread filter read the same index. "All mailboxes" uses received_at's own index.
+        self._cr.execute('DROP INDEX IF EXISTS maildesk_message_inbox_folder_idx, maildesk_message_inbox_received_idx')
+        self._cr.execute(SQL(
+            'CREATE INDEX IF NOT EXISTS maildesk_message_inbox_page_idx ON %s (folder_id, received_at DESC, id DESC) '
+            'INCLUDE (thread_key, is_read) WHERE active', SQL.identifier(self._table)))
         # unread badges: a tiny partial index
         create_index(self._cr, 'maildesk_message_inbox_unread_idx', self._table,
                      ['folder_id'], where='active AND is_read IS NOT TRUE')
-        create_index(self._cr, 'maildesk_message_inbox_received_idx', self._table,
-                     ['received_at DESC NULLS LAST', 'id DESC'], where='active')
 
     # ------------------------------------------------------------------ folder tree
     @api.model
@@ -168,22 +170,25 @@ class MaildeskMessageInbox(models.Model):
 
     # ------------------------------------------------------------------ message list
     @api.model
-    def maildesk_list(self, view=None, filters=(), search='', grouped=False, offset=0, limit=50):
+    def maildesk_list(self, view=None, filters=(), search='', grouped=False, offset=0, limit=50, count=True):
         """One page of the message list.
 
         ``view``: ``{'type': 'all'|'account'|'folder'|'tag', 'id': int}``; ``filters``: names from
-        QUICK_FILTERS; ``search``: see :func:`parse_search`; ``grouped``: one row per conversation.
-        Returns ``{'total', 'offset', 'rows'}``; rows are newest first.
+        QUICK_FILTERS; ``search``: see :func:`parse_search`; ``grouped``: one row per conversation;
+        ``count=False`` (later pages) skips counting unless the page is the last one.
+        Returns ``{'total', 'offset', 'rows'}`` (``total`` None when not counted); rows are newest first.
         """
         limit = max(1, min(int(limit), PAGE_LIMIT_MAX))
         offset = max(0, int(offset))
         domain = self._inbox_domain(view or {'type': 'all'}, filters, search)
         if grouped:
-            return self._inbox_list_grouped(domain, offset, limit)
+            return self._inbox_list_grouped(domain, offset, limit, count)
         records = self.search_fetch(domain, LIST_FIELDS, offset=offset, limit=limit,
                                     order='received_at desc, id desc')
-        short_page = len(records) < limit and (records or not offset)
-        total = offset + len(records) if short_page else self.search_count(domain)
+        if len(records) < limit and (records or not offset):
+            total = offset + len(records)  # the last page: no need to count
+        else:
+            total = self.search_count(domain) if count else None
         return {'total': total, 'offset': offset, 'rows': [m._inbox_row() for m in records]}
 
     def _inbox_row(self, thread_count=1, thread_unread=0):
@@ -265,28 +270,45 @@ class MaildeskMessageInbox(models.Model):
         return tz.localize(datetime.combine(day, time.min)).astimezone(pytz.utc).replace(tzinfo=None)
 
     @api.model
-    def _inbox_list_grouped(self, domain, offset, limit):
-        """One row per conversation (``thread_key``, or the message itself without one), newest first."""
-        self.flush_model(['thread_key', 'received_at', 'is_read', 'active'])
-        key = SQL('COALESCE(%s, %s::text)', SQL.identifier(self._table, 'thread_key'),
-                  SQL.identifier(self._table, 'id'))
-        latest = SQL('max(%s)', SQL.identifier(self._table, 'received_at'))
+    def _inbox_list_grouped(self, domain, offset, limit, count=True):
+        """One row per conversation (``thread_key``, or the message itself without one), newest first.
+
+        Two cheap passes: the page of conversations (one hash aggregate over the folder's index), then
+        the newest message of each of these conversations only.
+        """
+        self.flush_model(['thread_key', 'received_at', 'is_read', 'active', 'folder_id'])
+        col = lambda name: SQL.identifier(self._table, name)  # noqa: E731
+        key = SQL('COALESCE(%s, %s::text)', col('thread_key'), col('id'))
         query = self._search(domain)
-        count_sql = query.select(SQL('count(DISTINCT %s)', key))
         query.groupby = key
-        query.order = SQL('%s DESC NULLS LAST, max(%s) DESC', latest, SQL.identifier(self._table, 'id'))
+        total = None
+        if count:
+            total = self.env.execute_query(SQL('SELECT count(*) FROM (%s) AS threads', query.select(SQL('1'))))[0][0]
+        query.order = SQL('max(%s) DESC NULLS LAST, max(%s) DESC', col('received_at'), col('id'))
         query.limit, query.offset = limit, offset
-        rows = self.env.execute_query(query.select(
-            SQL('(array_agg(%s ORDER BY %s DESC NULLS LAST, %s DESC))[1]',
-                SQL.identifier(self._table, 'id'), SQL.identifier(self._table, 'received_at'),
-                SQL.identifier(self._table, 'id')),
-            SQL('count(*)'),
-            SQL('count(*) FILTER (WHERE %s IS NOT TRUE)', SQL.identifier(self._table, 'is_read'))))
-        total = self.env.execute_query(count_sql)[0][0]
-        records = self.browse([row[0] for row in rows])
+        groups = self.env.execute_query(query.select(
+            key, SQL('min(%s)', col('thread_key')), SQL('count(*)'),
+            SQL('count(*) FILTER (WHERE %s IS NOT TRUE)', col('is_read'))))
+        latest = self._inbox_latest_by_key(domain, [g[1] for g in groups if g[1]],
+                                           [int(g[0]) for g in groups if not g[1]])
+        records = self.browse([latest[g[0]] for g in groups])
         records.fetch(LIST_FIELDS)
         return {'total': total, 'offset': offset,
-                'rows': [rec._inbox_row(count, unread) for rec, (_id, count, unread) in zip(records, rows)]}
+                'rows': [rec._inbox_row(count, unread) for rec, (_k, _t, count, unread) in zip(records, groups)]}
+
+    @api.model
+    def _inbox_latest_by_key(self, domain, thread_keys, loner_ids):
+        """``{conversation key: id of its newest message}`` for these conversations, within ``domain``."""
+        if not thread_keys and not loner_ids:
+            return {}
+        col = lambda name: SQL.identifier(self._table, name)  # noqa: E731
+        key = SQL('COALESCE(%s, %s::text)', col('thread_key'), col('id'))
+        query = self._search(expression.AND([domain, expression.OR([
+            [('thread_key', 'in', thread_keys)], [('id', 'in', loner_ids)]])]))
+        rows = self.env.execute_query(SQL(
+            'SELECT DISTINCT ON (%s) %s, %s FROM %s WHERE %s ORDER BY %s, %s DESC NULLS LAST, %s DESC',
+            key, key, col('id'), query.from_clause, query.where_clause, key, col('received_at'), col('id')))
+        return dict(rows)
 
     # ------------------------------------------------------------------ reading pane
     @api.model

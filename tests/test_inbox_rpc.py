@@ -90,6 +90,13 @@ class TestInboxRpc(TransactionCase):
         self.assertEqual((len(last['rows']), last['total']), (3, total))
         beyond = self._list(view={'type': 'folder', 'id': self.inbox.id}, offset=total + 5, limit=10)
         self.assertEqual((beyond['rows'], beyond['total']), ([], total))
+        # later pages need no count (the client knows the total), except the last one which gives it
+        uncounted = self._list(view={'type': 'folder', 'id': self.inbox.id}, offset=10, limit=10, count=False)
+        self.assertEqual((uncounted['total'], len(uncounted['rows'])), (None, 10))
+        last = self._list(view={'type': 'folder', 'id': self.inbox.id}, offset=total - 3, limit=10, count=False)
+        self.assertEqual(last['total'], total)
+        grouped = self._list(view={'type': 'folder', 'id': self.inbox.id}, grouped=True, limit=2, count=False)
+        self.assertEqual((grouped['total'], len(grouped['rows'])), (None, 2))
 
     def test_row_shape(self):
         row = self._list(view={'type': 'folder', 'id': self.data['folders']['sales']['sentitems'].id})['rows'][0]

@@ -62,8 +62,8 @@ print('BENCH ' + json.dumps({'folder': folders['inbox'].id, 'account': account.i
 """
 
 
-def odoo_cmd(pg, addons, db, *extra):
-    return [*odoo_env.odoo_command(), f'--addons-path={addons}', *pg.odoo_args(), '-d', db,
+def odoo_cmd(pg, addons, db, *extra, command=()):
+    return [*odoo_env.odoo_command(), *command, f'--addons-path={addons}', *pg.odoo_args(), '-d', db,
             '--log-level=warn', *extra]
 
 
@@ -177,7 +177,7 @@ def main():
                        check=True, env=env)
         log(f'filling one folder with {args.messages:,} messages')
         script = 'FILL_SQL = %r\nCOUNT = %d\n%s' % (FILL_SQL, args.messages, SETUP_PY)
-        out = subprocess.run(odoo_cmd(pg, addons, DB, 'shell', '--no-http'), input=script, text=True,
+        out = subprocess.run(odoo_cmd(pg, addons, DB, '--no-http', command=['shell']), input=script, text=True,
                              capture_output=True, env=env)
         line = next((x for x in out.stdout.splitlines() if x.startswith('BENCH ')), None)
         if not line:

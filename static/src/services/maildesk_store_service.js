@@ -22,7 +22,7 @@ export class MaildeskStore {
         this.filters = [];
         this.search = "";
         this.grouped = false;
-        this.pages = new MessagePages((offset, limit) => this.fetchPage(offset, limit));
+        this.pages = new MessagePages((offset, limit, count) => this.fetchPage(offset, limit, count));
         this.list = this.pages.state;
         this.selectedId = false;
         this.message = { id: false, loading: false, data: null, error: "" };
@@ -64,7 +64,7 @@ export class MaildeskStore {
         });
     }
 
-    fetchPage(offset, limit) {
+    fetchPage(offset, limit, count = true) {
         return this.rpc("maildesk_list", [], {
             view: this.view,
             filters: this.filters,
@@ -72,6 +72,7 @@ export class MaildeskStore {
             grouped: this.grouped,
             offset,
             limit,
+            count,
         });
     }
 

@@ -9,7 +9,8 @@ export const PAGE_SIZE = 50;
 
 export class MessagePages {
     /**
-     * @param {(offset: number, limit: number) => Promise<{total: number, rows: object[]}>} fetchPage
+     * @param {(offset: number, limit: number, count: boolean) => Promise<{total: ?number, rows: object[]}>} fetchPage
+     *   `count`: whether the server must count the rows (first page, refresh); otherwise `total` may be null
      */
     constructor(fetchPage) {
         this.fetchPage = fetchPage;
@@ -52,7 +53,7 @@ export class MessagePages {
         this.state.pages[page] = "loading";
         let result;
         try {
-            result = await this.fetchPage(page * PAGE_SIZE, PAGE_SIZE);
+            result = await this.fetchPage(page * PAGE_SIZE, PAGE_SIZE, !this.state.loaded);
         } catch (error) {
             if (key === this.state.key) {
                 delete this.state.pages[page];
@@ -63,7 +64,9 @@ export class MessagePages {
             return;
         }
         this.state.pages[page] = "loaded";
-        this.state.total = result.total;
+        if (result.total !== null && result.total !== undefined) {
+            this.state.total = result.total;
+        }
         this.state.loaded = true;
         result.rows.forEach((row, i) => (this.state.rows[page * PAGE_SIZE + i] = row));
     }
@@ -75,7 +78,7 @@ export class MessagePages {
     async refresh() {
         const key = this.state.key;
         const pages = this.pagesOf(...this.lastRange);
-        const results = await Promise.all(pages.map((p) => this.fetchPage(p * PAGE_SIZE, PAGE_SIZE)));
+        const results = await Promise.all(pages.map((p, i) => this.fetchPage(p * PAGE_SIZE, PAGE_SIZE, i === 0)));
         if (key !== this.state.key) {
             return;
         }
@@ -85,7 +88,7 @@ export class MessagePages {
             loaded[page] = "loaded";
             results[i].rows.forEach((row, j) => (rows[page * PAGE_SIZE + j] = row));
         });
-        const total = results.length ? results[0].total : 0;
+        const total = results.length ? results[0].total ?? this.state.total : 0;
         Object.assign(this.state, { total, loaded: true, rows, pages: loaded });
     }
 

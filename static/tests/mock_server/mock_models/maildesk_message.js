@@ -75,8 +75,8 @@ export class MaildeskMessage extends models.Model {
     }
 
     maildesk_list() {
-        const { view = { type: "all" }, filters = [], search = "", grouped = false, offset = 0, limit = 50 } =
-            getKwArgs(arguments, "view", "filters", "search", "grouped", "offset", "limit");
+        const { view = { type: "all" }, filters = [], search = "", grouped = false, offset = 0, limit = 50, count = true } =
+            getKwArgs(arguments, "view", "filters", "search", "grouped", "offset", "limit", "count");
         let messages = this._filter(this._inboxViewDomain(view));
         for (const name of filters) {
             messages = messages.filter(FILTERS[name]);
@@ -100,7 +100,9 @@ export class MaildeskMessage extends models.Model {
             }
             rows = [...threads.values()].map((t) => ({ ...t.row, thread_count: t.count, thread_unread: t.unread }));
         }
-        return { total: rows.length, offset, rows: rows.slice(offset, offset + limit) };
+        const page = rows.slice(offset, offset + limit);
+        const last = page.length < limit && (page.length || !offset);
+        return { total: count || last ? rows.length : null, offset, rows: page };
     }
 
     _inboxViewDomain(view) {
