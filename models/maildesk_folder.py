@@ -28,11 +28,13 @@ SYNC_STATES = [
     ('done', 'Up to date'),
     ('error', 'Error'),
 ]
-# Fields only the sync engine writes; RPC writes to them are refused (style guide rule 17).
+# Fields only the sync engine writes; RPC writes to them are refused (style guide rule 17). account_id and
+# parent_id too: record rules are checked before a write, so a user could otherwise move their own folder (and its
+# messages) into another user's mailbox.
 SYNC_FIELDS = frozenset({
     'graph_id', 'delta_link', 'next_link', 'round_started_at', 'round_number', 'round_is_initial', 'sync_state',
     'synced_count', 'backfill_progress', 'last_sync_at', 'last_checked_at', 'last_error', 'skipped_count',
-    'total_count', 'unread_count', 'role',
+    'total_count', 'unread_count', 'role', 'account_id', 'parent_id',
 })
 
 

@@ -6,7 +6,7 @@ from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 from odoo.tools.mail import html_sanitize
 
@@ -21,6 +21,9 @@ SYNCED_COLUMNS = (
     'modified_at', 'change_key', 'body_preview', 'importance', 'is_read', 'is_draft', 'flag_status', 'categories',
     'has_attachments',
 )
+# Written by MailDesk itself only (sync, sending, write-back bookkeeping), as superuser; refused to users' writes.
+SYSTEM_WRITTEN_FIELDS = frozenset({'account_id', 'graph_id', 'body_html', 'body_fetched_at', 'is_local',
+                                   'pending_action', 'res_model', 'res_id'})
 BOOLEAN_COLUMNS = frozenset({'is_read', 'is_draft', 'has_attachments', 'active', 'is_local'})
 RECIPIENT_COLUMNS = ('to_recipients', 'cc_recipients', 'bcc_recipients')
 CID_SRC = re.compile(r'''(src\s*=\s*["']?)cid:([^"'\s>]+)''', re.IGNORECASE)
@@ -95,14 +98,33 @@ class MaildeskMessage(models.Model):
         ('graph_id_uniq', 'unique(account_id, graph_id)', 'A message is stored once per account.'),
     ]
 
+    def write(self, vals):
+        """A user's write never moves a message into another mailbox nor sets what only MailDesk writes.
+
+        Record rules are checked on the rows *before* a write: without this guard a user could write
+        ``account_id`` (or a folder of another account) on their own message and plant it in someone else's
+        mailbox, or write a raw ``body_html`` (sanitized only when fetched from Outlook).
+        """
+        if not self.env.su:
+            forbidden = SYSTEM_WRITTEN_FIELDS.intersection(vals)
+            if forbidden:
+                raise AccessError(_('These message fields are maintained by MailDesk: %(fields)s',
+                                    fields=', '.join(sorted(forbidden))))
+            if vals.get('folder_id'):
+                folder = self.env['maildesk.folder'].browse(vals['folder_id'])
+                if any(message.account_id != folder.account_id for message in self):
+                    raise AccessError(_('A message can only be moved to a folder of its own mailbox.'))
+        return super().write(vals)
+
     # ------------------------------------------------------------------ batch upsert (sync)
 
     @api.model
     def _upsert_graph_batch(self, folder, items):
         """Apply one delta page of ``folder`` to the store. Idempotent: replays and duplicates are no-ops.
 
-        One query finds the existing rows (locked in id order, so concurrent workers never deadlock), one
-        ``create()`` inserts the new ones, ``write()`` touches only rows whose values changed. ``@removed`` only
+        One query finds the existing rows (locked in id order, so concurrent workers never deadlock), one INSERT
+        adds the new ones, one UPDATE per set of changed columns touches only rows whose values changed (the ORM
+        is told about both, as ``create()``/``write()`` would, without their per-row cost). ``@removed`` only
         soft-removes a row still in ``folder`` (a move's destination may already have claimed it); an item older
         than the stored version (``modified_at``) is a stale replay and ignored. Malformed items are skipped and
         counted, never fatal. No partner is ever created.
