@@ -19,3 +19,4 @@ from . import test_send_concurrency
 from . import test_reliability_faults
 from . import test_reliability_auth
 from . import test_reliability_concurrency
+from . import test_security_access
