@@ -545,8 +545,8 @@ class MaildeskAccount(models.Model):
         """
         self.ensure_one()
         self._check_can_authorize()
-        app = self._maildesk_msal_app()  # an empty cache: the new sign-in replaces previous tokens
         try:
+            app = self._maildesk_msal_app()  # an empty cache: the new sign-in replaces previous tokens
             result = identity.finish_auth_flow(app, flow, params)
             mailbox = self._signed_in_mailbox(result)
         except FlowMismatch:

@@ -80,6 +80,16 @@ class TestAuthorization(MaildeskCase):
         self.assertIn('does not match', str(caught.exception))
         self.assertNothingStored(account)
 
+    def test_identity_platform_down_at_redemption(self):
+        account = self.make_account(authorized=False, connected=False)
+        flow = account._start_authorization()
+        params = self.consent_at_emulator(flow['auth_uri'])
+        self.emulator.faults({'status': 503, 'path_contains': '/oauth2/v2.0/token', 'count': 5})
+        with self.assertRaises(UserError) as caught:
+            account._finish_authorization(flow, params)
+        self.assertIn('Microsoft could not complete the sign-in', str(caught.exception))
+        self.assertNothingStored(account)
+
     def test_wrong_secret_at_authorization(self):
         account = self.make_account(authorized=False, connected=False)
         self.configure_maildesk(**{'maildesk.client_secret': 'the-secret-id-not-its-value'})
