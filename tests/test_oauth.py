@@ -165,6 +165,7 @@ class TestAuthorization(MaildeskCase):
         self.env['fetchmail.server']._fetch_mails()
         server.fetch_mail(raise_exception=False)
         self.env['maildesk.account']._cron_sync_changes()
+        self.env['maildesk.account']._cron_backfill()
         self.assertIsInstance(self.graph_attempt(account), AuthInvalid)
         self.assertEqual(self.token_requests(), 0)
         self.assertEqual(self.emulator.counters()['total'], 0, 'no Graph request either')
