@@ -227,7 +227,7 @@ class MaildeskMessage(models.Model):
         """Column values for one Graph item (the part compared with a stored row)."""
         row = {key: values[key] for key in SYNCED_COLUMNS if key != 'categories'}
         row['categories'] = ', '.join(values['categories']) or False
-        for key in ('received_at', 'sent_at', 'modified_at'):
+        for key in ('received_at', 'sent_at'):  # modified_at keeps its precision: it orders versions
             if row[key]:
                 row[key] = row[key].replace(microsecond=0)
         for key, value in row.items():
@@ -340,8 +340,7 @@ class MaildeskMessage(models.Model):
     def _apply_update(self, folder, row, values, context):
         """Update one existing row from a Graph item; returns 1 when something changed, else 0."""
         in_folder = row['folder_id'] == folder.id and row['active']
-        if row['modified_at'] and values['modified_at'] and values['modified_at'].replace(microsecond=0) < \
-                row['modified_at']:
+        if row['modified_at'] and values['modified_at'] and values['modified_at'] < row['modified_at']:
             # Stale replay: the stored version is newer. Still present in this folder though.
             if in_folder and row['seen_round'] != context['seen']['seen_round']:
                 context['same_round'].append(row['id'])
