@@ -2,7 +2,7 @@ import json
 from urllib.parse import parse_qsl, urlsplit
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from odoo.addons.maildesk.graph.errors import AuthInvalid
 
@@ -224,6 +224,16 @@ class TestAuthorization(MaildeskCase):
         self.assertFalse(account._check_can_sync())
         account._set_throttled(120)
         self.assertIn('slow down', account._check_can_sync())
+
+    def test_account_form_as_user(self):
+        user = self.make_maildesk_user(self.env, 'md_form_user')
+        with Form(self.env['maildesk.account'].with_user(user)) as form:
+            form.email = self.emulator.users[1]
+            self.assertEqual(form.name, self.emulator.users[1])
+            form.sender_name = 'Support'
+        account = form.save()
+        self.assertEqual((account.user_id, account.state), (user, 'not_authorized'))
+        self.assertIn('Not authorized yet', account.with_user(user).sync_blocked_reason)
 
     def test_only_owner_or_manager_authorizes(self):
         owner = self.make_maildesk_user(self.env, 'md_auth_owner')
