@@ -39,7 +39,7 @@ class MaildeskOAuthController(http.Controller):
     @http.route('/maildesk/oauth/start', type='http', auth='user', methods=['GET'])
     def maildesk_oauth_start(self, account_id=None, **kwargs):
         account = request.env['maildesk.account']
-        if account_id and str(account_id).isdigit():
+        if account_id and str(account_id).isascii() and str(account_id).isdigit():  # not '²' nor '١'
             account = account.browse(int(account_id)).exists()
         try:
             if not account:

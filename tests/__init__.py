@@ -20,3 +20,4 @@ from . import test_reliability_faults
 from . import test_reliability_auth
 from . import test_reliability_concurrency
 from . import test_security_access
+from . import test_security_oauth
