@@ -24,6 +24,10 @@ from odoo_env import REPO, log  # noqa: E402
 from pgcluster import PgCluster, free_port  # noqa: E402
 
 ERROR_LINE = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ')
+# Secrets that must never reach the server log: anything shaped like an emulator access token, refresh token or
+# authorization code, the emulator's client secret, and every value the tests listed in $MAILDESK_SECRETS_FILE
+# (tests/security_secrets.py).
+SECRET_SHAPES = re.compile(r'EwBoA8l6BAAU[\w-]{20,}|\b[01]\.AXoA[\w-]{20,}|emu~Q8s\.maildesk-emulator-secret-value')
 BROWSER_SKIP = re.compile(r'chrome|chromium|browser|websocket', re.I)
 
 
@@ -73,7 +77,9 @@ def run_odoo(totals, workdir, test_tags):
                '--test-enable', f'--test-tags={test_tags}', '--stop-after-init',
                f'--http-port={free_port()}', '--max-cron-threads=0', '--workers=0',
                f'--data-dir={os.path.join(workdir, "filestore")}', '--log-level=info']
-        env = dict(os.environ, MAILDESK_TEST_REPORT=report_path, PYTHONPATH=os.pathsep.join(
+        secrets_path = os.path.join(workdir, 'secrets.txt')
+        env = dict(os.environ, MAILDESK_TEST_REPORT=report_path, MAILDESK_SECRETS_FILE=secrets_path,
+                   PYTHONPATH=os.pathsep.join(
             filter(None, [odoo_root, os.environ.get('PYTHONPATH')])))
         log('Odoo: installing maildesk and running its tests (full log: %s)' % log_path)
         error_lines = []
@@ -88,6 +94,24 @@ def run_odoo(totals, workdir, test_tags):
                     sys.stdout.write(line)
             proc.wait()
     account_odoo(totals, report_path, error_lines)
+    check_secrets(totals, log_path, secrets_path)
+
+
+def check_secrets(totals, log_path, secrets_path):
+    """Fail when a token, code or secret appears anywhere in the full Odoo log (never printing it)."""
+    known = set()
+    if os.path.exists(secrets_path):
+        known = {line.strip() for line in open(secrets_path, encoding='utf-8') if len(line.strip()) >= 12}
+    leaks = 0
+    with open(log_path, encoding='utf-8', errors='replace') as log_file:
+        for number, line in enumerate(log_file, 1):
+            if SECRET_SHAPES.search(line) or any(secret in line for secret in known):
+                leaks += 1
+                log(f'secret-looking value in the server log, line {number} (value not shown)')
+    if leaks:
+        totals.fail(f'{leaks} log line(s) carry a token, code or secret')
+    else:
+        log(f'server log checked for secrets: none ({len(known)} known values + token shapes)')
 
 
 def account_odoo(totals, report_path, error_lines):
