@@ -47,14 +47,14 @@ class MaildeskMessage(models.Model):
     active = fields.Boolean(default=True)
     graph_id = fields.Char('Graph ID', required=True, readonly=True)
     internet_message_id = fields.Char('Message-ID', index=True, readonly=True)
-    conversation_id = fields.Char(index=True, readonly=True)
+    conversation_id = fields.Char(readonly=True)  # threads are looked up by thread_key
     thread_key = fields.Char(index=True, readonly=True,
                              help='Conversation key: Graph conversationId, or the thread root when it drifts.')
     in_reply_to = fields.Char(readonly=True)
     references = fields.Text(readonly=True)
 
     subject = fields.Char()
-    from_address = fields.Char('From Address', index=True)
+    from_address = fields.Char('From Address')  # searched with ilike: a btree would not serve it
     from_name = fields.Char('From')
     sender_address = fields.Char()
     sender_name = fields.Char()
@@ -66,7 +66,7 @@ class MaildeskMessage(models.Model):
     partner_ids = fields.Many2many('res.partner', 'maildesk_message_partner_rel', 'message_id', 'partner_id',
                                    string='Recipient Contacts')
 
-    received_at = fields.Datetime('Received', index=True)
+    received_at = fields.Datetime('Received')  # the inbox's partial indexes order and filter by it
     sent_at = fields.Datetime('Sent')
     modified_at = fields.Datetime('Modified in Outlook', readonly=True)
     change_key = fields.Char(readonly=True)
