@@ -3,6 +3,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
+from odoo.tests.common import ChromeBrowser
 
 from odoo.addons.maildesk.graph.errors import AuthInvalid
 
@@ -366,3 +367,32 @@ class TestAuthorizeController(MaildeskHttpCase):
         self.assertEqual(action, '/maildesk/oauth/complete')
         self.assertEqual(fields, {'code': 'c0de', 'state': '"><script>alert(1)</script>'})
         self.assertEqual(self.http_get('/maildesk/oauth/complete').status_code, 405, 'POST only')
+
+
+@tagged('post_install', '-at_install')
+class TestAuthorizeInBrowser(MaildeskHttpCase):
+    """Authorize Outlook in headless Chromium, with the browser's own cookie rules: Microsoft's form_post arrives
+    cross-site (no session cookie) and MailDesk's relay page carries it on, same-site, to the completion."""
+
+    def test_authorize_in_chromium(self):
+        owner = self.make_maildesk_user(self.env, 'md_browser_owner')
+        account = self.env['maildesk.account'].with_user(owner).create({
+            'name': 'Sales', 'email': self.emulator.users[0]})
+        self.emulator.consent('accept')  # the emulator answers at once, as Microsoft does for a consented user
+        browser = ChromeBrowser(self)
+        try:
+            self.authenticate('md_browser_owner', 'md_browser_owner', browser=browser)
+            browser._websocket_request('Security.setIgnoreCertificateErrors', params={'ignore': True})
+            self.cr.flush()
+            self.cr.clear()
+            browser.navigate_to(self.base_url() + '/maildesk/oauth/start?account_id=%d' % account.id)
+            # back on the account's form, rendered by the web client (let it finish loading before stopping)
+            arrived = ("location.pathname === '/odoo/maildesk-accounts/%d' && "
+                       "!!document.querySelector('.o_form_view .o_statusbar_status')" % account.id)
+            self.assertTrue(browser._wait_ready(arrived, timeout=90), 'the browser came back to the account')
+        finally:
+            browser.stop()
+            self._wait_remaining_requests()
+        account.invalidate_recordset()
+        self.assertEqual(account.state, 'authorized')
+        self.assertTrue(account.sudo().token_cache)
