@@ -28,6 +28,7 @@ from bench import dovecot, machine, report  # noqa: E402
 from bench.runner import Runner  # noqa: E402
 
 BENCH_DIR = os.path.join(REPO, '.bench')
+ERRORS = []  # parts that failed: recorded in the JSON, the others still run
 
 
 def parse_args():
@@ -99,10 +100,21 @@ def run_maildesk(runner, args, results):
     if not args.skip_maildesk:
         results['sizes'] = {}
         for size in args.sizes:
-            results['sizes'][str(size)] = maildesk_driver.run_size(runner, args, size)
+            section(results['sizes'], str(size), maildesk_driver.run_size, runner, args, size)
         maildesk_driver.incremental_ratio(results)
     if not args.skip_scale:
-        results['scale_out'] = maildesk_driver.run_scale(runner, args)
+        section(results, 'scale_out', maildesk_driver.run_scale, runner, args)
+
+
+def section(results, key, fn, *args):
+    """Run one part; a failure is recorded in the JSON (``errors``) and the other parts still run."""
+    try:
+        value = fn(*args)
+        if key:
+            results[key] = value
+    except Exception as exc:  # noqa: BLE001
+        log(f'FAILED {key or fn.__name__}: {exc}')
+        ERRORS.append({'part': key or fn.__name__, 'error': str(exc)[-3000:]})
 
 
 def main():
@@ -134,13 +146,15 @@ def main():
                 f'logs in {run_dir}')
             results['install_s'] = round(runner.build_template(), 1)
             if not args.skip_orm:
-                results['orm_ceiling'] = run_orm(runner, args)
-            run_maildesk(runner, args, results)
+                section(results, 'orm_ceiling', run_orm, runner, args)
+            section(results, None, run_maildesk, runner, args, results)
             if maildir is not None:
-                results['imap'] = run_imap(runner, args, imap_root, maildir.result())
+                section(results, 'imap', lambda: run_imap(runner, args, imap_root, maildir.result()))
     except KeyboardInterrupt:
         log('interrupted')
         results['interrupted'] = True
+    if ERRORS:
+        results['errors'] = ERRORS
     results['wall_s'] = round(time.time() - started, 1)
     results['loadavg_at_end'] = [round(x, 2) for x in os.getloadavg()]
     results['targets'] = report.evaluate(results)
@@ -159,7 +173,7 @@ def main():
     log(f'results: {path} (wall time {results["wall_s"]:.0f}s)')
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)
-    return 1 if results.get('interrupted') else 0
+    return 1 if results.get('interrupted') or results.get('errors') else 0
 
 
 if __name__ == '__main__':

@@ -158,6 +158,8 @@ def table(results):
             lines.append('')
             lines.append(f'Hot path of the initial sync, {int(size):,} messages (cProfile, own time; {prof["path"]}):')
             lines += ['  ' + line for line in prof['top']['tottime'][:14]]
+    for error in results.get('errors') or ():
+        lines.append(f'FAILED part {error["part"]}: {error["error"].strip().splitlines()[-1]}')
     if results.get('maildesk_skipped'):
         lines.append(f'MailDesk measurements skipped: {results["maildesk_skipped"]}')
     return '\n'.join(lines)

@@ -2,7 +2,7 @@
 
 The driver (tools/bench.py) starts one such process per measurement, so CPU and memory figures are the Odoo
 process's own: CPU is ``time.process_time()`` (user + system of this process, all threads), memory is VmRSS from
-/proc/self/status at the start and ``ru_maxrss`` (peak) at the end. Scenarios talk to the database through the
+/proc/self/status at the start and VmHWM (peak RSS, reset when the phase starts) at the end. Scenarios talk to the database through the
 ORM exactly as Odoo's cron workers do (``Registry(db).cursor()``, superuser environment, commit per unit of work).
 
 The worker speaks to the driver with ``@@BENCH {json}`` lines on stdout: ``{"event": "start", "t": epoch}`` the
@@ -11,7 +11,6 @@ Odoo logs go to the --logfile the driver passes.
 """
 import json
 import os
-import resource
 import sys
 import time
 
@@ -25,16 +24,32 @@ def emit(event, **values):
     sys.stdout.flush()
 
 
-def rss_mib():
+def _status_mib(field):
     with open('/proc/self/status') as fh:
         for line in fh:
-            if line.startswith('VmRSS:'):
+            if line.startswith(field + ':'):
                 return int(line.split()[1]) / 1024
     return 0.0
 
 
+def rss_mib():
+    return _status_mib('VmRSS')
+
+
+def reset_peak_rss():
+    """Restart this process's peak-RSS counter (VmHWM) at the current RSS (Linux >= 4.0: clear_refs = 5)."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as fh:
+            fh.write('5')
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process since start or the last reset. VmHWM, not ru_maxrss: ru_maxrss survives fork
+    and exec, so a worker would report its parent's peak (the driver holding the emulator's ground truth)."""
+    return _status_mib('VmHWM')
 
 
 class Meter:
@@ -46,6 +61,7 @@ class Meter:
         self._profiler = None
 
     def __enter__(self):
+        reset_peak_rss()
         if self.profile:
             import cProfile  # noqa: PLC0415
             self._profiler = cProfile.Profile()
