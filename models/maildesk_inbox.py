@@ -273,28 +273,33 @@ class MaildeskMessageInbox(models.Model):
     def _inbox_list_grouped(self, domain, offset, limit, count=True):
         """One row per conversation (``thread_key``, or the message itself without one), newest first.
 
-        Two cheap passes: the page of conversations (one hash aggregate over the folder's index), then
-        the newest message of each of these conversations only.
+        Two cheap passes: the page of conversations and their number (one hash aggregate over the
+        folder's index), then the newest message of each of these conversations only.
         """
         self.flush_model(['thread_key', 'received_at', 'is_read', 'active', 'folder_id'])
         col = lambda name: SQL.identifier(self._table, name)  # noqa: E731
         key = SQL('COALESCE(%s, %s::text)', col('thread_key'), col('id'))
         query = self._search(domain)
         query.groupby = key
-        total = None
-        if count:
-            total = self.env.execute_query(SQL('SELECT count(*) FROM (%s) AS threads', query.select(SQL('1'))))[0][0]
         query.order = SQL('max(%s) DESC NULLS LAST, max(%s) DESC', col('received_at'), col('id'))
         query.limit, query.offset = limit, offset
+        # count(*) OVER (): the number of conversations, from the same aggregate as the page
         groups = self.env.execute_query(query.select(
             key, SQL('min(%s)', col('thread_key')), SQL('count(*)'),
-            SQL('count(*) FILTER (WHERE %s IS NOT TRUE)', col('is_read'))))
+            SQL('count(*) FILTER (WHERE %s IS NOT TRUE)', col('is_read')), SQL('count(*) OVER ()')))
+        if groups:
+            total = groups[0][4]
+        elif offset and count:  # past the end: count on its own
+            query.order, query.limit, query.offset = None, None, None
+            total = self.env.execute_query(SQL('SELECT count(*) FROM (%s) AS threads', query.select(SQL('1'))))[0][0]
+        else:
+            total = None if offset else 0
         latest = self._inbox_latest_by_key(domain, [g[1] for g in groups if g[1]],
                                            [int(g[0]) for g in groups if not g[1]])
         records = self.browse([latest[g[0]] for g in groups])
         records.fetch(LIST_FIELDS)
         return {'total': total, 'offset': offset,
-                'rows': [rec._inbox_row(count, unread) for rec, (_k, _t, count, unread) in zip(records, groups)]}
+                'rows': [rec._inbox_row(n, unread) for rec, (_k, _t, n, unread, _total) in zip(records, groups)]}
 
     @api.model
     def _inbox_latest_by_key(self, domain, thread_keys, loner_ids):

@@ -96,7 +96,10 @@ class TestInboxRpc(TransactionCase):
         last = self._list(view={'type': 'folder', 'id': self.inbox.id}, offset=total - 3, limit=10, count=False)
         self.assertEqual(last['total'], total)
         grouped = self._list(view={'type': 'folder', 'id': self.inbox.id}, grouped=True, limit=2, count=False)
-        self.assertEqual((grouped['total'], len(grouped['rows'])), (None, 2))
+        threads = len(set(self.Message.search([('folder_id', '=', self.inbox.id)]).mapped('thread_key')))
+        self.assertEqual((grouped['total'], len(grouped['rows'])), (threads, 2), 'conversations: counted for free')
+        past = self._list(view={'type': 'folder', 'id': self.inbox.id}, grouped=True, offset=500)
+        self.assertEqual((past['total'], past['rows']), (threads, []))
 
     def test_row_shape(self):
         row = self._list(view={'type': 'folder', 'id': self.data['folders']['sales']['sentitems'].id})['rows'][0]
