@@ -47,6 +47,7 @@ def parse_args():
                         help='after the measured runs of SIZE, one more initial sync under cProfile: its hot path '
                              'goes into the JSON (default 10000; 0 = none)')
     parser.add_argument('--keep', action='store_true', help='keep the run directory (databases are always dropped)')
+    parser.add_argument('--report', metavar='JSON', help='print the table of an earlier run\'s JSON and stop')
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(',') if s.strip()]
     return args
@@ -119,6 +120,12 @@ def section(results, key, fn, *args):
 
 def main():
     args = parse_args()
+    if args.report:
+        with open(args.report) as fh:
+            results = json.load(fh)
+        results['targets'] = report.evaluate(results)
+        print(report.table(results))
+        return 0
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     started = time.time()
     odoo_root = odoo_env.find_odoo()

@@ -22,7 +22,8 @@ def git_info(repo):
     """The commit, plus what of the measured code differs from it: in a shared checkout the sync engine may be
     uncommitted work, so the modified / untracked code files are listed and fingerprinted (sha256 of contents)."""
     commit = _run(['git', 'rev-parse', 'HEAD'], repo)
-    status = _run(['git', 'status', '--porcelain', '--untracked-files=all', '--', *CODE_DIRS], repo, strip=False).splitlines()
+    status = _run(['git', 'status', '--porcelain', '--untracked-files=all', '--', *CODE_DIRS], repo,
+                  strip=False).splitlines()
     changed = sorted(line[3:] for line in status if line.strip() and line[3:].endswith(('.py', '.xml', '.csv')))
     digest = hashlib.sha256()
     for path in changed:

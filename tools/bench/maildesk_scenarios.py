@@ -128,7 +128,8 @@ def drain(env, deadline_s=1800, mode='cron'):
         stats['runner_calls'] += 1
         if mode == 'cron':
             with registry.cursor() as cr:
-                cr.execute("""SELECT (SELECT count(*) FROM ir_cron WHERE active AND nextcall <= now() AT TIME ZONE 'UTC')
+                cr.execute("""SELECT (SELECT count(*) FROM ir_cron
+                                        WHERE active AND nextcall <= now() AT TIME ZONE 'UTC')
                                    + (SELECT count(*) FROM ir_cron_trigger WHERE call_at <= now() AT TIME ZONE 'UTC'),
                                      (SELECT count(*) FROM ir_cron_progress)""")
                 due, runs = cr.fetchone()

@@ -82,7 +82,8 @@ def table(results):
     lines.append('')
     dirty = git.get('uncommitted_code_files') or []
     dirty = f' + {len(dirty)} uncommitted code files ({git.get("uncommitted_fingerprint")})' if dirty else ''
-    lines.append(f'MailDesk bench — commit {git.get("commit_short")}{dirty} — {m.get("cpu_model")}, {m.get("cores")} cores, '
+    lines.append(f'MailDesk bench — commit {git.get("commit_short")}{dirty} — {m.get("cpu_model")}, '
+                 f'{m.get("cores")} cores, '
                  f'{m.get("ram_gib")} GiB — Python {m.get("python")}, Odoo {m.get("odoo")}, '
                  f'PostgreSQL {m.get("postgres")}, Dovecot {m.get("dovecot")} — load average at start / end: '
                  f'{(m.get("loadavg_at_start") or ["?"])[0]} / {(results.get("loadavg_at_end") or ["?"])[0]}; '
@@ -139,7 +140,8 @@ def table(results):
                          _fmt(imap.get('wall_s'), 1), _fmt(imap.get('messages_per_s'), 1),
                          _fmt(imap.get('cpu_s_per_1000'), 2), _fmt(imap.get('peak_rss_mib'))])
         if orm:
-            body.append(['ORM create() ceiling, 1,000-row batches', _fmt(orm.get('rows'), 0), _fmt(orm.get('wall_s'), 2),
+            body.append(['ORM create() ceiling, 1,000-row batches', _fmt(orm.get('rows'), 0),
+                         _fmt(orm.get('wall_s'), 2),
                          _fmt(orm.get('rows_per_s')), _fmt(orm.get('cpu_s', 0) / max(orm.get('rows', 1), 1) * 1000, 3),
                          _fmt(orm.get('peak_rss_mib'))])
         lines += _grid(head, body)

@@ -43,7 +43,8 @@ class Runner:
     def odoo_args(self, dbname, log_name):
         return [f'--addons-path={self.addons_path}', *self.pg.odoo_args(), '-d', dbname,
                 f'--data-dir={os.path.join(self.run_dir, "filestore")}', '--without-demo=all',
-                f'--logfile={os.path.join(self.run_dir, log_name)}', os.environ.get('BENCH_LOG', '--log-level=warn'), '--max-cron-threads=0']
+                f'--logfile={os.path.join(self.run_dir, log_name)}', os.environ.get('BENCH_LOG', '--log-level=warn'),
+                '--max-cron-threads=0']
 
     def build_template(self):
         """Install maildesk once; every measurement runs on a fresh CREATE DATABASE ... TEMPLATE copy."""
