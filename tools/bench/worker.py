@@ -3,7 +3,8 @@
 The driver (tools/bench.py) starts one such process per measurement, so CPU and memory figures are the Odoo
 process's own: CPU is ``time.process_time()`` (user + system of this process, all threads), memory is VmRSS from
 /proc/self/status at the start and VmHWM (peak RSS, reset when the phase starts) at the end. Scenarios talk to
-the database through the ORM exactly as Odoo's cron workers do (``Registry(db).cursor()``, superuser environment, commit per unit of work).
+the database through the ORM exactly as Odoo's cron workers do (``Registry(db).cursor()``, superuser
+environment, commit per unit of work).
 
 The worker speaks to the driver with ``@@BENCH {json}`` lines on stdout: ``{"event": "start", "t": epoch}`` the
 instant a timed phase begins (the driver polls the database against it) and ``{"event": "result", ...}`` at the end.
