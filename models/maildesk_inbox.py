@@ -458,11 +458,44 @@ class MaildeskFolderInbox(models.Model):
 
 
 class MaildeskAccountInbox(models.Model):
-    """Open inboxes follow an account's status (state, last error, last sync) live."""
+    """Open inboxes follow an account's status (state, last error, last sync) live; smart buttons."""
     _inherit = 'maildesk.account'
+
+    incoming_server_count = fields.Integer(compute='_compute_server_counts', groups='base.group_system')
+    outgoing_server_count = fields.Integer(compute='_compute_server_counts', groups='base.group_system')
 
     def write(self, vals):
         result = super().write(vals)
         if INBOX_ACCOUNT_STATUS & set(vals):
             self.env['maildesk.message']._maildesk_notify_changed(self)
         return result
+
+    def _compute_server_counts(self):
+        for account in self:
+            account.incoming_server_count = len(account.fetchmail_server_ids)
+            account.outgoing_server_count = len(account.mail_server_ids)
+
+    def action_open_inbox(self):
+        """Smart button: this mailbox in the inbox."""
+        self.ensure_one()
+        return {'type': 'ir.actions.client', 'tag': 'maildesk.inbox', 'name': _('Inbox'),
+                'params': {'account_id': self.id}}
+
+    def action_open_incoming_servers(self):
+        self.ensure_one()
+        return self._server_action('fetchmail.server', _('Incoming Mail Servers'), self.fetchmail_server_ids, {
+            'default_server_type': 'maildesk_graph', 'default_maildesk_account_id': self.id,
+            'default_name': self.name})
+
+    def action_open_outgoing_servers(self):
+        self.ensure_one()
+        return self._server_action('ir.mail_server', _('Outgoing Mail Servers'), self.mail_server_ids, {
+            'default_smtp_authentication': 'maildesk_graph', 'default_maildesk_account_id': self.id,
+            'default_name': self.name, 'default_from_filter': self.email})
+
+    def _server_action(self, model, name, servers, context):
+        action = {'type': 'ir.actions.act_window', 'name': name, 'res_model': model, 'context': context,
+                  'domain': [('maildesk_account_id', '=', self.id)]}
+        if len(servers) == 1:
+            return dict(action, view_mode='form', views=[(False, 'form')], res_id=servers.id)
+        return dict(action, view_mode='list,form', views=[(False, 'list'), (False, 'form')])

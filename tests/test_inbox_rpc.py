@@ -265,6 +265,24 @@ class TestInboxRpc(TransactionCase):
         message.action_delete()
         self.assertFalse(message.active, 'deleting from Deleted Items deletes for good')
 
+    def test_account_smart_buttons(self):
+        self.assertEqual(self.sales.message_count, self._count([('account_id', '=', self.sales.id)]))
+        action = self.sales.action_open_inbox()
+        self.assertEqual((action['tag'], action['params']), ('maildesk.inbox', {'account_id': self.sales.id}))
+        incoming = self.sales.action_open_incoming_servers()
+        self.assertEqual(self.sales.incoming_server_count, 0)
+        self.assertEqual((incoming['res_model'], incoming['domain']),
+                         ('fetchmail.server', [('maildesk_account_id', '=', self.sales.id)]))
+        self.assertEqual(incoming['context']['default_server_type'], 'maildesk_graph')
+        server = self.env['ir.mail_server'].create({
+            'name': 'Sales Outlook', 'smtp_authentication': 'maildesk_graph', 'maildesk_account_id': self.sales.id,
+            'from_filter': self.sales.email})
+        self.sales.invalidate_recordset()
+        self.assertEqual(self.sales.outgoing_server_count, 1)
+        outgoing = self.sales.action_open_outgoing_servers()
+        self.assertEqual((outgoing['res_model'], outgoing['res_id'], outgoing['view_mode']),
+                         ('ir.mail_server', server.id, 'form'), 'one server: its form')
+
     # ------------------------------------------------------------------ bus
     def test_notify_changed_reaches_owner_and_managers(self):
         self._clear_bus()

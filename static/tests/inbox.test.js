@@ -1,7 +1,7 @@
 import { describe, expect, test } from "@odoo/hoot";
 import { click, press, queryAll, queryAllTexts, queryOne, waitFor, waitUntil } from "@odoo/hoot-dom";
 import { advanceTime, animationFrame } from "@odoo/hoot-mock";
-import { MockServer, onRpc, serverState } from "@web/../tests/web_test_helpers";
+import { getService, MockServer, onRpc, serverState } from "@web/../tests/web_test_helpers";
 import { router } from "@web/core/browser/router";
 import { defineMaildeskModels, openInbox, seedMailbox } from "./maildesk_test_helpers";
 
@@ -182,4 +182,19 @@ test("Sync fetches new mail for the accounts in view, not for those waiting for 
     expect.verifySteps(["sync 1"]);
     await waitFor(".o_notification:contains(Synced)");
     expect(".o-maildesk-FolderPane-account[data-account-id='2'] .o-maildesk-AccountStatus-authorize").toHaveCount(1);
+});
+
+test("opened for one account (smart button), then again from the menu: the view is kept", async () => {
+    const { folders } = await seedMailbox({ count: 2 });
+    await openInbox();
+    await click(`.o-maildesk-FolderNode[data-folder-id='${folders.projects}'] > .o-maildesk-FolderNode-row`);
+    await animationFrame();
+    expect(".o-maildesk-MessageList-title").toHaveText("Projects · Sales");
+    await getService("action").doAction({ type: "ir.actions.client", tag: "maildesk.inbox", params: { account_id: 1 } });
+    await animationFrame();
+    expect(".o-maildesk-MessageList-title").toHaveText("Sales");
+    expect(".o-maildesk-MessageList-row").toHaveCount(2);
+    await getService("action").doAction({ type: "ir.actions.client", tag: "maildesk.inbox" });
+    await animationFrame();
+    expect(".o-maildesk-MessageList-title").toHaveText("Sales");
 });

@@ -23,17 +23,25 @@ export class InboxAction extends Component {
         onWillStart(() => this.store.start(this.initialState()));
     }
 
-    /** `/odoo/maildesk?folder_id=3&message_id=42` → view and message to open. */
+    /**
+     * `/odoo/maildesk?folder_id=3&message_id=42` (or an action's params) → view and message to open. The
+     * params are consumed: coming back through the breadcrumbs keeps what the user was looking at.
+     */
     initialState() {
-        const params = { ...this.props.action.context?.params, ...this.props.action.params };
-        const messageId = parseInt(params.message_id) || false;
+        const sources = [this.props.action.params, this.props.action.context?.params].filter(Boolean);
+        const read = (key) => parseInt(sources.map((params) => params[key]).find(Boolean)) || false;
+        const consume = (key) => sources.forEach((params) => delete params[key]);
+        const messageId = read("message_id");
+        let view = null;
         for (const type of ["folder", "account", "tag"]) {
-            const id = parseInt(params[`${type}_id`]);
-            if (id) {
-                return { view: { type, id }, messageId };
+            const id = read(`${type}_id`);
+            if (id && !view) {
+                view = { type, id };
             }
+            consume(`${type}_id`);
         }
-        return { view: { type: "all" }, messageId };
+        consume("message_id");
+        return { view, messageId };
     }
 
     /** Narrow screens show one pane at a time, switched from a bottom bar. */

@@ -36,18 +36,21 @@ export class MaildeskStore {
 
     // ------------------------------------------------------------- loading
     /**
-     * Called by the client action: tree, then the view from the URL (or All mailboxes). Coming back
-     * (breadcrumbs, menu) keeps the view, filters and open message and refreshes them.
+     * Called by the client action: tree, then the view asked for (URL, smart button) or All mailboxes.
+     * Coming back (breadcrumbs, menu) without one keeps the view, filters and open message, refreshed.
      */
     async start({ view, messageId } = {}) {
         this.subscribeBus();
-        if (this.started) {
-            return this.refresh();
+        if (!this.started) {
+            this.started = true;
+            await this.loadTree();
+            this.view = view || { type: "all" };
+            await this.pages.reset();
+        } else if (view) {
+            await Promise.all([this.loadTree(), this.selectView(view)]);
+        } else {
+            await this.refresh();
         }
-        this.started = true;
-        await this.loadTree();
-        this.view = view || { type: "all" };
-        await this.pages.reset();
         if (messageId) {
             await this.openMessage(messageId);
         }

@@ -146,7 +146,19 @@ registry.category("web_tour.tours").add("maildesk_inbox_tour", {
             trigger: ".o-maildesk-MessageList-title:contains(Urgent) ~ .o-maildesk-MessageList-count",
         },
         {
-            trigger: ".o-maildesk-MessageList-row",
+            content: "the account's smart button opens its mail in the inbox",
+            trigger: ".o-maildesk-FolderPane-account:contains(Sales) .o-maildesk-FolderPane-accountSettings",
+            run: "click",
+        },
+        {
+            trigger: ".o_form_view .oe_stat_button[name=action_open_inbox]:contains(Messages)",
+            run: "click",
+        },
+        {
+            trigger: ".o-maildesk-MessageList-title:contains(Sales)",
+        },
+        {
+            trigger: ".o-maildesk-FolderPane-accountName.o-maildesk-FolderPane-item--active:contains(Sales)",
         },
         stepUtils.showAppsMenuItem(),
         {
