@@ -150,6 +150,8 @@ def clean_text(value, limit):
     """A str safe for PostgreSQL: non-strings -> '', lone surrogates replaced, NUL stripped, length capped."""
     if not isinstance(value, str):
         return ''
+    if value.isascii() and '\x00' not in value:  # the common case: nothing to repair (sync's hot path)
+        return value if len(value) <= limit else value[:limit - 1] + '…'
     # A JSON "\ud800" escape decodes to a lone surrogate that PostgreSQL (UTF-8) cannot store.
     text = value.encode('utf-8', 'surrogatepass').decode('utf-8', 'replace')
     text = text.replace('\x00', '')
@@ -170,9 +172,14 @@ def parse_datetime(value):
     if not isinstance(value, str) or not value.strip() or len(value) > 64:
         return None
     try:
-        moment = date_parser.isoparse(value.strip())
-    except (ValueError, OverflowError, TypeError):
-        return None
+        # Graph's own form ("2014-01-01T00:00:00Z") parses with the stdlib on 3.11+, several times faster
+        # than dateutil on sync's hot path; dateutil covers every other ISO 8601 variant.
+        moment = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        try:
+            moment = date_parser.isoparse(value.strip())
+        except (ValueError, OverflowError, TypeError):
+            return None
     if moment.tzinfo is not None:
         try:
             moment = moment.astimezone(datetime.timezone.utc)
