@@ -3,10 +3,12 @@
 Everything runs for real: the emulator is a subprocess speaking HTTPS on 127.0.0.1 (Odoo's test framework lets
 loopback requests through), and MSAL, the Graph client, URL building and error mapping all run unmocked.
 """
+import contextlib
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
+from odoo import SUPERUSER_ID, api
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 from odoo.addons.maildesk.emulator.testing import start_emulator
@@ -15,6 +17,34 @@ from odoo.addons.maildesk.graph.errors import GraphError
 MAILDESK_SETTINGS = ('maildesk.client_id', 'maildesk.client_secret', 'maildesk.tenant', 'maildesk.cloud',
                      'maildesk.authority_url', 'maildesk.graph_url', 'maildesk.ca_bundle',
                      'maildesk.permission_level')
+
+
+def emulator_settings(emulator, **overrides):
+    """MailDesk's system parameters pointing at ``emulator`` (``overrides``: ``{'maildesk.x': value}``)."""
+    values = {
+        'maildesk.client_id': emulator.client_id,
+        'maildesk.client_secret': emulator.client_secret,
+        'maildesk.tenant': 'common',
+        'maildesk.cloud': 'custom',
+        'maildesk.authority_url': emulator.base_url,
+        'maildesk.graph_url': emulator.graph_url,
+        'maildesk.ca_bundle': emulator.ca_bundle,
+        'maildesk.permission_level': 'write',
+    }
+    values.update(overrides)
+    return values
+
+
+@contextlib.contextmanager
+def committed_env(registry):
+    """A superuser environment on a fresh cursor of ``registry``, committed at the end (what workers see).
+
+    The test server holds the registry lock while tests run, so the transaction is given directly: asking
+    ``Registry(dbname)`` for it from another thread would wait forever.
+    """
+    with registry.cursor() as cr:
+        cr.transaction = cr.transaction or api.Transaction(registry)
+        yield api.Environment(cr, SUPERUSER_ID, {})
 
 
 class MaildeskMixin:
@@ -35,21 +65,27 @@ class MaildeskMixin:
     @classmethod
     def configure_maildesk(cls, **overrides):
         """Write MailDesk's system parameters for the emulator (``overrides``: ``{'maildesk.x': value}``)."""
-        emulator = cls.emulator
-        values = {
-            'maildesk.client_id': emulator.client_id,
-            'maildesk.client_secret': emulator.client_secret,
-            'maildesk.tenant': 'common',
-            'maildesk.cloud': 'custom',
-            'maildesk.authority_url': emulator.base_url,
-            'maildesk.graph_url': emulator.graph_url,
-            'maildesk.ca_bundle': emulator.ca_bundle,
-            'maildesk.permission_level': 'write',
-        }
-        values.update(overrides)
+        values = emulator_settings(cls.emulator, **overrides)
         ICP = cls.env['ir.config_parameter'].sudo()
         for key, value in values.items():
             ICP.set_param(key, value)
+
+    @classmethod
+    def configure_maildesk_committed(cls, **overrides):
+        """:meth:`configure_maildesk`, committed (for tests whose workers use their own cursors), and put back
+        as it was by a class cleanup."""
+        values = emulator_settings(cls.emulator, **overrides)
+        with committed_env(cls.registry) as env:
+            ICP = env['ir.config_parameter']
+            previous = {key: ICP.get_param(key) for key in values}
+            for key, value in values.items():
+                ICP.set_param(key, value)
+
+        def restore():
+            with committed_env(cls.registry) as env:
+                for key, value in previous.items():
+                    env['ir.config_parameter'].set_param(key, value or False)
+        cls.addClassCleanup(restore)
 
     def setUp(self):
         super().setUp()

@@ -1,13 +1,11 @@
 """A send and a sync of Sent Items in two transactions at once, with real commits (what two Odoo workers do)."""
-import contextlib
 import threading
 from unittest.mock import patch
 
-from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.maildesk.tests.common import MaildeskMixin
+from odoo.addons.maildesk.tests.common import MaildeskMixin, committed_env
 
 TIMEOUT = 120
 
@@ -22,35 +20,11 @@ class TestSendConcurrency(MaildeskMixin, TransactionCase):
 
     @classmethod
     def configure_maildesk(cls, **overrides):
-        values = {
-            'maildesk.client_id': cls.emulator.client_id,
-            'maildesk.client_secret': cls.emulator.client_secret,
-            'maildesk.tenant': 'common',
-            'maildesk.cloud': 'custom',
-            'maildesk.authority_url': cls.emulator.base_url,
-            'maildesk.graph_url': cls.emulator.graph_url,
-            'maildesk.ca_bundle': cls.emulator.ca_bundle,
-            'maildesk.permission_level': 'write',
-        }
-        with cls.committed_env() as env:
-            ICP = env['ir.config_parameter']
-            previous = {key: ICP.get_param(key) for key in values}
-            for key, value in values.items():
-                ICP.set_param(key, value)
-
-        def restore():
-            with cls.committed_env() as env:
-                for key, value in previous.items():
-                    env['ir.config_parameter'].set_param(key, value or False)
-        cls.addClassCleanup(restore)
+        cls.configure_maildesk_committed(**overrides)
 
     @classmethod
-    @contextlib.contextmanager
     def committed_env(cls):
-        with cls.registry.cursor() as cr:
-            # The test server holds the registry lock while tests run: a thread must not ask Registry() for it.
-            cr.transaction = api.Transaction(cls.registry)
-            yield api.Environment(cr, SUPERUSER_ID, {})
+        return committed_env(cls.registry)
 
     def committed_account(self):
         email = self.emulator.users[1]

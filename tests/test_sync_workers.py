@@ -1,11 +1,9 @@
 """Several cron workers on one database, with real commits: each worker is a thread with its own cursors."""
-import contextlib
 import threading
 
-from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, tagged
 
-from odoo.addons.maildesk.tests.common import MaildeskMixin
+from odoo.addons.maildesk.tests.common import MaildeskMixin, committed_env
 
 TIMEOUT = 240
 
@@ -24,37 +22,12 @@ class TestSyncWorkers(MaildeskMixin, TransactionCase):
     @classmethod
     def configure_maildesk(cls, **overrides):
         # Committed, not in the test transaction: the workers' own cursors must see the settings.
-        values = {
-            'maildesk.client_id': cls.emulator.client_id,
-            'maildesk.client_secret': cls.emulator.client_secret,
-            'maildesk.tenant': 'common',
-            'maildesk.cloud': 'custom',
-            'maildesk.authority_url': cls.emulator.base_url,
-            'maildesk.graph_url': cls.emulator.graph_url,
-            'maildesk.ca_bundle': cls.emulator.ca_bundle,
-            'maildesk.permission_level': 'read',
-            'maildesk.page_size': 200,
-            'maildesk.backfill_months': 0,
-        }
-        with cls.committed_env() as env:
-            ICP = env['ir.config_parameter']
-            previous = {key: ICP.get_param(key) for key in values}
-            for key, value in values.items():
-                ICP.set_param(key, value)
-
-        def restore():
-            with cls.committed_env() as env:
-                for key, value in previous.items():
-                    env['ir.config_parameter'].set_param(key, value or False)
-        cls.addClassCleanup(restore)
+        cls.configure_maildesk_committed(**{'maildesk.permission_level': 'read', 'maildesk.page_size': 200,
+                                            'maildesk.backfill_months': 0, **overrides})
 
     @classmethod
-    @contextlib.contextmanager
     def committed_env(cls):
-        with cls.registry.cursor() as cr:
-            # Registry(dbname) would wait for the registry lock the test runner holds: give the transaction directly
-            cr.transaction = cr.transaction or api.Transaction(cls.registry)
-            yield api.Environment(cr, SUPERUSER_ID, {})
+        return committed_env(cls.registry)
 
     def committed_account(self, email, folders):
         """An authorized account with a confirmed server, its folders fetched, only ``folders`` synced."""
