@@ -97,6 +97,14 @@ class EmulatorHandle:
     def config(self, **values):
         return self.control('POST', '/config', values)
 
+    def neutral(self, config=None):
+        """Back to a neutral service between tests: no faults, token errors or auto-consent; ``config`` restored."""
+        self.faults()
+        self.control('DELETE', '/token_errors')
+        self.consent(None)
+        if config is not None:
+            self.control('POST', '/config', config)
+
     # -- lifecycle --------------------------------------------------------------------------------------------
     def alive(self):
         return self.proc.poll() is None

@@ -90,9 +90,7 @@ class MaildeskMixin:
     def setUp(self):
         super().setUp()
         # Each test starts with a neutral emulator: no leftover injections, faults or auto-consent.
-        self.emulator.control('DELETE', '/token_errors')
-        self.emulator.faults()
-        self.emulator.consent(None)
+        self.emulator.neutral()
         self.emulator.reset_counters()
 
     # ------------------------------------------------------------------ accounts

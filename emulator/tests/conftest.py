@@ -27,10 +27,7 @@ def _reset_emulator(request):
     yield
     if 'emu' in request.fixturenames:
         handle = request.getfixturevalue('emu')
-        handle.control('DELETE', '/faults')
-        handle.control('DELETE', '/token_errors')
-        handle.control('POST', '/consent', {'auto': None})
-        handle.control('POST', '/config', DEFAULT_CONFIG)
+        handle.neutral(DEFAULT_CONFIG)
 
 
 @pytest.fixture()

@@ -42,10 +42,7 @@ def _reset_emulator(request):
     yield
     if 'emu' in request.fixturenames:
         handle = request.getfixturevalue('emu')
-        handle.control('DELETE', '/faults')
-        handle.control('DELETE', '/token_errors')
-        handle.control('POST', '/consent', {'auto': None})
-        handle.control('POST', '/config', handle.default_config)
+        handle.neutral(handle.default_config)
 
 
 class AccountTokens:
