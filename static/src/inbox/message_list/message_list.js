@@ -1,4 +1,5 @@
 import { Component, onMounted, onWillUnmount, useEffect, useRef, useState } from "@odoo/owl";
+import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
 import { MessageRow, ROW_HEIGHT } from "./message_row";
 
@@ -106,8 +107,8 @@ export class MessageList extends Component {
     }
 
     get countLabel() {
-        const total = this.store.list.total;
-        return this.store.grouped ? `${total.toLocaleString()} conversations` : `${total.toLocaleString()} messages`;
+        const total = this.store.list.total.toLocaleString();
+        return this.store.grouped ? _t("%s conversations", total) : _t("%s messages", total);
     }
 
     get isFiltered() {

@@ -1,4 +1,5 @@
 import { Component, useState } from "@odoo/owl";
+import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
 import { formatFullDate, formatListDate } from "../../utils/format";
 
@@ -19,7 +20,7 @@ export class MessageRow extends Component {
 
     get correspondent() {
         const row = this.props.row;
-        return row.direction === "outgoing" ? `To: ${row.to || "…"}` : row.from_name || row.from_address;
+        return row.direction === "outgoing" ? _t("To: %s", row.to || "…") : row.from_name || row.from_address;
     }
 
     get date() {
