@@ -21,3 +21,4 @@ from . import test_reliability_auth
 from . import test_reliability_concurrency
 from . import test_security_access
 from . import test_security_oauth
+from . import test_hostile_xss
