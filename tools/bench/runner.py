@@ -87,6 +87,14 @@ class Runner:
         finally:
             conn.close()
 
+    def execute(self, dbname, sql):
+        conn = self.connect(dbname)
+        try:
+            with conn.cursor() as cr:
+                cr.execute(sql)
+        finally:
+            conn.close()
+
     # -- workers ----------------------------------------------------------------------------------------------
     def start_worker(self, scenario, params, dbname):
         """Start one Odoo worker process; returns a WorkerProcess (call .result())."""
