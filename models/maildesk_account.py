@@ -598,6 +598,8 @@ def _failure_kind(exc):
 
 
 def _int_param(value, default):
+    if value is False or value is None or value == '':  # get_param() of a parameter never saved
+        return default
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -29,3 +29,18 @@ class TestInstall(TransactionCase):
         self.assertTrue(views)
         for view in views:
             view._check_xml()
+
+
+@tagged('post_install', '-at_install')
+class TestSettingsDefaults(TransactionCase):
+    """Sync settings never saved in Settings fall back to their documented defaults."""
+
+    def test_unset_sync_settings_use_defaults(self):
+        ICP = self.env['ir.config_parameter'].sudo()
+        for key in ('maildesk.page_size', 'maildesk.backfill_months', 'maildesk.body_retention_days'):
+            ICP.search([('key', '=', key)]).unlink()
+        settings = self.env['maildesk.account']._maildesk_settings()
+        self.assertEqual((settings['page_size'], settings['backfill_months'], settings['body_retention_days']),
+                         (1000, 0, 30))
+        ICP.set_param('maildesk.body_retention_days', '0')
+        self.assertEqual(self.env['maildesk.account']._maildesk_settings()['body_retention_days'], 0)
