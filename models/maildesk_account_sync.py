@@ -344,15 +344,20 @@ class SyncRun:
         """Account outcomes (last sync, Last Fetch Date, throttling, auth failures) and what is left to do."""
         self.env.invalidate_all()
         Account = self.env['maildesk.account']
-        for account_id, seconds in self.throttled.items():
-            Account.browse(account_id)._set_throttled(seconds)
-        for account_id, exc in self.auth_failures.items():
+        synced = self.synced_accounts - set(self.auth_failures)
+        for account_id in sorted(synced | set(self.throttled) | set(self.auth_failures)):
+            account = Account.browse(account_id)
+            if account_id in self.throttled:
+                account._set_throttled(self.throttled[account_id])
+            exc = self.auth_failures.get(account_id)
             if isinstance(exc, errors.AuthExpired):  # AuthInvalid was already counted by the token provider
-                Account.browse(account_id)._record_auth_failure(exc)
-        done = Account.browse(sorted(self.synced_accounts - set(self.auth_failures)))
-        if done:
-            done.write({'last_sync_at': fields.Datetime.now()})
-            done._touch_incoming_servers()
+                account._record_auth_failure(exc)
+            if account_id in synced:
+                account.write({'last_sync_at': fields.Datetime.now()})
+                account._touch_incoming_servers()
+            # One account per transaction: two workers finishing overlapping runs never lock each other's
+            # account rows in opposite orders (that was a deadlock).
+            self._commit_account_cursor()
         self.changes_left = self._count_folders('changes')
         self.backfill_left = self._count_folders('backfill')
 
