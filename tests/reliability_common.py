@@ -1,8 +1,7 @@
 """Helpers shared by the reliability, security and hostile-input tests (a helper module: it holds no test case)."""
-import contextlib
 import logging
 
-from odoo import SUPERUSER_ID, api
+from .common import committed_env, emulator_settings as base_emulator_settings
 
 
 class LogCapture(logging.Handler):
@@ -80,28 +79,11 @@ def converged(report):
     return not (report['missing'] or report['extra'] or report['stale'] or report['duplicates'])
 
 
-@contextlib.contextmanager
-def committed_env(registry):
-    """A superuser environment on a fresh cursor of ``registry``, committed at the end (real commits)."""
-    with registry.cursor() as cr:
-        yield api.Environment(cr, SUPERUSER_ID, {})
-
-
 def emulator_settings(emulator, graph_url=None, **extra):
-    values = {
-        'maildesk.client_id': emulator.client_id,
-        'maildesk.client_secret': emulator.client_secret,
-        'maildesk.tenant': 'common',
-        'maildesk.cloud': 'custom',
-        'maildesk.authority_url': emulator.base_url,
-        'maildesk.graph_url': graph_url or emulator.graph_url,
-        'maildesk.ca_bundle': emulator.ca_bundle,
-        'maildesk.permission_level': 'read',
-        'maildesk.page_size': 1000,
-        'maildesk.backfill_months': 0,
-    }
-    values.update(extra)
-    return values
+    """Reliability runs: read-only permission, full pages, the whole mailbox; ``graph_url`` e.g. a hostile proxy."""
+    return base_emulator_settings(emulator, **{
+        'maildesk.graph_url': graph_url or emulator.graph_url, 'maildesk.permission_level': 'read',
+        'maildesk.page_size': 1000, 'maildesk.backfill_months': 0, **extra})
 
 
 def commit_settings(registry, values):
