@@ -465,9 +465,10 @@ def _thread_header_values(headers):
         name = str(header.get('name') or '').lower()
         value = str(header.get('value') or '').strip()
         if name == 'in-reply-to' and value:
-            values['in_reply_to'] = value.split()[0][:1024]
+            # indexed: capped in UTF-8 bytes (a hostile header must not exceed a btree entry), NUL removed
+            values['in_reply_to'] = mail.clean_identifier(value.split()[0]) or False
         elif name == 'references' and value:
-            values['references'] = ' '.join(value.split())[:10000]
+            values['references'] = mail.clean_text(' '.join(value.split()), 10000)
     return values
 
 

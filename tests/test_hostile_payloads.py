@@ -10,7 +10,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.addons.maildesk.graph import mail
 
 from .common import MaildeskCase
-from .hostile_corpus import HOSTILE_PREFIX, WIRE_BODIES, malformed_items
+from .hostile_corpus import _RANDOM_CJK, HOSTILE_PREFIX, WIRE_BODIES, malformed_items
 from .hostile_graph import EvilListener, HostileGraph
 from .reliability_common import LogCapture, compare, converged, local_state, server_state
 from .sync_common import SyncTestMixin
@@ -102,6 +102,21 @@ class TestHostileMapping(TransactionCase):
         total, distinct = self.env.cr.fetchone()
         self.assertEqual(total, distinct, 'one row per Graph id')
         self.assertGreater(total, 500)
+
+
+    def test_reply_headers_fit_the_index(self):
+        """In-Reply-To / References come from the sender (fetched for a lonely reply): stored whatever they are."""
+        from odoo.addons.maildesk.models.maildesk_message_actions import _thread_header_values
+        account = self.env['maildesk.account'].create({'name': 'Headers', 'email': 'headers@contoso.test'})
+        Message = self.env['maildesk.message'].sudo()
+        for index, value in enumerate((_RANDOM_CJK, '<a\x00b@x>', '\ud800<x@y>', '<%s@x>' % ('🦄' * 2000),
+                                       ' '.join('<r%d@x>' % n for n in range(5000)))):
+            values = _thread_header_values([{'name': 'In-Reply-To', 'value': value},
+                                            {'name': 'References', 'value': value}, 'junk', {'name': None}])
+            message = Message.create({'account_id': account.id, 'graph_id': 'hdr-%d' % index, 'subject': 'x'})
+            message.write(values)
+            message.flush_recordset()  # the btree index on (account_id, in_reply_to) takes it
+            self.assertLessEqual(len((message.in_reply_to or '').encode('utf-8')), mail.MAX_ID_LENGTH)
 
 
 @tagged('post_install', '-at_install')
