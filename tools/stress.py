@@ -382,6 +382,7 @@ class Stress:
             'kills_with_db_write_in_progress': sum(1 for k in self.kills if k['evidence'].startswith('db ')),
             'outlook_changes_between_lives': self.mutations, 'server_lives': self.lives,
             'graph_requests': counters['total'], 'by_endpoint': counters['by_endpoint'],
+            'max_requests_10min': counters['max_requests_10min'], 'max_in_flight': counters['max_in_flight'],
             'folders': folder_rows, 'crons': crons, 'server_error_lines': len(self.error_lines),
             'odoo_killed_job_lines': len(self.killed_job_lines),
             'error_examples': self.error_lines[:5], 'seconds_total': round(elapsed, 1),
@@ -432,6 +433,8 @@ def main():
         'kill, %(seconds_total)ss in all' % report)
     log('folders (role, state, initial rounds, synced, error): %s' % report['folders'])
     log('crons (name, active, failure count): %s' % report['crons'])
+    log('most Graph requests in 10 minutes: %s (Outlook allows 10,000); most in flight: %s' % (
+        report['max_requests_10min'], report['max_in_flight']))
     log('%s: %s' % ('PASSED' if report['ok'] else 'FAILED', os.path.join(workdir, 'report.json')))
     return 0 if report['ok'] else 1
 
