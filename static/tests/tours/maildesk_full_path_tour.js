@@ -120,7 +120,7 @@ registry.category("web_tour.tours").add("maildesk_full_path_tour", {
             trigger: ".o_form_view .o_statusbar_status .o_arrow_button_current:contains(Connected)",
         },
         { trigger: ".o_notification:contains(Sync) .o_notification_close", run: "click" },
-        { trigger: "body:not(:has(.o_notification))" },
+        { trigger: "body:not(:has(.o_notification:contains(Sync)))" },
         ...screenshotSteps("account_form"),
         // the inbox
         { trigger: ".o_main_navbar a:contains(Inbox)", run: "click" },
