@@ -61,6 +61,8 @@ class GraphClient:
     :param verify: CA bundle path or bool for TLS verification; None keeps requests' default
     :param mailbox_key: identifies the mailbox for the in-flight limit (e.g. the address); None -> per client
     :param int page_size: ``Prefer: odata.maxpagesize`` for delta pages
+    :param mailbox: None for the signed-in user's own mailbox (``/me``); else the address or id of another
+        mailbox the signed-in user may open (``/users/{mailbox}``: a shared or delegated mailbox)
     :param float max_wait: longest Retry-After this process sleeps; longer waits raise :class:`Throttled`
     """
 
@@ -69,8 +71,11 @@ class GraphClient:
     backoff_base = 0.25
 
     def __init__(self, graph_url, token_provider, verify=None, mailbox_key=None, page_size=1000, timeout=30,
-                 max_wait=5.0, session=None):
+                 max_wait=5.0, session=None, mailbox=None):
         self.graph_url = _normalized_base_url(graph_url)
+        self.mailbox = mailbox or None
+        # Every mailbox path starts here: the signed-in user's own, or /users/{id | address} for another one.
+        self.root = '/users/%s' % quote(str(mailbox), safe='@') if mailbox else '/me'
         self.token_provider = token_provider
         self.verify = verify
         self.page_size = int(page_size)
@@ -90,7 +95,8 @@ class GraphClient:
     # ------------------------------------------------------------------ user and folders
 
     def me(self):
-        """The signed-in user (``GET /me``); ``mail`` may be null for personal accounts."""
+        """The signed-in user (``GET /me``, whatever mailbox the client opens); ``mail`` may be null for personal
+        accounts."""
         return self._get_json('/me')
 
     def list_folders(self):
@@ -99,7 +105,7 @@ class GraphClient:
         v1.0 lists only one level per call, so child folders are walked recursively; all pages are followed.
         """
         folders, seen = [], set()
-        pending = [(None, '/me/mailFolders')]
+        pending = [(None, self.root + '/mailFolders')]
         while pending:
             parent_id, path = pending.pop()
             for folder in self._collect_pages(path, {'$top': FOLDER_PAGE_SIZE}):
@@ -113,7 +119,7 @@ class GraphClient:
                 if len(folders) >= MAX_FOLDERS:
                     return folders
                 if folder.get('childFolderCount') != 0:
-                    pending.append((folder_id, '/me/mailFolders/%s/childFolders' % _quote_id(folder_id)))
+                    pending.append((folder_id, '%s/mailFolders/%s/childFolders' % (self.root, _quote_id(folder_id))))
         return folders
 
     def well_known_folder_ids(self, names=WELL_KNOWN_FOLDERS):
@@ -131,7 +137,7 @@ class GraphClient:
 
     def get_folder(self, id_or_name):
         """One mail folder by id or well-known name (``inbox``, ``sentitems``...)."""
-        return self._get_json('/me/mailFolders/%s' % _quote_id(id_or_name))
+        return self._get_json('%s/mailFolders/%s' % (self.root, _quote_id(id_or_name)))
 
     # ------------------------------------------------------------------ delta sync
 
@@ -148,7 +154,7 @@ class GraphClient:
             body = self._request('GET', link, headers=headers)
         else:
             params = {'$select': ','.join(select), '$orderby': 'receivedDateTime desc'}
-            path = '/me/mailFolders/%s/messages/delta' % _quote_id(folder_id)
+            path = '%s/mailFolders/%s/messages/delta' % (self.root, _quote_id(folder_id))
             body = self._request('GET', path, params=params, headers=headers)
         page = _page_from_body(body)
         # Checked on receipt, not only when followed: a foreign link must never become the stored cursor
@@ -186,8 +192,8 @@ class GraphClient:
     # ------------------------------------------------------------------ sending
 
     def send_mime(self, mime_bytes):
-        """Send a complete MIME message (``POST /me/sendMail``, base64 text body); Graph returns no id."""
-        self._request('POST', '/me/sendMail', data=base64.b64encode(mime_bytes),
+        """Send a complete MIME message (``POST {root}/sendMail``, base64 text body); Graph returns no id."""
+        self._request('POST', self.root + '/sendMail', data=base64.b64encode(mime_bytes),
                       headers={'Content-Type': 'text/plain'}, expect='none')
 
     def send_message(self, message_json, save_to_sent=True):
@@ -195,11 +201,11 @@ class GraphClient:
         payload = {'message': message_json}
         if not save_to_sent:
             payload['saveToSentItems'] = False
-        self._request('POST', '/me/sendMail', json_body=payload, expect='none')
+        self._request('POST', self.root + '/sendMail', json_body=payload, expect='none')
 
     def create_draft(self, message_json):
         """Create a draft in Drafts; returns the message (its immutable id survives the send)."""
-        return self._request('POST', '/me/messages', json_body=message_json)
+        return self._request('POST', self.root + '/messages', json_body=message_json)
 
     def update_draft(self, message_id, fields):
         """PATCH a draft (body, recipients, internetMessageId are only writable while it is a draft)."""
@@ -258,7 +264,7 @@ class GraphClient:
     # ------------------------------------------------------------------ internals: paths and pages
 
     def _message_path(self, message_id, suffix=''):
-        return '/me/messages/%s%s' % (_quote_id(message_id), suffix)
+        return '%s/messages/%s%s' % (self.root, _quote_id(message_id), suffix)
 
     def _get_json(self, path, params=None, headers=None):
         return self._request('GET', path, params=params, headers=headers)

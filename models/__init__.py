@@ -1,3 +1,4 @@
+from . import maildesk_bus_mixin
 from . import maildesk_account
 from . import maildesk_account_sync
 from . import maildesk_folder

@@ -7,15 +7,17 @@ from ..graph import errors, mail
 
 _logger = logging.getLogger(__name__)
 
+# Well-known folders in the order every list shows them (the folder pane, the account's Folders tab).
 FOLDER_ROLES = [
     ('inbox', 'Inbox'),
-    ('sentitems', 'Sent Items'),
     ('drafts', 'Drafts'),
-    ('deleteditems', 'Deleted Items'),
+    ('sentitems', 'Sent Items'),
     ('archive', 'Archive'),
+    ('deleteditems', 'Deleted Items'),
     ('junkemail', 'Junk Email'),
 ]
-ROLE_SEQUENCE = {'inbox': 10, 'sentitems': 20, 'drafts': 30, 'archive': 40, 'deleteditems': 50, 'junkemail': 60}
+ROLE_ORDER = {role: index for index, (role, _label) in enumerate(FOLDER_ROLES)}
+ROLE_SEQUENCE = {role: 10 * (index + 1) for role, index in ROLE_ORDER.items()}
 DEFAULT_SYNCED_ROLES = ('inbox', 'sentitems')
 # Advisory lock (UPSERT_LOCK, account id): one mailbox's page writes run one at a time across workers, so two
 # workers never insert the same message or lock rows in opposite orders.

@@ -581,3 +581,17 @@ def test_no_token_secret_or_delta_token_in_errors_or_logs(account, emu, caplog):
     for secret in filter(None, secrets):
         for text in texts:
             assert secret not in text
+
+
+# ------------------------------------------------------------------ the mailbox seam
+
+def test_mailbox_seam_builds_users_root_and_reads_the_same_mailbox(account, emu):
+    """``GraphClient(mailbox=address)`` reaches the mailbox through ``/users/{address}``: same folders and ids
+    as ``/me`` for one's own mailbox; ``me()`` is still the signed-in user."""
+    client, tokens, user = account
+    own = make_client(emu, tokens, user, mailbox=user)
+    assert own.root == '/users/%s' % user and client.root == '/me'
+    assert own.get_folder('inbox')['id'] == client.get_folder('inbox')['id']
+    assert own.me()['userPrincipalName'].lower() == user.lower()
+    page = own.delta_page(own.get_folder('inbox')['id'])
+    assert page.items and (page.next_link or page.delta_link)
