@@ -94,7 +94,9 @@ class MaildeskAccount(models.Model):
     """
     _name = 'maildesk.account'
     _description = 'MailDesk Mailbox Account'
-    _inherit = ['mail.thread']
+    _inherit = ['mail.thread', 'maildesk.bus.mixin']
+    # what the folder pane shows of an account: open inboxes follow it live
+    _maildesk_bus_fields = ('state', 'last_error', 'last_sync_at', 'name', 'active')
     _order = 'name, id'
 
     name = fields.Char('Account Name', required=True, tracking=True,
@@ -135,6 +137,8 @@ class MaildeskAccount(models.Model):
     mail_server_ids = fields.One2many('ir.mail_server', 'maildesk_account_id', string='Outgoing Servers',
                                       groups='base.group_system')
     message_count = fields.Integer(compute='_compute_message_count', string='Synced Messages')
+    incoming_server_count = fields.Integer(compute='_compute_server_counts', groups='base.group_system')
+    outgoing_server_count = fields.Integer(compute='_compute_server_counts', groups='base.group_system')
 
     _sql_constraints = [
         ('email_user_uniq', 'unique(email, user_id)', 'This user already has a mailbox account for this address.'),
@@ -145,6 +149,11 @@ class MaildeskAccount(models.Model):
             [('account_id', 'in', self.ids)], ['account_id'], ['__count']))
         for account in self:
             account.message_count = counts.get(account, 0)
+
+    def _compute_server_counts(self):
+        for account in self:
+            account.incoming_server_count = len(account.fetchmail_server_ids)
+            account.outgoing_server_count = len(account.mail_server_ids)
 
     def _compute_sync_blocked_reason(self):
         for account in self:
@@ -580,6 +589,33 @@ class MaildeskAccount(models.Model):
         me = client.me()
         names = {result.get('username'), me.get('mail'), me.get('userPrincipalName')}
         return {name.strip().lower() for name in names if isinstance(name, str) and name.strip()}
+
+    # ------------------------------------------------------------------ smart buttons
+
+    def action_open_inbox(self):
+        """Smart button: this mailbox in the inbox."""
+        self.ensure_one()
+        return {'type': 'ir.actions.client', 'tag': 'maildesk.inbox', 'name': _('Inbox'),
+                'params': {'account_id': self.id}}
+
+    def action_open_incoming_servers(self):
+        self.ensure_one()
+        return self._server_action('fetchmail.server', _('Incoming Mail Servers'), self.fetchmail_server_ids, {
+            'default_server_type': 'maildesk_graph', 'default_maildesk_account_id': self.id,
+            'default_name': self.name})
+
+    def action_open_outgoing_servers(self):
+        self.ensure_one()
+        return self._server_action('ir.mail_server', _('Outgoing Mail Servers'), self.mail_server_ids, {
+            'default_smtp_authentication': 'maildesk_graph', 'default_maildesk_account_id': self.id,
+            'default_name': self.name, 'default_from_filter': self.email})
+
+    def _server_action(self, model, name, servers, context):
+        action = {'type': 'ir.actions.act_window', 'name': name, 'res_model': model, 'context': context,
+                  'domain': [('maildesk_account_id', '=', self.id)]}
+        if len(servers) == 1:
+            return dict(action, view_mode='form', views=[(False, 'form')], res_id=servers.id)
+        return dict(action, view_mode='list,form', views=[(False, 'list'), (False, 'form')])
 
     # ------------------------------------------------------------------ incoming servers
 

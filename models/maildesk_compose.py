@@ -27,6 +27,7 @@ from odoo.exceptions import UserError
 from odoo.tools.mail import email_split_tuples
 
 from ..graph import errors
+from .maildesk_message import LOCAL_ID_PREFIX
 
 _logger = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ MB = 1024 * 1024
 INLINE_REQUEST_BUDGET = int(2.5 * MB)
 SMALL_ATTACHMENT_LIMIT = 3 * MB  # graph-api.md §4.5: POST .../attachments only below 3 MB
 DEFAULT_MAX_MESSAGE_MB = 150  # Graph's upper bound for upload sessions; lower it to the mailbox's own limit
-LOCAL_ID_PREFIX = 'maildesk-local:'
 KIND_GRAPH = {'reply': 'reply', 'reply_all': 'replyAll', 'forward': 'forward'}
 SUBJECT_PREFIX = {'reply': 'Re: ', 'reply_all': 'Re: ', 'forward': 'Fw: '}
 PREFIX_RE = re.compile(r'^\s*(re|aw|sv|fw|fwd|wg|tr)\s*:', re.I)

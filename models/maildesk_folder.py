@@ -50,7 +50,10 @@ class MaildeskFolder(models.Model):
     Both links are opaque Graph URLs.
     """
     _name = 'maildesk.folder'
+    _inherit = ['maildesk.bus.mixin']
     _description = 'MailDesk Folder'
+    # what the folder pane shows: open inboxes follow it live
+    _maildesk_bus_fields = ('sync_state', 'backfill_progress', 'last_error', 'sync_enabled')
     _order = 'account_id, sequence, complete_name, id'
     _parent_store = False
 

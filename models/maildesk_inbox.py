@@ -40,9 +40,6 @@ SEARCH_KEYS = {
     'preview': ['body_preview'],
     'body': ['body_preview'],
 }
-# changes the folder pane shows: sent to open inboxes when they happen
-INBOX_FOLDER_STATUS = ('sync_state', 'backfill_progress', 'last_error', 'sync_enabled')
-INBOX_ACCOUNT_STATUS = {'state', 'last_error', 'last_sync_at', 'name', 'active'}
 SEARCH_TOKEN = re.compile(r'^(from|to|subject|preview|body|tag|since|until):(.*)$', re.I)
 
 
@@ -425,77 +422,3 @@ class MaildeskMessageInbox(models.Model):
         if not isinstance(stats, dict) or any(stats.get(key) for key in ('created', 'updated', 'removed')):
             self._maildesk_notify_changed(folder)
         return stats
-
-    @api.model
-    def _maildesk_notify_changed(self, *recordsets):
-        """Tell open inboxes that messages of these folders / accounts changed (new, read, moved...).
-
-        ``recordsets``: any number of ``maildesk.folder`` and ``maildesk.account`` recordsets. Sends
-        ``maildesk/changed`` ``{account_ids, folder_ids}`` (delivered on commit) to the accounts'
-        owners, shared users and MailDesk managers; open inboxes refresh counts and the open page.
-        """
-        folders = self.env['maildesk.folder'].union(*(r for r in recordsets if r._name == 'maildesk.folder'))
-        accounts = self.env['maildesk.account'].union(*(r for r in recordsets if r._name == 'maildesk.account'))
-        accounts |= folders.account_id
-        if not accounts:
-            return
-        payload = {'account_ids': accounts.ids, 'folder_ids': folders.ids}
-        (accounts.user_id | accounts.shared_user_ids).partner_id.sudo()._bus_send('maildesk/changed', payload)
-        self.env.ref('maildesk.group_maildesk_manager').sudo()._bus_send('maildesk/changed', payload)
-
-
-class MaildeskFolderInbox(models.Model):
-    """Open inboxes follow a folder's sync status (Syncing newest, Backfilling %, errors) live."""
-    _inherit = 'maildesk.folder'
-
-    def write(self, vals):
-        changed = self.filtered(lambda folder: any(
-            name in vals and folder[name] != vals[name] for name in INBOX_FOLDER_STATUS))
-        result = super().write(vals)
-        if changed:
-            self.env['maildesk.message']._maildesk_notify_changed(changed)
-        return result
-
-
-class MaildeskAccountInbox(models.Model):
-    """Open inboxes follow an account's status (state, last error, last sync) live; smart buttons."""
-    _inherit = 'maildesk.account'
-
-    incoming_server_count = fields.Integer(compute='_compute_server_counts', groups='base.group_system')
-    outgoing_server_count = fields.Integer(compute='_compute_server_counts', groups='base.group_system')
-
-    def write(self, vals):
-        result = super().write(vals)
-        if INBOX_ACCOUNT_STATUS & set(vals):
-            self.env['maildesk.message']._maildesk_notify_changed(self)
-        return result
-
-    def _compute_server_counts(self):
-        for account in self:
-            account.incoming_server_count = len(account.fetchmail_server_ids)
-            account.outgoing_server_count = len(account.mail_server_ids)
-
-    def action_open_inbox(self):
-        """Smart button: this mailbox in the inbox."""
-        self.ensure_one()
-        return {'type': 'ir.actions.client', 'tag': 'maildesk.inbox', 'name': _('Inbox'),
-                'params': {'account_id': self.id}}
-
-    def action_open_incoming_servers(self):
-        self.ensure_one()
-        return self._server_action('fetchmail.server', _('Incoming Mail Servers'), self.fetchmail_server_ids, {
-            'default_server_type': 'maildesk_graph', 'default_maildesk_account_id': self.id,
-            'default_name': self.name})
-
-    def action_open_outgoing_servers(self):
-        self.ensure_one()
-        return self._server_action('ir.mail_server', _('Outgoing Mail Servers'), self.mail_server_ids, {
-            'default_smtp_authentication': 'maildesk_graph', 'default_maildesk_account_id': self.id,
-            'default_name': self.name, 'default_from_filter': self.email})
-
-    def _server_action(self, model, name, servers, context):
-        action = {'type': 'ir.actions.act_window', 'name': name, 'res_model': model, 'context': context,
-                  'domain': [('maildesk_account_id', '=', self.id)]}
-        if len(servers) == 1:
-            return dict(action, view_mode='form', views=[(False, 'form')], res_id=servers.id)
-        return dict(action, view_mode='list,form', views=[(False, 'list'), (False, 'form')])

@@ -26,6 +26,8 @@ SYSTEM_WRITTEN_FIELDS = frozenset({'account_id', 'graph_id', 'body_html', 'body_
                                    'pending_action', 'res_model', 'res_id'})
 BOOLEAN_COLUMNS = frozenset({'is_read', 'is_draft', 'has_attachments', 'active', 'is_local'})
 RECIPIENT_COLUMNS = ('to_recipients', 'cc_recipients', 'bcc_recipients')
+# Graph id of a local Sent Items entry sent without a draft (Read only): adopted later by its Message-ID.
+LOCAL_ID_PREFIX = 'maildesk-local:'
 CID_SRC = re.compile(r'''(src\s*=\s*["']?)cid:([^"'\s>]+)''', re.IGNORECASE)
 
 
@@ -37,6 +39,7 @@ class MaildeskMessage(models.Model):
     soft-removed (``active=False``), so a move keeps the same record, its tags and its links to Odoo records.
     """
     _name = 'maildesk.message'
+    _inherit = ['maildesk.bus.mixin']
     _description = 'MailDesk Message'
     _order = 'received_at desc, id desc'
     _rec_name = 'subject'

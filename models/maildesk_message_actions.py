@@ -15,7 +15,8 @@ from odoo.exceptions import UserError
 from odoo.tools import create_index
 
 from ..graph import errors, mail
-from .maildesk_compose import LOCAL_ID_PREFIX
+from ..engine import threads
+from .maildesk_message import LOCAL_ID_PREFIX
 
 _logger = logging.getLogger(__name__)
 
@@ -223,52 +224,8 @@ class MaildeskMessageActions(models.Model):
         return self.search(self._conversation_domain(), order='received_at asc, id asc')
 
     def _maildesk_link_threads(self):
-        """Set ``thread_key``: Graph's conversationId, unless the message answers (In-Reply-To / References) a
-        known message of the mailbox in another conversation; then the two conversations become one (Outlook's
-        conversation drifts e.g. for replies sent by other clients or through MIME). Cheap: a few queries per
-        batch, none when no message of the batch knows its parents or children.
-        """
-        Message = self.sudo().with_context(active_test=False)
-        for account in self.account_id:
-            messages = self.filtered(lambda m: m.account_id == account).sudo()
-            for message in messages.filtered(lambda m: not m.thread_key):
-                message.thread_key = message.conversation_id or message.internet_message_id or message.graph_id
-            parents_of = {m: m._maildesk_parent_ids() for m in messages}
-            wanted = {mid for ids in parents_of.values() for mid in ids}
-            parents = {}
-            if wanted:
-                for parent in Message.search([('account_id', '=', account.id),
-                                              ('internet_message_id', 'in', list(wanted))]):
-                    parents.setdefault(parent.internet_message_id, parent)
-            for message, ids in parents_of.items():
-                parent = next((parents[mid] for mid in ids if mid in parents
-                               and parents[mid].internet_message_id != message.internet_message_id), None)
-                if parent and parent.thread_key and parent.thread_key != message.thread_key:
-                    Message._maildesk_merge_threads(account, message.thread_key, parent.thread_key)
-            own_ids = [m.internet_message_id for m in messages if m.internet_message_id]
-            if own_ids:
-                children = Message.search([('account_id', '=', account.id), ('in_reply_to', 'in', own_ids)])
-                by_mid = {m.internet_message_id: m for m in messages if m.internet_message_id}
-                for child in children:
-                    parent = by_mid.get(child.in_reply_to)
-                    if parent and child.thread_key != parent.thread_key and parent.thread_key:
-                        Message._maildesk_merge_threads(account, child.thread_key, parent.thread_key)
-
-    @api.model
-    def _maildesk_merge_threads(self, account, old_key, new_key):
-        if old_key and new_key and old_key != new_key:
-            self.search([('account_id', '=', account.id), ('thread_key', '=', old_key)]).write(
-                {'thread_key': new_key})
-
-    def _maildesk_parent_ids(self):
-        """Message-IDs this message answers, the closest first (In-Reply-To, then References backwards)."""
-        self.ensure_one()
-        ids = []
-        for mid in [self.in_reply_to or ''] + list(reversed((self.references or '').split())):
-            mid = mid.strip()
-            if mid and mid not in ids:
-                ids.append(mid)
-        return ids
+        """Set the conversation keys of these messages (see :mod:`engine.threads`)."""
+        threads.link_threads(self)
 
     def _maildesk_fetch_thread_headers(self, client=None):
         """Read In-Reply-To / References from Graph (``internetMessageHeaders`` is only returned when selected)
@@ -277,7 +234,7 @@ class MaildeskMessageActions(models.Model):
                                      and not m.graph_id.startswith(LOCAL_ID_PREFIX)):
             client = client or message.account_id._graph_client()
             item = client.get_message(message.graph_id, body=False, select=('id', 'internetMessageHeaders'))
-            values = _thread_header_values(item.get('internetMessageHeaders'))
+            values = threads.header_values(item.get('internetMessageHeaders'))
             if values:
                 message.sudo().write(values)
         self._maildesk_link_threads()
@@ -455,21 +412,6 @@ def _patch_fields(client, message):
     else:
         payload = {'categories': [n.strip() for n in (message.categories or '').split(',') if n.strip()]}
     client.update_message(message.graph_id, payload)
-
-
-def _thread_header_values(headers):
-    values = {}
-    for header in headers or ():
-        if not isinstance(header, dict):
-            continue
-        name = str(header.get('name') or '').lower()
-        value = str(header.get('value') or '').strip()
-        if name == 'in-reply-to' and value:
-            # indexed: capped in UTF-8 bytes (a hostile header must not exceed a btree entry), NUL removed
-            values['in_reply_to'] = mail.clean_identifier(value.split()[0]) or False
-        elif name == 'references' and value:
-            values['references'] = mail.clean_text(' '.join(value.split()), 10000)
-    return values
 
 
 def _notification(kind, title, message, sticky=False):

@@ -106,7 +106,7 @@ class TestHostileMapping(TransactionCase):
 
     def test_reply_headers_fit_the_index(self):
         """In-Reply-To / References come from the sender (fetched for a lonely reply): stored whatever they are."""
-        from odoo.addons.maildesk.models.maildesk_message_actions import _thread_header_values
+        from odoo.addons.maildesk.engine.threads import header_values as _thread_header_values
         account = self.env['maildesk.account'].create({'name': 'Headers', 'email': 'headers@contoso.test'})
         Message = self.env['maildesk.message'].sudo()
         for index, value in enumerate((_RANDOM_CJK, '<a\x00b@x>', '\ud800<x@y>', '<%s@x>' % ('🦄' * 2000),
