@@ -87,8 +87,9 @@ def graph_error_text(env, exc, what):
         return env._('Outlook did not accept the mailbox\'s sign-in, so MailDesk could not %(what)s. Click '
                      '"Authorize Outlook" on the account, then try again.', what=what)
     if isinstance(exc, errors.AccessDenied):
-        return env._('Outlook refused to %(what)s: MailDesk lacks the permission. With "Read & write back" in '
-                     'Settings > MailDesk, authorize the account again so it grants it.', what=what)
+        return env._('Outlook refused to %(what)s: MailDesk lacks the permission (%(detail)s). With "Read & write '
+                     'back" in Settings > MailDesk, authorize the account again so it grants it.', what=what,
+                     detail=exc.message)
     if isinstance(exc, errors.Throttled):
         return env._('Outlook asked MailDesk to slow down, so it could not %(what)s. Try again in %(seconds)s '
                      'seconds.', what=what, seconds=int(exc.retry_after or 30) + 1)

@@ -1,5 +1,7 @@
 from odoo import api, models
 
+PENDING_KEY = 'maildesk.bus.changed'
+
 
 class MaildeskBusMixin(models.AbstractModel):
     """Open inboxes follow MailDesk's records live through Odoo's bus.
@@ -27,8 +29,10 @@ class MaildeskBusMixin(models.AbstractModel):
         """Tell open inboxes that these folders / accounts / messages changed (new mail, read, moved, status).
 
         ``recordsets``: any number of ``maildesk.folder``, ``maildesk.account`` and ``maildesk.message``
-        recordsets. Sends ``maildesk/changed`` ``{account_ids, folder_ids}`` (delivered on commit) to the
-        accounts' owners, shared users and MailDesk managers; open inboxes refresh counts and the open page.
+        recordsets. What a transaction changes is gathered and sent once when it commits: one ``maildesk/changed``
+        ``{account_ids: [id], folder_ids}`` per account, to its owner, its shared users and the MailDesk managers
+        (a sync page that stores mail and moves its folder's progress is one message, not three). Open inboxes
+        then refresh counts and the open page.
         """
         folders = self.env['maildesk.folder']
         accounts = self.env['maildesk.account']
@@ -40,10 +44,29 @@ class MaildeskBusMixin(models.AbstractModel):
                 folders |= records
             elif records._name == 'maildesk.account':
                 accounts |= records
-        accounts |= folders.account_id
-        if not accounts:
+        if not folders and not accounts:
             return
-        payload = {'account_ids': accounts.ids, 'folder_ids': folders.ids}
-        accounts = accounts.sudo()
-        (accounts.user_id | accounts.shared_user_ids).partner_id._bus_send('maildesk/changed', payload)
-        self.env.ref('maildesk.group_maildesk_manager').sudo()._bus_send('maildesk/changed', payload)
+        pending = self._maildesk_pending_changes()
+        for folder in folders.sudo():
+            pending.setdefault(folder.account_id.id, set()).add(folder.id)
+        for account in accounts:
+            pending.setdefault(account.id, set())
+
+    @api.model
+    def _maildesk_pending_changes(self):
+        """``{account id: {folder ids}}`` of this transaction, sent by a precommit hook registered once."""
+        precommit = self.env.cr.precommit
+        pending = precommit.data.get(PENDING_KEY)
+        if pending is None:
+            pending = precommit.data[PENDING_KEY] = {}
+            env = self.env(su=True)
+
+            @precommit.add
+            def send_changes():
+                changes = precommit.data.pop(PENDING_KEY, {})
+                managers = env.ref('maildesk.group_maildesk_manager')
+                for account in env['maildesk.account'].browse(sorted(changes)).exists():
+                    payload = {'account_ids': account.ids, 'folder_ids': sorted(changes[account.id])}
+                    (account.user_id | account.shared_user_ids).partner_id._bus_send('maildesk/changed', payload)
+                    managers._bus_send('maildesk/changed', payload)
+        return pending

@@ -413,12 +413,3 @@ class MaildeskMessageInbox(models.Model):
         folders = records.folder_id | (extra_folders or self.env['maildesk.folder'])
         records.write(values)
         self._maildesk_notify_changed(folders, records.account_id)
-
-    # ------------------------------------------------------------------ bus
-    @api.model
-    def _upsert_graph_batch(self, folder, items, *args, **kwargs):
-        """After the sync stored a delta page: open inboxes refresh (delivered when the page commits)."""
-        stats = super()._upsert_graph_batch(folder, items, *args, **kwargs)
-        if not isinstance(stats, dict) or any(stats.get(key) for key in ('created', 'updated', 'removed')):
-            self._maildesk_notify_changed(folder)
-        return stats

@@ -1,6 +1,7 @@
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
+from odoo.addons.maildesk.engine import folder_tree
 from odoo.addons.maildesk.tests.common import MaildeskCase
 from odoo.addons.maildesk.tests.sync_common import SyncTestMixin
 
@@ -94,7 +95,7 @@ class TestFolders(SyncTestMixin, MaildeskCase):
         for item in items:
             if item['id'] == child.graph_id:
                 item['parentFolderId'] = archive.graph_id
-        counts = self.env['maildesk.folder']._store_folder_tree(account, items, roles)
+        counts = folder_tree.store_folder_tree(account, items, roles)
         self.assertEqual(counts, (0, 1, 0))
         self.assertEqual((child.parent_id, child.complete_name), (archive, 'Archive / 2025'))
 

@@ -7,6 +7,7 @@ import datetime
 
 from odoo.tests import TransactionCase, tagged
 
+from odoo.addons.maildesk.engine.message_batch import MessageBatch
 from odoo.addons.maildesk.graph import mail
 
 from .common import MaildeskCase
@@ -84,13 +85,12 @@ class TestHostileMapping(TransactionCase):
         account = self.env['maildesk.account'].create({'name': 'Hostile', 'email': 'hostile@contoso.test'})
         folder = self.env['maildesk.folder'].sudo().create({
             'account_id': account.id, 'graph_id': 'hostile-folder', 'name': 'Hostile', 'sync_enabled': True})
-        Message = self.env['maildesk.message'].sudo()
         items = [item for item, _kind in self.corpus]
         expected_skips = sum(storable(item) == 'skipped' for item in items)
         totals = {'skipped': 0, 'created': 0}
         for _replay in range(2):  # the second pass replays every page: nothing new, nothing twice
             for start in range(0, len(items), 100):
-                stats = Message._upsert_graph_batch(folder, items[start:start + 100])
+                stats = MessageBatch(folder).apply(items[start:start + 100])
                 totals['skipped'] += stats['skipped']
                 totals['created'] += stats['created']
             if not _replay:

@@ -5,7 +5,9 @@ from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.maildesk.models import maildesk_account_sync
+from odoo.addons.maildesk.engine import sync_run
+from odoo.addons.maildesk.engine.folder_round import FolderRound, GraphReads
+from odoo.addons.maildesk.engine.message_batch import MessageBatch
 from odoo.addons.maildesk.tests.common import MaildeskCase
 from odoo.addons.maildesk.tests.sync_common import SyncTestMixin
 
@@ -55,7 +57,7 @@ class TestSyncFaults(SyncTestMixin, MaildeskCase):
         link = inbox.sudo().next_link
         self.assertTrue(link)
         self.emulator.faults({'status': 500, 'path_contains': DELTA, 'count': 3})
-        with mute_logger('odoo.addons.maildesk.models.maildesk_account_sync'):
+        with mute_logger('odoo.addons.maildesk.engine.sync_run'):
             run = self.run_backfill()
         self.assertEqual(inbox.sync_state, 'error')
         self.assertIn('500', inbox.last_error)
@@ -109,7 +111,9 @@ class TestSyncFaults(SyncTestMixin, MaildeskCase):
         real = client.delta_page(inbox.graph_id)
         bad = [None, 'text', {'id': ''}, {'@odata.type': '#microsoft.graph.contact', 'id': 'AAkALgAAcontact'}]
         page = real._replace(items=real.items + bad)
-        self.env['maildesk.folder'].browse(inbox.id).sudo()._sync_page(client, lambda folder, link: page)
+        reads = GraphReads(client)
+        reads.page = lambda folder, link: page
+        FolderRound(self.env['maildesk.folder'].browse(inbox.id).sudo(), reads).sync_page()
         self.assertEqual(inbox.skipped_count, 4)
         self.assertIn('4 item(s) skipped', inbox.last_error)
         self.assertEqual(inbox.synced_count, len(real.items))
@@ -134,16 +138,16 @@ class TestSyncFaults(SyncTestMixin, MaildeskCase):
         self.assertEqual(mine.direction, 'outgoing')
         self.assertEqual(self.env['res.partner'].search_count([]), partners_before, 'sync creates no partner')
 
-        Message = self.env['maildesk.message']
+        inbox = inbox.sudo()
         item = account._graph_client().get_message(mails[0].graph_id, body=False)
-        stats = Message._upsert_graph_batch(inbox, [item, dict(item)])
+        stats = MessageBatch(inbox).apply([item, dict(item)])
         self.assertEqual((stats['created'], stats['updated']), (0, 0), 'a replay is a no-op')
         stale = dict(item, isRead=not item['isRead'], lastModifiedDateTime='2001-01-01T00:00:00Z')
-        stats = Message._upsert_graph_batch(inbox, [stale])
+        stats = MessageBatch(inbox).apply([stale])
         self.assertEqual(stats['updated'], 0, 'an older version is ignored')
         self.assertEqual(mails[0].is_read, item['isRead'])
         newer = dict(item, isRead=not item['isRead'], lastModifiedDateTime='2099-01-01T00:00:00Z')
-        stats = Message._upsert_graph_batch(inbox, [newer])
+        stats = MessageBatch(inbox).apply([newer])
         self.assertEqual(stats['updated'], 1)
         mails.invalidate_recordset()
         self.assertEqual(mails[0].is_read, not item['isRead'])
@@ -206,7 +210,7 @@ class TestSyncFaults(SyncTestMixin, MaildeskCase):
         self.run_changes()
         cron = self.env.ref('maildesk.ir_cron_maildesk_backfill')
         triggers = self.env['ir.cron.trigger'].search_count([('cron_id', '=', cron.id)])
-        with patch.object(maildesk_account_sync, 'BACKFILL_PAGE_BUDGET', 2):
+        with patch.object(sync_run, 'BACKFILL_PAGE_BUDGET', 2):
             cron.method_direct_trigger()
         progress = self.env['ir.cron.progress'].search([('cron_id', '=', cron.id)], order='id desc', limit=1)
         self.assertEqual((progress.done, progress.remaining), (2, 1), 'two pages done, one folder left')

@@ -11,11 +11,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 NEEDED = {
     'emulator (emulator/testing.py)': 'emulator/testing.py',
-    'sync engine (models/maildesk_account_sync.py _cron_backfill)': 'models/maildesk_account_sync.py',
-    'batch upsert (models/maildesk_message.py _upsert_graph_batch)': 'models/maildesk_message.py',
+    'sync engine (engine/sync_run.py cron_backfill)': 'engine/sync_run.py',
+    'batch upsert (engine/message_batch.py MessageBatch)': 'engine/message_batch.py',
     'inbox RPC (models/maildesk_inbox.py maildesk_list)': 'models/maildesk_inbox.py',
 }
-MARKERS = {'models/maildesk_account_sync.py': '_cron_backfill', 'models/maildesk_message.py': '_upsert_graph_batch',
+MARKERS = {'engine/sync_run.py': 'def cron_backfill', 'engine/message_batch.py': 'class MessageBatch',
            'models/maildesk_inbox.py': 'maildesk_list', 'emulator/testing.py': 'start_emulator'}
 
 

@@ -1,0 +1,346 @@
+"""One delta page of one folder applied to the message store, as ordered steps in one place.
+
+``MessageBatch(folder).apply(items)``: parse -> lock -> adopt local entries (one query) -> insert / update ->
+link threads -> notify the bus once. Idempotent: replays and duplicates are no-ops.
+
+Rows are written with set-based SQL, not ``create()`` / ``write()``: the ORM's per-record work (defaults, cache,
+inverse fields) costs more than everything else a sync page does. The rows are complete (every column the ORM
+would set) and :meth:`modified` tells the ORM about them, as ``create()`` / ``write()`` would.
+"""
+from dateutil.relativedelta import relativedelta
+
+from odoo import fields
+from odoo.tools import SQL
+
+from ..graph import mail
+from . import threads
+
+# Values mail.message_values() returns that are columns of maildesk_message, compared on every upsert.
+SYNCED_COLUMNS = (
+    'internet_message_id', 'conversation_id', 'subject', 'from_address', 'from_name', 'sender_address',
+    'sender_name', 'to_recipients', 'cc_recipients', 'bcc_recipients', 'reply_to', 'received_at', 'sent_at',
+    'modified_at', 'change_key', 'body_preview', 'importance', 'is_read', 'is_draft', 'flag_status', 'categories',
+    'has_attachments',
+)
+BOOLEAN_COLUMNS = frozenset({'is_read', 'is_draft', 'has_attachments', 'active', 'is_local'})
+RECIPIENT_COLUMNS = ('to_recipients', 'cc_recipients', 'bcc_recipients')
+ROW_COLUMNS = 'id, graph_id, folder_id, active, is_local, seen_round, thread_key, ' + ', '.join(SYNCED_COLUMNS)
+# Advisory lock (UPSERT_LOCK, account id): one mailbox's page writes run one at a time across workers, so two
+# workers never insert the same message or lock rows in opposite orders.
+UPSERT_LOCK = 0x4D44_0100
+
+
+class MessageBatch:
+    """The messages of one delta page of ``folder`` (a claimed folder, in a superuser environment).
+
+    ``@removed`` only soft-removes a row still in ``folder`` (a move's destination may already have claimed it);
+    an item older than the stored version (``modified_at``) is a stale replay and ignored; malformed items are
+    skipped and counted, never fatal; no partner is ever created. Outlook's copy of a message sent from MailDesk
+    replaces its local entry (same row), found by immutable id or by Message-ID: never two.
+    """
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.account = folder.account_id
+        self.env = folder.env
+        self.Message = self.env['maildesk.message'].sudo().with_context(active_test=False)
+        self.seen = {'seen_round': folder.round_number, 'seen_at': folder.round_started_at or fields.Datetime.now()}
+        self.stats = {'created': 0, 'updated': 0, 'removed': 0, 'skipped': 0, 'skip_reason': '', 'stored': 0}
+        self.updates = {}          # row id -> changed columns
+        self.partner_updates = {}  # row id -> recipient partner ids
+        self.batch_ids = []        # rows of the page's (non-removed) items, for thread linking
+
+    def apply(self, items):
+        """:return: dict(created, updated, removed, skipped, skip_reason, stored)"""
+        latest = self._parse(items)
+        self._lock()  # held until the page commits: its cursor, sweep and counts are the mailbox's writes too
+        if latest:
+            existing = self._existing_rows(list(latest))
+            self.partners = self._partners_by_email(latest)
+            to_create = []
+            for graph_id, values in latest.items():
+                row = existing.get(graph_id)
+                if values is None:
+                    self.stats['removed'] += self._remove(row)
+                elif row is None:
+                    to_create.append(values)
+                else:
+                    self.stats['updated'] += self._update(row, values)
+            to_create = self._within_backfill_depth(to_create)
+            for values, local in self._adopt_local_entries(to_create):
+                self.stats['created'] += 1
+                self._update(local, values, adopting=True)
+            self._insert([values for values in to_create if values.get('_adopted') is None])
+            self._write_updates()
+            threads.link_threads(self.Message.browse(self.batch_ids))
+        self.stats['stored'] = self.stats['created'] + self.stats['updated']
+        if self.stats['created'] or self.stats['updated'] or self.stats['removed']:
+            self.Message._maildesk_notify_changed(self.folder)  # sent once, when the page commits
+        return self.stats
+
+    # ------------------------------------------------------------------ parse
+
+    def _parse(self, items):
+        """``{graph_id: values or None (removed)}`` in page order, the last mention of an id winning."""
+        latest = {}
+        for item in items or ():
+            if mail.is_removed(item):
+                graph_id = mail.usable_id(item)  # None for an unusable id (NUL, surrogates, too long): ignored
+                if graph_id:
+                    latest.pop(graph_id, None)
+                    latest[graph_id] = None
+                continue
+            try:
+                values = mail.message_values(item)
+            except mail.MalformedItem as exc:
+                self.stats['skipped'] += 1
+                self.stats['skip_reason'] = exc.reason
+                continue
+            previous = latest.get(values['graph_id'])
+            if previous and _is_older(values, previous):
+                continue  # a duplicate of an item already seen in a newer version
+            latest.pop(values['graph_id'], None)
+            latest[values['graph_id']] = values
+        return latest
+
+    # ------------------------------------------------------------------ lock and read
+
+    def _lock(self):
+        self.env.cr.execute('SELECT pg_advisory_xact_lock(%s, %s)', [UPSERT_LOCK, self.account.id])
+
+    def _existing_rows(self, graph_ids):
+        """Existing rows (active or not) by graph id: ONE query, rows locked in id order (no deadlock)."""
+        self.Message.flush_model()
+        self.env.cr.execute(f"""
+            SELECT {ROW_COLUMNS}
+              FROM maildesk_message
+             WHERE account_id = %s AND graph_id = ANY(%s)
+          ORDER BY id
+               FOR NO KEY UPDATE
+        """, [self.account.id, graph_ids])
+        return {row['graph_id']: row for row in self.env.cr.dictfetchall()}
+
+    def _partners_by_email(self, latest):
+        """``{normalized email: partner id}`` for existing partners (lowest id wins); never creates one."""
+        addresses = set()
+        for values in latest.values():
+            if values:
+                addresses.update(values['recipient_addresses'])
+                if values['from_address']:
+                    addresses.add(values['from_address'].lower())
+        if not addresses:
+            return {}
+        self.env['res.partner'].flush_model(['email_normalized', 'active'])
+        self.env.cr.execute("""
+            SELECT email_normalized, min(id) FROM res_partner
+             WHERE email_normalized = ANY(%s) AND active
+          GROUP BY email_normalized
+        """, [list(addresses)])
+        return dict(self.env.cr.fetchall())
+
+    def _within_backfill_depth(self, values_list):
+        """Backfill depth ("last N months"): older new items are not stored (existing rows still update).
+
+        Not ``$filter=receivedDateTime ge X``: a filtered delta caps the round at 5,000 messages (graph-api.md
+        §1.2), silently truncating a busy mailbox's window, and bakes the cutoff into the delta token. Following
+        the round costs ~1 request per 1,000 older messages, with no DB work.
+        """
+        months = self.account._maildesk_settings()['backfill_months']
+        if not months:
+            return values_list
+        cutoff = fields.Datetime.now() - relativedelta(months=months)
+        return [v for v in values_list if not v['received_at'] or v['received_at'] >= cutoff]
+
+    def _adopt_local_entries(self, values_list):
+        """Local entries (sent from MailDesk, no Outlook id yet) that new items of the page are the copy of.
+
+        One query, by Message-ID. Only a copy in the local entry's own folder replaces it: the Inbox copy of a
+        message sent to oneself carries the same Message-ID and must not take the entry out of Sent Items.
+        :return: [(values, local row)]; adopted values are marked so they are not inserted too
+        """
+        by_mid = {}
+        for values in values_list:
+            if values['internet_message_id']:
+                by_mid.setdefault(values['internet_message_id'], values)
+        if not by_mid:
+            return []
+        folders = [self.folder.id]
+        self.env.cr.execute(f"""
+            SELECT {ROW_COLUMNS}
+              FROM maildesk_message
+             WHERE account_id = %s AND is_local AND internet_message_id = ANY(%s)
+               AND (folder_id = ANY(%s) OR (%s AND folder_id IS NULL))
+          ORDER BY id
+               FOR NO KEY UPDATE
+        """, [self.account.id, list(by_mid), folders, self.folder.role == 'sentitems'])
+        adopted = []
+        for local in self.env.cr.dictfetchall():
+            values = by_mid.pop(local['internet_message_id'], None)
+            if values is not None:
+                values['_adopted'] = local['id']
+                adopted.append((values, local))
+        return adopted
+
+    # ------------------------------------------------------------------ plan the writes
+
+    def _row_values(self, values):
+        """Column values for one Graph item (the part compared with a stored row)."""
+        row = {key: values[key] for key in SYNCED_COLUMNS if key != 'categories'}
+        row['categories'] = ', '.join(values['categories']) or False
+        for key in ('received_at', 'sent_at'):  # modified_at keeps its precision: it orders versions
+            if row[key]:
+                row[key] = row[key].replace(microsecond=0)
+        for key, value in row.items():
+            if value == '' or value is None:
+                row[key] = False
+        return row
+
+    def _partner_values(self, values):
+        sender = self.partners.get((values['from_address'] or '').lower(), False)
+        recipients = [self.partners[a] for a in values['recipient_addresses'] if a in self.partners]
+        return sender, sorted(set(recipients))
+
+    def _direction(self, values):
+        address = (values['from_address'] or '').strip().lower()
+        return 'outgoing' if address and address == (self.account.email or '').strip().lower() else 'incoming'
+
+    def _update(self, row, values, adopting=False):
+        """Plan the update of one existing row (or adopted local entry) from a Graph item: 1 if it changes."""
+        self.batch_ids.append(row['id'])
+        in_folder = row['folder_id'] == self.folder.id and row['active']
+        if not adopting and row['modified_at'] and values['modified_at'] and values['modified_at'] < row['modified_at']:
+            # Stale replay: the stored version is newer. Still present in this folder though.
+            changes = {'is_local': False} if in_folder and row['is_local'] else {}
+            if in_folder and (changes or row['seen_round'] != self.seen['seen_round']):
+                self.updates[row['id']] = dict(changes, **self.seen)
+            return 0
+        changes = {key: value for key, value in self._row_values(values).items()
+                   if _differs(row[key], value, key)}
+        if not in_folder:
+            # A move into this folder, or a return after a soft-removal: same record, same tags.
+            changes.update(folder_id=self.folder.id, active=True)
+        if row['is_local']:
+            # Outlook's copy of a message sent from MailDesk: the local entry becomes it (same row).
+            changes['is_local'] = False
+        if adopting:
+            changes.update(graph_id=values['graph_id'],
+                           thread_key=row['thread_key'] or values['conversation_id'] or False)
+        if not changes:
+            if row['seen_round'] != self.seen['seen_round']:
+                self.updates[row['id']] = dict(self.seen)
+            return 0
+        changes.update(self.seen)
+        if 'from_address' in changes:
+            changes['from_partner_id'] = self._partner_values(values)[0]
+            changes['direction'] = self._direction(values)
+        if any(key in changes for key in RECIPIENT_COLUMNS):
+            self.partner_updates[row['id']] = self._partner_values(values)[1]
+        if 'conversation_id' in changes and not adopting:
+            changes['thread_key'] = values['conversation_id'] or False
+        self.updates[row['id']] = changes
+        return 0 if adopting else 1
+
+    def _remove(self, row):
+        """``@removed`` in the folder: soft-remove the row only if it is still there (else it moved on)."""
+        if row is None or row['folder_id'] != self.folder.id or not row['active'] or row['is_local']:
+            return 0
+        self.updates[row['id']] = {'active': False, 'folder_id': False}
+        return 1
+
+    # ------------------------------------------------------------------ write
+
+    def _insert(self, values_list):
+        """INSERT the new items in ONE statement whose parameters are one array per column (``unnest``):
+        PostgreSQL parses 40 values instead of 40,000, and no per-row SQL is built in Python."""
+        rows, recipients = [], []
+        for values in values_list:
+            sender, partner_ids = self._partner_values(values)
+            row = self._row_values(values)
+            row.update({
+                'account_id': self.account.id,
+                'folder_id': self.folder.id,
+                'graph_id': values['graph_id'],
+                'active': True,
+                'is_local': False,
+                'thread_key': values['conversation_id'] or False,
+                'direction': self._direction(values),
+                'from_partner_id': sender,
+                **self.seen,
+            })
+            rows.append(row)
+            recipients.append(partner_ids)
+        if not rows:
+            return
+        Message, cr = self.Message, self.env.cr
+        now, uid = cr.now(), self.env.uid
+        names = list(rows[0])
+        arrays = [[_column_value(name, row[name]) for row in rows] for name in names]
+        columns = names + ['create_uid', 'create_date', 'write_uid', 'write_date']
+        Message.flush_model()
+        cr.execute(SQL(
+            'INSERT INTO maildesk_message (%s) SELECT *, %s, %s, %s, %s FROM unnest(%s) RETURNING id',
+            SQL(', ').join(SQL.identifier(name) for name in columns), uid, now, uid, now,
+            SQL(', ').join(SQL('%s::%s[]', array, SQL(Message._fields[name].column_type[1]))
+                           for array, name in zip(arrays, names)),
+        ))
+        ids = [row[0] for row in cr.fetchall()]
+        links = [(message_id, partner_id) for message_id, partner_ids in zip(ids, recipients)
+                 for partner_id in partner_ids]
+        if links:
+            cr.execute(SQL(
+                'INSERT INTO maildesk_message_partner_rel (message_id, partner_id) '
+                'SELECT * FROM unnest(%s::int4[], %s::int4[]) ON CONFLICT DO NOTHING',
+                [link[0] for link in links], [link[1] for link in links]))
+        Message.browse(ids).modified([name for name in columns if name in Message._fields] + ['partner_ids'],
+                                     create=True)
+        self.stats['created'] += len(ids)
+        self.batch_ids += ids
+
+    def _write_updates(self):
+        """One ``UPDATE ... FROM unnest(...)`` per set of changed columns (most pages have one or two)."""
+        groups = {}
+        for row_id, changes in self.updates.items():
+            groups.setdefault(tuple(sorted(changes)), []).append(row_id)
+        for names, ids in groups.items():
+            self._update_rows(names, ids)
+        for row_id, partner_ids in self.partner_updates.items():
+            self.Message.browse(row_id).write({'partner_ids': [fields.Command.set(partner_ids)]})
+        self.Message.flush_model()
+
+    def _update_rows(self, names, ids):
+        """The same columns of many rows, each with its own values; then the ORM is told, as ``write()`` would
+        (cache invalidated, dependents marked)."""
+        Message, updates = self.Message, self.updates
+        Message.flush_model()
+        arrays = [ids] + [[_column_value(name, updates[row_id][name]) for row_id in ids] for name in names]
+        types = ['int4'] + [Message._fields[name].column_type[1] for name in names]
+        self.env.cr.execute(SQL(
+            'UPDATE maildesk_message AS m SET %s, write_uid = %s, write_date = %s FROM unnest(%s) AS v(%s) '
+            'WHERE m.id = v.id',
+            SQL(', ').join(SQL('%s = v.%s', SQL.identifier(name), SQL.identifier(name)) for name in names),
+            self.env.uid, self.env.cr.now(),
+            SQL(', ').join(SQL('%s::%s[]', array, SQL(column_type)) for array, column_type in zip(arrays, types)),
+            SQL(', ').join(SQL.identifier(name) for name in ('id',) + names),
+        ))
+        records = Message.browse(ids)
+        records.invalidate_recordset(list(names) + ['write_uid', 'write_date'])
+        records.modified(list(names))
+        if 'folder_id' in names:
+            self.env['maildesk.folder'].invalidate_model(['message_ids'])
+
+
+def _column_value(name, value):
+    """ORM-style column value: False means NULL, except in boolean columns."""
+    return None if value is False and name not in BOOLEAN_COLUMNS else value
+
+
+def _is_older(values, other):
+    return bool(values['modified_at'] and other['modified_at'] and values['modified_at'] < other['modified_at'])
+
+
+def _differs(stored, new, key):
+    if key in BOOLEAN_COLUMNS:
+        return bool(stored) != bool(new)
+    if stored is None or stored == '':
+        stored = False
+    return stored != new

@@ -1,0 +1,396 @@
+"""A sync run: claim a folder -> its Graph client -> one page -> commit, again, until the budget is spent.
+
+Work is split in *units*: one delta page of one folder, in its own transaction (claim the folder with
+``FOR NO KEY UPDATE SKIP LOCKED``, GET the page, upsert its rows, save the link, commit). Any number of cron
+workers (threads or servers on one database) can run units side by side: they never process one folder at once,
+never deadlock (a mailbox's writes are serialized by an advisory lock, rows are locked in id order), and at most
+:data:`MAILBOX_SLOTS` units of one mailbox talk to Graph at once.
+
+Entry points (called by the thin model methods): :func:`sync_round` (Sync now, Fetch Now), :func:`cron_sync_changes`
+and :func:`cron_backfill` (the two crons).
+"""
+import contextlib
+import datetime
+import logging
+import threading
+import time
+
+import psycopg2.errors
+
+from odoo import SUPERUSER_ID, api, fields
+from odoo.exceptions import UserError
+from odoo.sql_db import TestCursor
+
+from ..graph import errors
+from . import feedback
+from .folder_round import FolderRound, GraphReads
+
+_logger = logging.getLogger(__name__)
+
+CRON_BUDGET = 50            # seconds of work per cron callback
+JOB_BUDGET = 90             # seconds per cron job run, across Odoo's re-runs of a partially done job (< 120 s limit)
+SYNC_NOW_BUDGET = 20        # seconds a foreground "Sync now" may take
+BACKFILL_PAGE_BUDGET = 300  # delta pages per backfill callback (~300k messages at 1000 per page)
+MAILBOX_SLOTS = 4           # Outlook: at most 4 concurrent requests per app and mailbox, across all processes
+SLOT_LOCK_BASE = 0x4D44_0000  # advisory lock namespace (int4): (SLOT_LOCK_BASE + slot, account id)
+DB_ATTEMPTS = 3
+THROTTLE_DEFAULT = 30       # seconds, when Graph throttles without saying for how long
+CONCURRENCY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected,
+                      psycopg2.errors.UniqueViolation, psycopg2.errors.LockNotAvailable)
+CHANGES_CRON = 'maildesk.ir_cron_maildesk_sync_changes'
+BACKFILL_CRON = 'maildesk.ir_cron_maildesk_backfill'
+
+# Which folders each kind of run claims (SQL on maildesk_folder f).
+CLAIM_CONDITIONS = {
+    # New folders (their newest page), incremental rounds; each folder once per run (last_checked_at).
+    'changes': """(f.next_link IS NULL OR NOT coalesce(f.round_is_initial, false))
+                  AND (f.last_checked_at IS NULL OR f.last_checked_at < %(run_start)s)""",
+    # Initial rounds in progress: the progressive backfill, least recently served first.
+    'backfill': "f.next_link IS NOT NULL AND f.round_is_initial",
+}
+CLAIM_ORDER = {
+    'changes': 'f.last_checked_at NULLS FIRST, f.id',
+    'backfill': 'f.last_sync_at NULLS FIRST, f.id',
+}
+
+_job_starts = {}
+_job_starts_lock = threading.Lock()
+
+
+# ------------------------------------------------------------------ entry points
+
+def sync_round(accounts, budget=SYNC_NOW_BUDGET):
+    """One sync round of these accounts: changes and newest pages, then backfill while time remains.
+
+    Units commit in their own cursors, so what the caller's transaction reads afterwards may predate them (it is
+    invalidated). :return: the finished :class:`SyncRun` (its counters say what happened)
+    """
+    with SyncRun(accounts, budget) as run:
+        run.run('changes')
+        run.run('backfill')
+    if run.backfill_left:
+        accounts.env.ref(BACKFILL_CRON).sudo()._trigger()
+    return run
+
+
+def cron_sync_changes(env):
+    """MailDesk: sync changes -- the newest page of new folders and each synced folder's changes."""
+    budget = _job_budget(env, CRON_BUDGET)
+    if budget <= 0:
+        return None
+    with SyncRun(syncable_accounts(env), budget) as run:
+        run.run('changes')
+    if run.newest_pages or run.backfill_left:
+        env.ref(BACKFILL_CRON).sudo()._trigger()
+    _report_progress(env, CHANGES_CRON, run, run.changes_left)
+    return run
+
+
+def cron_backfill(env):
+    """MailDesk: backfill -- continue the initial rounds (older mail), bounded in time and pages."""
+    budget = _job_budget(env, CRON_BUDGET)
+    if budget <= 0:
+        return None
+    with SyncRun(syncable_accounts(env), budget, max_pages=BACKFILL_PAGE_BUDGET) as run:
+        run.run('backfill')
+    _report_progress(env, BACKFILL_CRON, run, run.backfill_left)
+    return run
+
+
+def syncable_accounts(env):
+    """Accounts background sync may serve now (not auth_invalid, a confirmed server, not throttled)."""
+    accounts = env['maildesk.account'].sudo().search([('state', 'not in', ('not_authorized', 'auth_invalid'))])
+    return accounts.filtered(lambda account: not account._check_can_sync())
+
+
+def _report_progress(env, cron_xmlid, run, remaining):
+    """``_notify_progress`` for Odoo's cron runner, and a trigger so the work goes on soon (or when the
+    throttling Graph asked for ends)."""
+    cron = env.ref(cron_xmlid).sudo()
+    if remaining:
+        cron._trigger()
+    if run.throttled:
+        cron._trigger(fields.Datetime.now() + datetime.timedelta(seconds=min(run.throttled.values()) + 1))
+    cron._notify_progress(done=run.units, remaining=remaining if run.units else 0)
+
+
+class SyncRun:
+    """One run of sync units over some accounts, within a time (and page) budget. A context manager.
+
+    Plain Python on purpose: it holds per-run state (Graph clients, throttled and failing accounts, counters)
+    that belongs to no record. Account-level writes (a refreshed token cache, last sync, throttling, auth
+    failures) go through one *account cursor* of its own, READ COMMITTED, committed when the run ends: workers
+    running side by side then only wait for each other there, never fail on a concurrent update, and a unit
+    never waits for a lock its own run holds.
+    """
+
+    def __init__(self, accounts, budget, max_pages=None):
+        self.registry = accounts.env.registry
+        self.account_ids = accounts.ids
+        self.deadline = time.monotonic() + budget
+        self.max_pages = max_pages
+        self.run_start = _utcnow()  # microseconds: a run started right after another one still visits all
+        self.clients = {}
+        self.excluded = set()        # accounts skipped for the rest of the run
+        self.failed_folders = set()
+        self.throttled = {}          # account id -> seconds
+        self.auth_failures = {}      # account id -> GraphError
+        self.synced_accounts = set()
+        self.units = self.pages = self.stored = self.newest_pages = 0
+        self.changes_left = self.backfill_left = 0
+        self.errors = []
+        # Units use their own cursors: what the caller wrote must be visible to them (test mode: same connection).
+        self.caller_env = accounts.env
+        self.caller_env.flush_all()
+        self.env = None
+
+    def __enter__(self):
+        self._account_cursor = self._cursor()
+        cr = self._account_cursor.__enter__()
+        self.env = api.Environment(cr, SUPERUSER_ID, {})
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        try:
+            if exc_type is None:
+                self.finish()
+        finally:
+            self._account_cursor.__exit__(exc_type, exc, traceback)
+            self.caller_env.invalidate_all()
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, mode):
+        """Process units of ``mode`` ('changes' or 'backfill') until none is left or the budget is spent."""
+        while time.monotonic() < self.deadline and (self.max_pages is None or self.pages < self.max_pages):
+            account_ids = [a for a in self.account_ids if a not in self.excluded]
+            if not account_ids or self._unit(mode, account_ids) is None:
+                break
+
+    def _unit(self, mode, account_ids):
+        """Claim one folder and process one page in its own transaction. None when nothing is left to claim."""
+        reads = None  # Graph answers of this unit, kept across its database retries
+        for attempt in range(1, DB_ATTEMPTS + 1):
+            claimed = None  # (folder id, account id)
+            try:
+                with self._cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    folder = self._claim(env, mode, account_ids)
+                    if not folder:
+                        return None
+                    claimed = (folder.id, folder.account_id.id)
+                    client = self.clients.get(claimed[1])
+                    if client is None:
+                        pass  # first unit of this mailbox: get its token outside any unit (below), then claim again
+                    elif not _take_mailbox_slot(cr, claimed[1]):
+                        self.excluded.add(claimed[1])  # 4 units of this mailbox are running elsewhere
+                        return True
+                    else:
+                        reads = reads or GraphReads(client)
+                        self._process(env, mode, folder, reads)
+                if client is None:
+                    self._prepare_client(claimed[1])
+                return True
+            except CONCURRENCY_ERRORS as exc:
+                if claimed and attempt == DB_ATTEMPTS:
+                    self._fail(mode, claimed[0], self.env._('Database busy, retrying later (%s).', type(exc).__name__))
+                elif not claimed and attempt == DB_ATTEMPTS:
+                    return None
+            except Exception as exc:  # noqa: BLE001 -- one folder never stops the others
+                if claimed is None:
+                    raise
+                _logger.exception('MailDesk: folder %s sync failed unexpectedly', claimed[0])
+                self._fail(mode, claimed[0], self.env._('Unexpected error: %s', exc))
+                return True
+        return True
+
+    def _process(self, env, mode, folder, reads):
+        """One page of the claimed folder. A Graph failure ends the unit without touching the folder's cursor:
+        every Graph call of a unit precedes its first write, so there is nothing to undo, only the failure to
+        note (throttling and authorization stop the whole mailbox for this run)."""
+        account_id = folder.account_id.id
+        try:
+            result = FolderRound(folder, reads).sync_page()
+        except errors.GraphError as exc:
+            env.clear()
+            if isinstance(exc, errors.Throttled):
+                self.throttled[account_id] = max(self.throttled.get(account_id, 0),
+                                                 exc.retry_after or THROTTLE_DEFAULT)
+                self.excluded.add(account_id)
+                _logger.info('MailDesk: account %s throttled for %ss', account_id, self.throttled[account_id])
+            elif isinstance(exc, (errors.AuthInvalid, errors.AuthExpired)):
+                self.auth_failures[account_id] = exc
+                self.excluded.add(account_id)
+            else:
+                _logger.info('MailDesk: folder %s sync failed: %s', folder.id, exc.message)
+                message = feedback.graph_error_text(env, exc, env._('synchronize the folder "%s"', folder.name))
+                self.failed_folders.add(folder.id)
+                self.errors.append(message)
+                folder.write({'sync_state': 'error', 'last_error': message})
+                if mode == 'changes':
+                    folder.flush_recordset()
+                    _mark_checked(env.cr, folder.id)
+            return
+        if mode == 'changes' and (result['initial'] or not result['more']):
+            _mark_checked(env.cr, folder.id)
+        self.units += 1
+        self.pages += 1
+        self.stored += result['stored']
+        self.newest_pages += bool(result['first'])
+        self.synced_accounts.add(account_id)
+
+    def _claim(self, env, mode, account_ids):
+        """``SELECT ... FOR NO KEY UPDATE SKIP LOCKED LIMIT 1``: a folder no other worker is processing.
+
+        NO KEY UPDATE (not plain UPDATE) still excludes other claimers but lets other transactions insert
+        messages referencing the folder meanwhile.
+        """
+        env.cr.execute(f"""
+            SELECT f.id
+              FROM maildesk_folder f
+             WHERE f.sync_enabled AND f.account_id = ANY(%(accounts)s) AND f.id != ALL(%(failed)s)
+               AND {CLAIM_CONDITIONS[mode]}
+          ORDER BY {CLAIM_ORDER[mode]}
+             LIMIT 1
+               FOR NO KEY UPDATE OF f SKIP LOCKED
+        """, {'accounts': account_ids, 'failed': list(self.failed_folders), 'run_start': self.run_start})
+        row = env.cr.fetchone()
+        return env['maildesk.folder'].browse(row[0]) if row else None
+
+    @contextlib.contextmanager
+    def _cursor(self):
+        """A fresh cursor in READ COMMITTED: each statement sees what other workers committed before it."""
+        with self.registry.cursor() as cr:
+            if cr.transaction is None:  # what Environment() would do, without looking the registry up again
+                cr.transaction = api.Transaction(self.registry)
+            _begin(cr)
+            yield cr
+
+    def _prepare_client(self, account_id):
+        """The mailbox's Graph client, with a token already obtained, built on the account cursor: a refreshed
+        token cache or an authorization failure is written there, never in a unit (which may roll back)."""
+        try:
+            client = self.env['maildesk.account'].browse(account_id)._graph_client()
+            client.token_provider(force_refresh=False)
+        except errors.AuthInvalid as exc:  # already counted on the account by the token provider
+            self.auth_failures[account_id] = exc
+            self.excluded.add(account_id)
+        except errors.GraphError as exc:
+            _logger.info('MailDesk: no token for account %s: %s', account_id, exc.message)
+            self.errors.append(feedback.graph_error_text(self.env, exc, self.env._('sign in to the mailbox')))
+            self.excluded.add(account_id)
+        except UserError as exc:  # e.g. OAuth no longer configured
+            self.errors.append(str(exc))
+            self.excluded.add(account_id)
+        else:
+            self.clients[account_id] = client
+        self._commit_account_cursor()  # a refreshed token cache: saved now, the account row is not kept locked
+
+    def _commit_account_cursor(self):
+        cr = self.env.cr
+        cr.commit()
+        _begin(cr)
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _fail(self, mode, folder_id, message):
+        """Record a folder's failure in a fresh transaction; the cursor (links) is kept for the next run."""
+        self.failed_folders.add(folder_id)
+        self.errors.append(message)
+        try:
+            with self._cursor() as cr:
+                folder = api.Environment(cr, SUPERUSER_ID, {})['maildesk.folder'].browse(folder_id).exists()
+                folder.write({'sync_state': 'error', 'last_error': message})
+                if mode == 'changes':
+                    folder.flush_recordset()
+                    _mark_checked(cr, folder_id)
+        except CONCURRENCY_ERRORS:
+            _logger.info('MailDesk: could not record the error of folder %s (busy)', folder_id)
+
+    def finish(self):
+        """Account outcomes (last sync, Last Fetch Date, throttling, auth failures) and what is left to do."""
+        self.env.invalidate_all()
+        Account = self.env['maildesk.account']
+        synced = self.synced_accounts - set(self.auth_failures)
+        for account_id in sorted(synced | set(self.throttled) | set(self.auth_failures)):
+            account = Account.browse(account_id)
+            if account_id in self.throttled:
+                account._set_throttled(self.throttled[account_id])
+            exc = self.auth_failures.get(account_id)
+            if isinstance(exc, errors.AuthExpired):  # AuthInvalid was already counted by the token provider
+                account._record_auth_failure(exc)
+            if account_id in synced:
+                account.write({'last_sync_at': fields.Datetime.now()})
+                account._touch_incoming_servers()
+            # One account per transaction: two workers finishing overlapping runs never lock each other's
+            # account rows in opposite orders (that was a deadlock).
+            self._commit_account_cursor()
+        self.changes_left = self._count_folders('changes')
+        self.backfill_left = self._count_folders('backfill')
+
+    def summary(self, env):
+        """(title, message, type) for the Sync now notification, in the language of ``env``."""
+        parts = [env._('%(count)d message(s) stored or updated from %(pages)d page(s).', count=self.stored,
+                       pages=self.pages)]
+        if self.backfill_left:
+            parts.append(env._('Older mail of %(count)d folder(s) is back-filled in the background.',
+                               count=self.backfill_left))
+        if self.throttled:
+            parts.append(env._('Microsoft Graph asked to slow down: sync resumes in a moment.'))
+        if self.auth_failures:
+            parts.append(env._('Microsoft refused the authorization: see the account.'))
+        if self.errors:
+            parts.append(env._('Errors: %s', '; '.join(dict.fromkeys(self.errors))))
+        kind = 'danger' if self.auth_failures or self.errors else 'warning' if self.throttled else 'success'
+        return env._('Sync finished'), ' '.join(parts), kind
+
+    def _count_folders(self, mode):
+        """Folders of the run's accounts (not stopped) that ``mode`` would still claim."""
+        account_ids = [a for a in self.account_ids if a not in self.excluded]
+        if not account_ids:
+            return 0
+        self.env.cr.execute(f"""
+            SELECT count(*) FROM maildesk_folder f
+             WHERE f.sync_enabled AND f.account_id = ANY(%(accounts)s) AND f.id != ALL(%(failed)s)
+               AND {CLAIM_CONDITIONS[mode]}
+        """, {'accounts': account_ids, 'failed': list(self.failed_folders), 'run_start': self.run_start})
+        return self.env.cr.fetchone()[0]
+
+
+def _begin(cr):
+    """Start the cursor's transaction in READ COMMITTED (test mode: create its savepoint now, before any cursor
+    opened later, so savepoints nest in opening order)."""
+    cr.execute('SELECT 1' if isinstance(cr, TestCursor) else 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _mark_checked(cr, folder_id):
+    """The changes run visited the folder (precise to the microsecond, unlike ORM datetimes)."""
+    cr.execute('UPDATE maildesk_folder SET last_checked_at = %s WHERE id = %s', [_utcnow(), folder_id])
+
+
+def _take_mailbox_slot(cr, account_id):
+    """One of the mailbox's 4 request slots, for this transaction (any process). False when all are taken."""
+    for slot in range(MAILBOX_SLOTS):
+        cr.execute('SELECT pg_try_advisory_xact_lock(%s, %s)', [SLOT_LOCK_BASE + slot, account_id])
+        if cr.fetchone()[0]:
+            return True
+    return False
+
+
+def _job_budget(env, budget):
+    """Seconds this callback may work: Odoo re-runs a partially done job up to 10 times in one go, and the whole
+    job must stay under the server's real-time limit, so the budget is shared by the re-runs of one job run."""
+    cron_id, lastcall = env.context.get('cron_id'), env.context.get('lastcall')
+    if not cron_id:
+        return budget
+    key = (env.cr.dbname, cron_id, str(lastcall))
+    now = time.monotonic()
+    with _job_starts_lock:
+        for old in [k for k, started in _job_starts.items() if now - started > 3600]:
+            del _job_starts[old]
+        started = _job_starts.setdefault(key, now)
+    return min(budget, JOB_BUDGET - (now - started))
