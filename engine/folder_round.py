@@ -18,8 +18,8 @@ _logger = logging.getLogger(__name__)
 
 
 class GraphReads:
-    """What a unit reads from Graph, cached by folder and link: a unit retried after a database conflict does
-    not ask Graph again."""
+    """What a unit reads from Graph, already mapped to values, cached by folder and link: a unit retried after a
+    database conflict does not ask Graph again."""
 
     def __init__(self, client):
         self.client = client
@@ -27,9 +27,11 @@ class GraphReads:
         self._counts = {}
 
     def page(self, folder, link):
+        """``(graph.client.Page, graph.mail.Delta)`` of the folder's round at ``link`` (None: a new round)."""
         key = (folder.id, link)
         if key not in self._pages:
-            self._pages[key] = self.client.delta_page(folder.graph_id, link)
+            page = self.client.delta_page(folder.graph_id, link)
+            self._pages[key] = (page, mail.delta_values(page.items))
         return self._pages[key]
 
     def folder_counts(self, folder):
@@ -58,15 +60,16 @@ class FolderRound:
         folder = self.folder
         link = folder.next_link or folder.delta_link or None
         try:
-            page = self.reads.page(folder, link)
+            page, delta = self.reads.page(folder, link)
         except errors.SyncStateExpired:
             # 410 / syncStateNotFound: drop the links, enumerate again; the round's sweep removes what is gone.
             _logger.info('MailDesk: delta state of folder %s expired, re-enumerating', folder.id)
-            link, page = None, self.reads.page(folder, None)
+            link = None
+            page, delta = self.reads.page(folder, None)
         now = fields.Datetime.now()
         if link is None:
             self._start_initial_round(self.reads.folder_counts(folder), now)
-        stats = MessageBatch(folder).apply(page.items)
+        stats = MessageBatch(folder).apply(delta)
         values = {'last_sync_at': now, 'last_error': False}
         if stats['skipped']:
             values['skipped_count'] = folder.skipped_count + stats['skipped']

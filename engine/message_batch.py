@@ -1,7 +1,8 @@
 """One delta page of one folder applied to the message store, as ordered steps in one place.
 
-``MessageBatch(folder).apply(items)``: parse -> lock -> adopt local entries (one query) -> insert / update ->
-link threads -> notify the bus once. Idempotent: replays and duplicates are no-ops.
+``MessageBatch(folder).apply(delta)`` with the page already parsed (``graph.mail.delta_values``, done when the page
+is fetched): lock -> adopt local entries (one query) -> insert / update -> link threads -> notify the bus once.
+Idempotent: replays and duplicates are no-ops.
 
 Rows are written with set-based SQL, not ``create()`` / ``write()``: the ORM's per-record work (defaults, cache,
 inverse fields) costs more than everything else a sync page does. The rows are complete (every column the ORM
@@ -12,7 +13,6 @@ from dateutil.relativedelta import relativedelta
 from odoo import fields
 from odoo.tools import SQL
 
-from ..graph import mail
 from . import threads
 
 # Values mail.message_values() returns that are columns of maildesk_message, compared on every upsert.
@@ -50,9 +50,13 @@ class MessageBatch:
         self.partner_updates = {}  # row id -> recipient partner ids
         self.batch_ids = []        # rows of the page's (non-removed) items, for thread linking
 
-    def apply(self, items):
-        """:return: dict(created, updated, removed, skipped, skip_reason, stored)"""
-        latest = self._parse(items)
+    def apply(self, delta):
+        """Store one page, given as :func:`graph.mail.delta_values` of its items.
+
+        :return: dict(created, updated, removed, skipped, skip_reason, stored)
+        """
+        latest = delta.entries
+        self.stats.update(skipped=delta.skipped, skip_reason=delta.skip_reason)
         self._lock()  # held until the page commits: its cursor, sweep and counts are the mailbox's writes too
         if latest:
             existing = self._existing_rows(list(latest))
@@ -77,31 +81,6 @@ class MessageBatch:
         if self.stats['created'] or self.stats['updated'] or self.stats['removed']:
             self.Message._maildesk_notify_changed(self.folder)  # sent once, when the page commits
         return self.stats
-
-    # ------------------------------------------------------------------ parse
-
-    def _parse(self, items):
-        """``{graph_id: values or None (removed)}`` in page order, the last mention of an id winning."""
-        latest = {}
-        for item in items or ():
-            if mail.is_removed(item):
-                graph_id = mail.usable_id(item)  # None for an unusable id (NUL, surrogates, too long): ignored
-                if graph_id:
-                    latest.pop(graph_id, None)
-                    latest[graph_id] = None
-                continue
-            try:
-                values = mail.message_values(item)
-            except mail.MalformedItem as exc:
-                self.stats['skipped'] += 1
-                self.stats['skip_reason'] = exc.reason
-                continue
-            previous = latest.get(values['graph_id'])
-            if previous and _is_older(values, previous):
-                continue  # a duplicate of an item already seen in a newer version
-            latest.pop(values['graph_id'], None)
-            latest[values['graph_id']] = values
-        return latest
 
     # ------------------------------------------------------------------ lock and read
 
@@ -208,7 +187,7 @@ class MessageBatch:
         """Plan the update of one existing row (or adopted local entry) from a Graph item: 1 if it changes."""
         self.batch_ids.append(row['id'])
         in_folder = row['folder_id'] == self.folder.id and row['active']
-        if not adopting and row['modified_at'] and values['modified_at'] and values['modified_at'] < row['modified_at']:
+        if not adopting and _is_older(values, row):
             # Stale replay: the stored version is newer. Still present in this folder though.
             changes = {'is_local': False} if in_folder and row['is_local'] else {}
             if in_folder and (changes or row['seen_round'] != self.seen['seen_round']):
@@ -334,8 +313,9 @@ def _column_value(name, value):
     return None if value is False and name not in BOOLEAN_COLUMNS else value
 
 
-def _is_older(values, other):
-    return bool(values['modified_at'] and other['modified_at'] and values['modified_at'] < other['modified_at'])
+def _is_older(values, row):
+    """The item is an older version than the stored row (a replay): never overwrite newer with older."""
+    return bool(values['modified_at'] and row['modified_at'] and values['modified_at'] < row['modified_at'])
 
 
 def _differs(stored, new, key):

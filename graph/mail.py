@@ -4,6 +4,7 @@ Graph payloads are treated as untrusted input. Items that cannot be stored (no u
 raise :class:`MalformedItem` so the caller can skip them; every other oddity (wrong types, bad dates, huge or
 invalid strings) is normalized to a safe default so one odd message never stops a mailbox from syncing.
 """
+import collections
 import datetime
 import html
 
@@ -93,6 +94,45 @@ def message_values(item):
     }
     values.update(_recipient_values(item))
     return values
+
+
+Delta = collections.namedtuple('Delta', 'entries skipped skip_reason')
+Delta.__doc__ = """A delta page's items as values: ``entries`` ``{graph_id: message values, or None for @removed}`` in page
+order (the last mention of an id wins, an older duplicate never overwrites a newer one); ``skipped`` items could not
+be stored, the last ``skip_reason`` says why."""
+
+
+def delta_values(items):
+    """Map the items of one delta page (raw Graph dicts) for storage: one pass, nothing raised.
+
+    Delta items have no change type and may repeat within a page: a later mention of an id replaces an earlier
+    one, unless it is an older version of it (``lastModifiedDateTime``). A removal marker with an unusable id is
+    ignored (it could not be looked up).
+    """
+    entries, skipped, reason = {}, 0, ''
+    for item in items or ():
+        if is_removed(item):
+            graph_id = usable_id(item)
+            if graph_id:
+                entries.pop(graph_id, None)
+                entries[graph_id] = None
+            continue
+        try:
+            values = message_values(item)
+        except MalformedItem as exc:
+            skipped, reason = skipped + 1, exc.reason
+            continue
+        previous = entries.get(values['graph_id'])
+        if previous and is_older(values, previous):
+            continue
+        entries.pop(values['graph_id'], None)
+        entries[values['graph_id']] = values
+    return Delta(entries, skipped, reason)
+
+
+def is_older(values, other):
+    """True when message values ``values`` are an older version than ``other`` (both have modified_at)."""
+    return bool(values['modified_at'] and other['modified_at'] and values['modified_at'] < other['modified_at'])
 
 
 def folder_values(item, roles_by_id=None):

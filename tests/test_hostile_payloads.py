@@ -90,7 +90,7 @@ class TestHostileMapping(TransactionCase):
         totals = {'skipped': 0, 'created': 0}
         for _replay in range(2):  # the second pass replays every page: nothing new, nothing twice
             for start in range(0, len(items), 100):
-                stats = MessageBatch(folder).apply(items[start:start + 100])
+                stats = MessageBatch(folder).apply(mail.delta_values(items[start:start + 100]))
                 totals['skipped'] += stats['skipped']
                 totals['created'] += stats['created']
             if not _replay:

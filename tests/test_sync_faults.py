@@ -8,6 +8,7 @@ from odoo.tools import mute_logger
 from odoo.addons.maildesk.engine import sync_run
 from odoo.addons.maildesk.engine.folder_round import FolderRound, GraphReads
 from odoo.addons.maildesk.engine.message_batch import MessageBatch
+from odoo.addons.maildesk.graph import mail
 from odoo.addons.maildesk.tests.common import MaildeskCase
 from odoo.addons.maildesk.tests.sync_common import SyncTestMixin
 
@@ -112,7 +113,7 @@ class TestSyncFaults(SyncTestMixin, MaildeskCase):
         bad = [None, 'text', {'id': ''}, {'@odata.type': '#microsoft.graph.contact', 'id': 'AAkALgAAcontact'}]
         page = real._replace(items=real.items + bad)
         reads = GraphReads(client)
-        reads.page = lambda folder, link: page
+        reads.page = lambda folder, link: (page, mail.delta_values(page.items))
         FolderRound(self.env['maildesk.folder'].browse(inbox.id).sudo(), reads).sync_page()
         self.assertEqual(inbox.skipped_count, 4)
         self.assertIn('4 item(s) skipped', inbox.last_error)
@@ -140,14 +141,14 @@ class TestSyncFaults(SyncTestMixin, MaildeskCase):
 
         inbox = inbox.sudo()
         item = account._graph_client().get_message(mails[0].graph_id, body=False)
-        stats = MessageBatch(inbox).apply([item, dict(item)])
+        stats = MessageBatch(inbox).apply(mail.delta_values([item, dict(item)]))
         self.assertEqual((stats['created'], stats['updated']), (0, 0), 'a replay is a no-op')
         stale = dict(item, isRead=not item['isRead'], lastModifiedDateTime='2001-01-01T00:00:00Z')
-        stats = MessageBatch(inbox).apply([stale])
+        stats = MessageBatch(inbox).apply(mail.delta_values([stale]))
         self.assertEqual(stats['updated'], 0, 'an older version is ignored')
         self.assertEqual(mails[0].is_read, item['isRead'])
         newer = dict(item, isRead=not item['isRead'], lastModifiedDateTime='2099-01-01T00:00:00Z')
-        stats = MessageBatch(inbox).apply([newer])
+        stats = MessageBatch(inbox).apply(mail.delta_values([newer]))
         self.assertEqual(stats['updated'], 1)
         mails.invalidate_recordset()
         self.assertEqual(mails[0].is_read, not item['isRead'])

@@ -63,7 +63,7 @@ def measure(dbname, args):
             with registry.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 folder = env['maildesk.folder'].browse(ids[1])
-                MessageBatch(folder).apply(page)
+                MessageBatch(folder).apply(mail.delta_values(page))
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         if profiler:
             profiler.disable()

@@ -255,3 +255,17 @@ def test_cid_map():
     ]
     assert cid_map(attachments) == {'image001.png@01D': 'A1', 'logo': 'A2'}
     assert cid_map(None) == {}
+
+
+def test_delta_values_keeps_the_newest_mention_and_counts_the_unusable():
+    """One pass over a page: later mentions win unless older, removals by usable id, malformed items counted."""
+    new = dict(FULL_MESSAGE, id='AAMkA1', lastModifiedDateTime='2024-05-02T10:00:00Z', isRead=True)
+    old = dict(new, lastModifiedDateTime='2024-05-01T10:00:00Z', isRead=False)
+    other = dict(FULL_MESSAGE, id='AAMkA2')
+    delta = mail.delta_values([new, old, other, {'id': 'AAMkA2', '@removed': {'reason': 'deleted'}},
+                               {'id': 'bad\x00id', '@removed': {}}, None, {'id': ''}])
+    assert list(delta.entries) == ['AAMkA1', 'AAMkA2']
+    assert delta.entries['AAMkA1']['is_read'] is True, 'an older duplicate never overwrites the newer one'
+    assert delta.entries['AAMkA2'] is None, 'a later @removed wins'
+    assert delta.skipped == 2 and delta.skip_reason
+    assert mail.delta_values(None) == mail.Delta({}, 0, '')
