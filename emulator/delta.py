@@ -29,7 +29,7 @@ def page_size(ctx):
         try:
             return max(1, min(MAX_PAGE, int(raw)))
         except ValueError:
-            raise GraphFail(400, 'BadRequest', "Invalid value for Prefer header 'odata.maxpagesize'.")
+            raise GraphFail(400, 'BadRequest', "Invalid value for Prefer header 'odata.maxpagesize'.") from None
     return DEFAULT_PAGE
 
 
@@ -45,7 +45,8 @@ def parse_delta_filter(text):
     try:
         return [parts[1].lower(), parse_iso(parts[2])]
     except ValueError:
-        raise GraphFail(400, 'BadRequest', "Invalid filter clause: '%s' is not a valid DateTimeOffset." % parts[2])
+        raise GraphFail(400, 'BadRequest',
+                        "Invalid filter clause: '%s' is not a valid DateTimeOffset." % parts[2]) from None
 
 
 def _check_state(ctx, state, folder_id):
@@ -312,4 +313,4 @@ def folder_delta(ctx):
     return body
 
 
-__all__ = ['message_delta', 'folder_delta']
+__all__ = ['folder_delta', 'message_delta']

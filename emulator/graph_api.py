@@ -91,7 +91,7 @@ def get_folder(ctx, ref):
 def get_message(ctx, ref, folder=None):
     msg = ctx.store.find_message(ctx.mbx, ref)
     if msg is None or (folder is not None and msg.folder != folder.id):
-        if not (ref.startswith('AAkALgAA') or ref.startswith('AAMkAGI2')):
+        if not (ref.startswith(('AAkALgAA', 'AAMkAGI2'))):
             raise GraphFail(400, 'ErrorInvalidIdMalformed', 'Id is malformed.')
         raise not_found()
     return msg
@@ -288,7 +288,7 @@ def parse_list_filter(text):
             try:
                 value = parse_iso(raw)
             except ValueError:
-                raise GraphFail(400, 'BadRequest', "Invalid filter clause: '%s'." % raw)
+                raise GraphFail(400, 'BadRequest', "Invalid filter clause: '%s'." % raw) from None
         elif raw.lower() in ('true', 'false'):
             value = raw.lower() == 'true'
         elif raw.startswith("'") and raw.endswith("'"):
@@ -326,7 +326,8 @@ def list_messages(ctx, folder):
         desc = len(parts) == 2 and parts[1].lower() == 'desc'
         if clauses and clauses[0][0] != 'receivedDateTime':
             # graph-api.md §3 [LISTMSG]: $orderby properties must lead the $filter, same order -> InefficientFilter
-            raise GraphFail(400, 'InefficientFilter', 'The restriction or sort order is too complex for this operation.')
+            raise GraphFail(400, 'InefficientFilter',
+                            'The restriction or sort order is too complex for this operation.')
     if folder is not None:
         keys = folder.keys
     else:  # /me/messages: the whole mailbox incl. Deleted Items (graph-api.md §3)

@@ -27,7 +27,7 @@ def _json(ctx):
         body = ctx.req.json()
     except (ValueError, UnicodeDecodeError):
         raise _bad('Unable to read JSON request payload. Please ensure Content-Type header is set and payload '
-                   'is of valid JSON format.', 'BadRequest')
+                   'is of valid JSON format.', 'BadRequest') from None
     if not isinstance(body, dict):
         raise _bad('Empty Payload. JSON content expected.', 'BadRequest')
     return body
@@ -129,7 +129,7 @@ def _new_attachment(data):
     try:
         raw = base64.b64decode(data.get('contentBytes') or '', validate=True)
     except (binascii.Error, ValueError):
-        raise _bad('Invalid base64 string for contentBytes.', 'ErrorInvalidRequest')
+        raise _bad('Invalid base64 string for contentBytes.', 'ErrorInvalidRequest') from None
     if len(raw) >= ATTACH_LIMIT:
         # graph-api.md §4.5 [POSTATT]: direct attachment POST is limited to < 3 MB; bigger needs an upload session
         raise GraphFail(413, 'ErrorRequestEntityTooLarge', 'The request entity is too large; attachments of 3 MB '
@@ -288,7 +288,7 @@ def _from_mime(ctx, raw_b64):
             raise ValueError('empty')
     except (binascii.Error, ValueError):
         # graph-api.md §2.4 / §5 [SEND]: malformed MIME base64 -> 400 ErrorMimeContentInvalidBase64String
-        raise _bad('Invalid base64 string for MIME content.', 'ErrorMimeContentInvalidBase64String')
+        raise _bad('Invalid base64 string for MIME content.', 'ErrorMimeContentInvalidBase64String') from None
     em = BytesParser(policy=email.policy.default).parsebytes(raw)
 
     def addrs(name):

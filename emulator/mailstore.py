@@ -23,8 +23,21 @@ WELL_KNOWN = ('msgfolderroot', 'inbox', 'drafts', 'sentitems', 'deleteditems', '
 
 
 class Folder:
-    __slots__ = ('id', 'name', 'parent', 'wk', 'hidden', 'children', 'keys', 'unread', 'log_seq', 'log_core',
-                 'log_gen', 'ck', 'modified')
+    __slots__ = (
+        'children',
+        'ck',
+        'hidden',
+        'id',
+        'keys',
+        'log_core',
+        'log_gen',
+        'log_seq',
+        'modified',
+        'name',
+        'parent',
+        'unread',
+        'wk',
+    )
 
     def __init__(self, fid, name, parent, wk=None, hidden=False):
         self.id = fid
@@ -43,10 +56,41 @@ class Folder:
 
 
 class Message:
-    __slots__ = ('core', 'gen', 'folder', 'subject', 'sender', 'to', 'cc', 'bcc', 'reply_to', 'received', 'sent',
-                 'created', 'modified', 'ck', 'is_read', 'flag', 'categories', 'importance', 'imid', 'conv',
-                 'conv_index', 'is_draft', 'body', 'body_seed', 'atts', 'att_kind', 'seq', 'in_reply_to',
-                 'headers', 'inference', 'drr', 'rrr', 'mbx')
+    __slots__ = (
+        'att_kind',
+        'atts',
+        'bcc',
+        'body',
+        'body_seed',
+        'categories',
+        'cc',
+        'ck',
+        'conv',
+        'conv_index',
+        'core',
+        'created',
+        'drr',
+        'flag',
+        'folder',
+        'gen',
+        'headers',
+        'imid',
+        'importance',
+        'in_reply_to',
+        'inference',
+        'is_draft',
+        'is_read',
+        'mbx',
+        'modified',
+        'received',
+        'reply_to',
+        'rrr',
+        'sender',
+        'sent',
+        'seq',
+        'subject',
+        'to',
+    )
 
     def __init__(self):
         self.gen = 0

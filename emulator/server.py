@@ -1,4 +1,5 @@
 """HTTPS server (stdlib ThreadingHTTPServer + ssl, HTTP/1.1 keep-alive) and request routing."""
+import contextlib
 import email.utils
 import json
 import socket
@@ -78,7 +79,7 @@ class App:
         return self.identity_route(req)
 
     def identity_route(self, req):
-        segs = [s for s in path_segments(req.path)]
+        segs = list(path_segments(req.path))
         ident = self.identity
         if not segs:
             return Response(200, '<!DOCTYPE html><html><body><h1>MailDesk Microsoft emulator</h1><pre>%s</pre>'
@@ -209,10 +210,8 @@ class Handler(BaseHTTPRequestHandler):
             resp = graph_error(500, 'generalException', 'Emulator error: %s' % exc, request=req)
         if resp.drop:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         if not path.startswith('/_emulator'):
             app.counters.status(resp.status)
@@ -263,10 +262,8 @@ class Server(ThreadingHTTPServer):
         except (ConnectionError, ssl.SSLError, OSError):
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
 
     def handle_error(self, request, client_address):
         if self.app.verbose:

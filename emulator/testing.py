@@ -43,7 +43,7 @@ class EmulatorHandle:
         self._ssl = ssl.create_default_context(cafile=self.ca_bundle)
 
     # -- control API ------------------------------------------------------------------------------------------
-    def control(self, method, path, json_body=None, json=None):  # noqa: A002 - json= mirrors requests
+    def control(self, method, path, json_body=None, json=None):
         """Call /_emulator/<path>; returns the decoded JSON; raises EmulatorError on HTTP >= 400."""
         body = json if json is not None else json_body
         if not path.startswith('/'):
@@ -57,7 +57,7 @@ class EmulatorHandle:
             with urllib.request.urlopen(req, context=self._ssl, timeout=120) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
-            raise EmulatorError('%s %s -> %s %s' % (method, path, exc.code, exc.read()[:500]))
+            raise EmulatorError('%s %s -> %s %s' % (method, path, exc.code, exc.read()[:500])) from None
         return _json.loads(raw) if raw else None
 
     def state(self, user=None):
@@ -111,10 +111,8 @@ class EmulatorHandle:
 
     def stop(self):
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:

@@ -66,8 +66,20 @@ class Sealer:
 
 
 class Request:
-    __slots__ = ('method', 'path', 'query', 'headers', 'body', 'client', 'raw_query', 'user', 'mailbox',
-                 'template', 'base_url', 'scopes')
+    __slots__ = (
+        'base_url',
+        'body',
+        'client',
+        'headers',
+        'mailbox',
+        'method',
+        'path',
+        'query',
+        'raw_query',
+        'scopes',
+        'template',
+        'user',
+    )
 
     def __init__(self, method, path, query, raw_query, headers, body, base_url):
         self.method = method
@@ -104,7 +116,7 @@ class Request:
 
 
 class Response:
-    __slots__ = ('status', 'body', 'headers', 'drop', 'delay')
+    __slots__ = ('body', 'delay', 'drop', 'headers', 'status')
 
     def __init__(self, status=200, body=b'', headers=None, content_type=None):
         self.status = status

@@ -260,10 +260,10 @@ class MessageBatch:
             'INSERT INTO maildesk_message (%s) SELECT *, %s, %s, %s, %s FROM unnest(%s) RETURNING id',
             SQL(', ').join(SQL.identifier(name) for name in columns), uid, now, uid, now,
             SQL(', ').join(SQL('%s::%s[]', array, SQL(Message._fields[name].column_type[1]))
-                           for array, name in zip(arrays, names)),
+                           for array, name in zip(arrays, names, strict=False)),
         ))
         ids = [row[0] for row in cr.fetchall()]
-        links = [(message_id, partner_id) for message_id, partner_ids in zip(ids, recipients)
+        links = [(message_id, partner_id) for message_id, partner_ids in zip(ids, recipients, strict=False)
                  for partner_id in partner_ids]
         if links:
             cr.execute(SQL(
@@ -298,7 +298,8 @@ class MessageBatch:
             'WHERE m.id = v.id',
             SQL(', ').join(SQL('%s = v.%s', SQL.identifier(name), SQL.identifier(name)) for name in names),
             self.env.uid, self.env.cr.now(),
-            SQL(', ').join(SQL('%s::%s[]', array, SQL(column_type)) for array, column_type in zip(arrays, types)),
+            SQL(', ').join(SQL('%s::%s[]', array, SQL(column_type))
+                           for array, column_type in zip(arrays, types, strict=True)),
             SQL(', ').join(SQL.identifier(name) for name in ('id',) + names),
         ))
         records = Message.browse(ids)

@@ -196,7 +196,7 @@ class SyncRun:
                     self._fail(mode, claimed[0], self.env._('Database busy, retrying later (%s).', type(exc).__name__))
                 elif not claimed and attempt == DB_ATTEMPTS:
                     return None
-            except Exception as exc:  # noqa: BLE001 -- one folder never stops the others
+            except Exception as exc:
                 if claimed is None:
                     raise
                 _logger.exception('MailDesk: folder %s sync failed unexpectedly', claimed[0])

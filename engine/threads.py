@@ -14,8 +14,7 @@ def link_threads(messages):
     """
     messages = messages.sudo().with_context(active_test=False)
     Message = messages.browse()
-    for account in messages.account_id:
-        mine = messages.filtered(lambda m: m.account_id == account)
+    for account, mine in messages.grouped('account_id').items():
         for message in mine.filtered(lambda m: not m.thread_key):
             message.thread_key = message.conversation_id or message.internet_message_id or message.graph_id
         parents_of = {m: parent_ids(m) for m in mine}

@@ -2,5 +2,5 @@
 
 Imported as ``graph`` by pytest and as ``odoo.addons.maildesk.graph`` by Odoo, hence relative imports only.
 """
-from . import errors, mail, identity, client
+from . import client, errors, identity, mail
 from .client import GraphClient, Page

@@ -97,9 +97,9 @@ def message_values(item):
 
 
 Delta = collections.namedtuple('Delta', 'entries skipped skip_reason')
-Delta.__doc__ = """A delta page's items as values: ``entries`` ``{graph_id: message values, or None for @removed}`` in page
-order (the last mention of an id wins, an older duplicate never overwrites a newer one); ``skipped`` items could not
-be stored, the last ``skip_reason`` says why."""
+Delta.__doc__ = """A delta page's items as values: ``entries`` ``{graph_id: message values, or None for @removed}``
+in page order (the last mention of an id wins, an older duplicate never overwrites a newer one); ``skipped`` items
+could not be stored, the last ``skip_reason`` says why."""
 
 
 def delta_values(items):

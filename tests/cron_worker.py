@@ -21,9 +21,9 @@ def main():
     split = args.index('--')
     control_dir, options, odoo_args = args[0], args[1:split], args[split + 1:]
     deadline = float(options[options.index('--deadline') + 1]) if '--deadline' in options else 300.0
-    import odoo  # noqa: PLC0415
-    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
-    from odoo.modules.registry import Registry  # noqa: PLC0415
+    import odoo
+    from odoo import SUPERUSER_ID, api
+    from odoo.modules.registry import Registry
     odoo.tools.config.parse_config(odoo_args, setup_logging=True)
     dbname = odoo.tools.config['db_name']
     dbname = dbname[0] if isinstance(dbname, (list, tuple)) else dbname

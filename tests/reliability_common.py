@@ -1,7 +1,8 @@
 """Helpers shared by the reliability, security and hostile-input tests (a helper module: it holds no test case)."""
 import logging
 
-from .common import committed_env, emulator_settings as base_emulator_settings
+from .common import committed_env
+from .common import emulator_settings as base_emulator_settings
 
 
 class LogCapture(logging.Handler):
@@ -40,7 +41,8 @@ class LogCapture(logging.Handler):
 
 
 def server_state(emulator, email, folder_ids):
-    """Ground truth of the emulator for ``folder_ids``: {graph id: (folder, isRead, flagStatus, categories, subject)}."""
+    """Ground truth of the emulator for ``folder_ids``:
+    {graph id: (folder, isRead, flagStatus, categories, subject)}."""
     truth = {}
     for folder_id, folder in emulator.state(email).items():
         if folder_id in folder_ids:

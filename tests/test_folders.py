@@ -80,7 +80,8 @@ class TestFolders(SyncTestMixin, MaildeskCase):
         self.assertEqual(self.local_tree(account), self.visible_tree(user))
         self.assertEqual(receipts.name, 'Invoices', 'a rename keeps the record')
         child = account.folder_ids.filtered(lambda f: f.graph_id == created)
-        self.assertEqual((child.parent_id, child.complete_name, child.sync_enabled), (receipts, 'Invoices / 2025', False))
+        self.assertEqual((child.parent_id, child.complete_name, child.sync_enabled),
+                         (receipts, 'Invoices / 2025', False))
         self.assertFalse(account.folder_ids.filtered(lambda f: f.graph_id == hidden))
         self.assertFalse(newsletters.exists())
         kept = kept.with_context(active_test=False)

@@ -142,7 +142,7 @@ class TestHostileSync(SyncTestMixin, MaildeskCase):
         self.logs = LogCapture()
         self.logs.__enter__()
         self.addCleanup(self.logs.__exit__)
-        victim_user, other_user = self.emulator.users
+        victim_user, _other_user = self.emulator.users
         self.folder_id = self.new_emulator_folder(victim_user, 'Hostile %s' % self._testMethodName, count=300)
         self.victim = self.sync_account(0, roles=('inbox',), extra_folders=(self.folder_id,))
         self.other = self.sync_account(1)

@@ -19,8 +19,16 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
 from .common import MaildeskMixin
-from .reliability_common import (commit_settings, committed_env, compare, converged, delete_accounts,
-                                 emulator_settings, local_state, server_state)
+from .reliability_common import (
+    commit_settings,
+    committed_env,
+    compare,
+    converged,
+    delete_accounts,
+    emulator_settings,
+    local_state,
+    server_state,
+)
 
 _logger = logging.getLogger(__name__)
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'cron_worker.py')
@@ -100,7 +108,10 @@ class TestTwoOdooProcesses(MaildeskMixin, TransactionCase):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, 9)  # our own process group (start_new_session)
                 process.wait(10)
-        reports = [json.load(open(path)) for path in glob.glob(os.path.join(self.control_dir, 'report.*.json'))]
+        reports = []
+        for path in glob.glob(os.path.join(self.control_dir, 'report.*.json')):
+            with open(path) as file:
+                reports.append(json.load(file))
         self.processes = []
         return reports
 
@@ -145,8 +156,8 @@ class TestTwoOdooProcesses(MaildeskMixin, TransactionCase):
             if not ids:
                 continue
             with committed_env(self.registry) as env:
-                outcome = retrying(lambda: getattr(env['maildesk.message'].with_user(admin).browse(ids), method)(),
-                                   env)
+                action = getattr(env['maildesk.message'].with_user(admin).browse(ids), method)
+                outcome = retrying(action, env)
                 self.assertTrue(outcome is True or outcome.get('params', {}).get('type') != 'danger',
                                 'the write-back failed for the user: %s' % (outcome,))
 

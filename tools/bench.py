@@ -20,12 +20,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import odoo_env  # noqa: E402
-from odoo_env import REPO, log  # noqa: E402
-from pgcluster import PgCluster  # noqa: E402
-
-from bench import dovecot, machine, report  # noqa: E402
-from bench.runner import Runner  # noqa: E402
+import odoo_env
+from bench import dovecot, machine, report
+from bench.runner import Runner
+from odoo_env import REPO, log
+from pgcluster import PgCluster
 
 BENCH_DIR = os.path.join(REPO, '.bench')
 ERRORS = []  # parts that failed: recorded in the JSON, the others still run
@@ -88,7 +87,7 @@ def run_imap(runner, args, imap_root, maildir):
 
 def run_maildesk(runner, args, results):
     try:
-        from bench import maildesk_driver  # noqa: PLC0415 - needs the emulator and the sync engine
+        from bench import maildesk_driver
     except ImportError as exc:
         log(f'MailDesk measurements skipped: {exc}')
         results['maildesk_skipped'] = str(exc)

@@ -26,9 +26,9 @@ import time
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import odoo_env  # noqa: E402
-from odoo_env import REPO, log  # noqa: E402
-from pgcluster import PgCluster, free_port  # noqa: E402
+import odoo_env
+from odoo_env import REPO, log
+from pgcluster import PgCluster, free_port
 
 TARGET_MS = 300
 FILL_SQL = """
@@ -54,7 +54,8 @@ env['ir.config_parameter'].sudo().set_param('maildesk.permission_level', 'read')
 tag = env['maildesk.tag'].create({'name': 'Customer', 'color': 10})
 env.cr.execute(FILL_SQL, {'account': account.id, 'folder': folders['inbox'].id, 'count': COUNT})
 env.cr.execute("INSERT INTO maildesk_message_maildesk_tag_rel (maildesk_message_id, maildesk_tag_id) "
-               "SELECT id, %s FROM maildesk_message WHERE folder_id = %s AND id %% 11 = 0", [tag.id, folders['inbox'].id])
+               "SELECT id, %s FROM maildesk_message WHERE folder_id = %s AND id %% 11 = 0",
+               [tag.id, folders['inbox'].id])
 env.cr.execute("UPDATE maildesk_message SET body_html = '<p>' || body_preview || '</p>', body_fetched_at = now() "
                "WHERE folder_id = %s", [folders['inbox'].id])
 env.cr.commit()
@@ -118,7 +119,7 @@ def measure_rpc(rpc, count, folder, repeat):
 
 
 def measure_ui(base, count, folder, repeat):
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import sync_playwright
     results = {'UI: open the folder': [], 'UI: scroll to the middle': []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=odoo_env.find_chromium() or '/usr/bin/chromium',
@@ -185,7 +186,7 @@ def main():
         log(f'filling one folder with {args.messages:,} messages')
         script = 'FILL_SQL = %r\nCOUNT = %d\n%s' % (FILL_SQL, args.messages, SETUP_PY)
         out = subprocess.run(odoo_cmd(pg, addons, DB, '--no-http', command=['shell']), input=script, text=True,
-                             capture_output=True, env=env)
+                             capture_output=True, env=env, check=False)
         line = next((x for x in out.stdout.splitlines() if x.startswith('BENCH ')), None)
         if not line:
             sys.exit(out.stdout + out.stderr)
@@ -208,7 +209,7 @@ def main():
 
 def vacuum(pg):
     """What autovacuum does soon after a big sync: the visibility map lets page queries read the index only."""
-    import psycopg2  # noqa: PLC0415
+    import psycopg2
     cnx = psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, dbname=DB)
     cnx.autocommit = True
     with cnx.cursor() as cr:

@@ -15,9 +15,9 @@ import xmlrpc.client
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import odoo_env  # noqa: E402
-from odoo_env import REPO, log  # noqa: E402
-from pgcluster import PgCluster  # noqa: E402
+import odoo_env
+from odoo_env import REPO, log
+from pgcluster import PgCluster
 
 DEMO_DIR = os.path.join(REPO, '.demo')
 DB_NAME = 'maildesk_demo'
@@ -28,7 +28,7 @@ def start_emulator():
         log('the Microsoft emulator is not part of this checkout yet: configure a real Azure app in Settings')
         return None
     sys.path.insert(0, REPO)
-    from emulator.testing import start_emulator as start  # noqa: PLC0415
+    from emulator.testing import start_emulator as start
     return start(state_dir=os.path.join(DEMO_DIR, 'emulator'), users=3, messages=500, seed=1)
 
 
@@ -76,7 +76,7 @@ def main():
     odoo_root = odoo_env.find_odoo()
     odoo_env.ensure_requirements()
     if args.reset:
-        subprocess.run(['rm', '-rf', DEMO_DIR])
+        subprocess.run(['rm', '-rf', DEMO_DIR], check=False)
     os.makedirs(DEMO_DIR, exist_ok=True)
     pg = PgCluster(base_dir=os.path.join(DEMO_DIR, 'pg'), keep=True)
     emulator = odoo_proc = None

@@ -1,4 +1,5 @@
-"""Measure the sync's batch upsert (``engine.message_batch.MessageBatch``) throughput (messages/s) on a throwaway PostgreSQL.
+"""Measure the sync's batch upsert (``engine.message_batch.MessageBatch``) throughput (messages/s) on a throwaway
+PostgreSQL.
 
     python3 tools/measure_upsert.py [--messages 10000] [--batch 1000] [--profile FILE]
 
@@ -16,16 +17,17 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import odoo_env  # noqa: E402
-from odoo_env import REPO, log  # noqa: E402
-from pgcluster import PgCluster  # noqa: E402
+import odoo_env
+from odoo_env import REPO, log
+from pgcluster import PgCluster
 
 
 def graph_items(count, seed=1):
     """Delta items as Graph renders them for MailDesk's $select (emulator generator + renderer)."""
     sys.path.insert(0, REPO)
-    from emulator import mailstore, render, seed as emu_seed  # noqa: PLC0415
-    from graph.mail import MESSAGE_SELECT  # noqa: PLC0415
+    from emulator import mailstore, render
+    from emulator import seed as emu_seed
+    from graph.mail import MESSAGE_SELECT
     store = mailstore.Store(seed)
     mbx = emu_seed.build_mailbox(store, 0, seed)
     messages = emu_seed.gen_messages(mbx, random.Random(seed), count)
@@ -36,8 +38,8 @@ def graph_items(count, seed=1):
 
 
 def measure(dbname, args):
-    import odoo  # noqa: PLC0415
-    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+    import odoo
+    from odoo import SUPERUSER_ID, api
     registry = odoo.modules.registry.Registry(dbname)
     items = graph_items(args.messages)
     pages = [items[i:i + args.batch] for i in range(0, len(items), args.batch)]
@@ -52,10 +54,10 @@ def measure(dbname, args):
 
     def timed(label, page_list):
         """Wall time and this process's CPU time of the sync's batch upsert (engine/message_batch.py)."""
-        from odoo.addons.maildesk.engine.message_batch import MessageBatch  # noqa: PLC0415
+        from odoo.addons.maildesk.engine.message_batch import MessageBatch
         profiler = None
         if args.profile and label == args.profile_phase:
-            import cProfile  # noqa: PLC0415
+            import cProfile
             profiler = cProfile.Profile()
             profiler.enable()
         started, cpu = time.perf_counter(), time.process_time()
@@ -73,7 +75,7 @@ def measure(dbname, args):
             f'{total / cpu:>7.0f}/s of Odoo CPU')
         return total / seconds
 
-    from odoo.addons.maildesk.graph import mail  # noqa: PLC0415
+    from odoo.addons.maildesk.graph import mail
     started = time.process_time()
     for item in items:
         mail.message_values(item)
@@ -120,7 +122,7 @@ def main():
         subprocess.run([*odoo_env.odoo_command(), *common, '-d', dbname, '-i', 'maildesk', '--stop-after-init',
                         '--without-demo=all', '--log-level=warn', '--max-cron-threads=0'], env=env, check=True)
         sys.path.insert(0, odoo_root)
-        import odoo  # noqa: PLC0415
+        import odoo
         odoo.tools.config.parse_config([*common, '--log-level=warn'])
         measure(dbname, args)
 

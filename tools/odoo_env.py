@@ -42,7 +42,7 @@ def find_odoo():
         os.environ['PYTHONPATH'] = os.pathsep.join(filter(None, [odoo_path, os.environ.get('PYTHONPATH')]))
     if not _odoo_importable():
         _install_odoo()
-    import odoo  # noqa: PLC0415
+    import odoo
     if not odoo.release.version.startswith('18.'):
         sys.exit(f'Found Odoo {odoo.release.version} at {odoo.__file__}; MailDesk needs 18.0.\n{ODOO_HELP}')
     return os.path.dirname(os.path.dirname(os.path.abspath(odoo.__file__)))
@@ -54,18 +54,18 @@ def _install_odoo():
     if not shutil.which('git'):
         sys.exit(f'git is missing, cannot fetch Odoo.\n{ODOO_HELP}')
     if not os.path.isdir(target):
-        clone = subprocess.run(['git', 'clone', '--depth', '1', '--branch', '18.0', ODOO_GIT, target])
+        clone = subprocess.run(['git', 'clone', '--depth', '1', '--branch', '18.0', ODOO_GIT, target], check=False)
         if clone.returncode:
             sys.exit(f'Could not reach Odoo\'s official source ({ODOO_GIT}).\n{ODOO_HELP}')
     if os.geteuid() == 0 and shutil.which('apt-get'):
-        subprocess.run(['apt-get', 'install', '-y', '-q', 'libpq-dev', 'libldap2-dev', 'libsasl2-dev'])
+        subprocess.run(['apt-get', 'install', '-y', '-q', 'libpq-dev', 'libldap2-dev', 'libsasl2-dev'], check=False)
     with tempfile.NamedTemporaryFile('w', suffix='.txt', delete=False) as constraint:
         constraint.write('setuptools<70\n')
     env = dict(os.environ, PIP_CONSTRAINT=constraint.name)
     steps = [[sys.executable, '-m', 'pip', 'install', '-r', os.path.join(target, 'requirements.txt')],
              [sys.executable, '-m', 'pip', 'install', '-e', target, '--no-deps']]
     for step in steps:
-        if subprocess.run(step, env=env).returncode:
+        if subprocess.run(step, env=env, check=False).returncode:
             sys.exit(f'Installing Odoo failed at: {" ".join(step)}\n{ODOO_HELP}')
     sys.path.insert(0, target)
     importlib.invalidate_caches()
@@ -97,8 +97,8 @@ def ensure_browser():
         return True
     if os.geteuid() == 0 and shutil.which('apt-get'):
         log('installing Debian\'s chromium for the browser tests')
-        subprocess.run(['apt-get', 'update', '-q'], stdout=subprocess.DEVNULL)
-        subprocess.run(['apt-get', 'install', '-y', '-q', 'chromium'], stdout=subprocess.DEVNULL)
+        subprocess.run(['apt-get', 'update', '-q'], stdout=subprocess.DEVNULL, check=False)
+        subprocess.run(['apt-get', 'install', '-y', '-q', 'chromium'], stdout=subprocess.DEVNULL, check=False)
     if not find_chromium():
         log('no Chromium could be installed: browser tests will be reported as failed (skipped)')
         return False

@@ -32,11 +32,11 @@ def find_pg_bin():
         if candidate and os.path.exists(os.path.join(candidate, 'initdb')):
             return candidate
     try:
-        import pgserver  # noqa: PLC0415 - optional embedded fallback
+        import pgserver
     except ImportError:
         print('[maildesk] no PostgreSQL server binaries found; installing the embedded one (pip install pgserver)')
         subprocess.check_call([sys.executable, '-m', 'pip', 'install', '-q', 'pgserver'])
-        import pgserver  # noqa: PLC0415
+        import pgserver
     return os.path.join(os.path.dirname(pgserver.__file__), 'pginstall', 'bin')
 
 

@@ -24,9 +24,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import odoo_env  # noqa: E402
-from odoo_env import REPO, log  # noqa: E402
-from pgcluster import PgCluster, free_port  # noqa: E402
+import odoo_env
+from odoo_env import REPO, log
+from pgcluster import PgCluster, free_port
 
 DB = 'maildesk_stress'
 # Odoo's own reaction to a job whose process died under it three times in a row (ir.cron counts every start; a
@@ -54,11 +54,12 @@ def parse_args():
 def setup_in_odoo(params, odoo_args):
     """Settings, account, Authorize Outlook (real MSAL flow, emulator auto-consent), confirmed incoming server,
     Fetch Folders, Inbox + Sent Items synced. Prints the account as one JSON line."""
-    import odoo  # noqa: PLC0415
-    import requests  # noqa: PLC0415
-    from lxml import html  # noqa: PLC0415
-    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
-    from odoo.modules.registry import Registry  # noqa: PLC0415
+    import requests
+    from lxml import html
+
+    import odoo
+    from odoo import SUPERUSER_ID, api
+    from odoo.modules.registry import Registry
     odoo.tools.config.parse_config(odoo_args, setup_logging=True)
     emu = params['emulator']
     with Registry(DB).cursor() as cr:
@@ -124,7 +125,7 @@ class Stress:
                 f'--logfile={os.path.join(self.workdir, log_name)}', '--log-level=info']
 
     def query(self, sql, params=None):
-        import psycopg2  # noqa: PLC0415
+        import psycopg2
         for _attempt in range(3):
             try:
                 if self.conn is None or self.conn.closed:
@@ -141,15 +142,15 @@ class Stress:
     def install(self):
         log(f'installing maildesk into {DB}')
         cmd = [sys.executable, '-m', 'odoo', *self.odoo_args('install.log'), '-i', 'maildesk', '--stop-after-init']
-        if subprocess.run(cmd, env=self.env).returncode:
+        if subprocess.run(cmd, env=self.env, check=False).returncode:
             sys.exit('installing maildesk failed: see %s' % os.path.join(self.workdir, 'install.log'))
 
     def setup(self):
         info = {'emulator': self.emu.info, 'page_size': self.args.page_size}
         cmd = [sys.executable, os.path.abspath(__file__), '--setup', json.dumps(info), '--',
                *self.odoo_args('setup.log')]
-        out = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
-        line = next((l for l in out.stdout.splitlines() if l.startswith('@@SETUP ')), None)
+        out = subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=False)
+        line = next((text for text in out.stdout.splitlines() if text.startswith('@@SETUP ')), None)
         if out.returncode or not line:
             sys.exit('setup failed (%s):\n%s\n%s' % (out.returncode, out.stdout[-2000:], out.stderr[-3000:]))
         self.account = json.loads(line[len('@@SETUP '):])
@@ -236,7 +237,7 @@ class Stress:
 
     def notify_cron(self):
         """Odoo's cron threads LISTEN on a connection to the ``postgres`` database (as ``ir.cron._notifydb``)."""
-        import psycopg2  # noqa: PLC0415
+        import psycopg2
         conn = psycopg2.connect(host=self.pg.host, port=self.pg.port, user=self.pg.user, dbname='postgres')
         conn.autocommit = True
         with conn.cursor() as cr:
@@ -404,7 +405,7 @@ def main():
     workdir = os.path.join(REPO, '.tmp', time.strftime('stress-%Y%m%d-%H%M%S'))
     os.makedirs(workdir)
     sys.path.insert(0, REPO)
-    from emulator.testing import start_emulator  # noqa: PLC0415
+    from emulator.testing import start_emulator
     log(f'run directory {workdir}')
     with PgCluster() as pg:
         emulator = start_emulator(state_dir=os.path.join(workdir, 'emulator'), users=1, messages=args.messages,

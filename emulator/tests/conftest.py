@@ -13,7 +13,8 @@ from emulator.tests.helpers import Graph  # noqa: E402
 
 DEFAULT_CONFIG = {'token_lifetime': 3599, 'code_lifetime': 600, 'refresh_token_lifetime': 90 * 86400,
                   'max_concurrency': 4, 'mailbox_budget': None, 'latency': 0.0, 'delta_token_ttl': None,
-                  'strict_idtype_tokens': False, 'null_mail_users': [], 'stale_nextlinks': False, 'max_message_size': 150 * 1024 * 1024}
+                  'strict_idtype_tokens': False, 'null_mail_users': [], 'stale_nextlinks': False,
+                  'max_message_size': 150 * 1024 * 1024}
 
 
 @pytest.fixture(scope='session')

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from emulator.testing import EmulatorError, REPO_ROOT, running_emulator, session
+from emulator.testing import REPO_ROOT, EmulatorError, running_emulator, session
 from emulator.tests.helpers import Graph
 
 
@@ -23,7 +23,8 @@ def test_cli_json_line_and_ca_bundle(tmp_path):
         assert info['base_url'].startswith('https://127.0.0.1:')
         assert info['graph_url'] == info['base_url'] + '/v1.0'
         assert info['users'] == ['adele@contoso.test', 'megan@contoso.test', 'user3@contoso.test']
-        bundle = open(info['ca_bundle']).read()
+        with open(info['ca_bundle']) as file:
+            bundle = file.read()
         assert bundle.count('BEGIN CERTIFICATE') > 1  # system CAs + the emulator's own CA
         assert os.path.exists(tmp_path / 'ca.pem') and os.path.exists(tmp_path / 'server.pem')
         r = session(info['ca_bundle']).get(info['base_url'] + '/_emulator/info')

@@ -56,7 +56,7 @@ def test_10k_folder_in_10_pages_then_only_changes(emu):
     emu.control('POST', '/mutate', {'user': user, 'op': 'delete', 'id': deleted_id, 'hard': True})
     g.ok('PATCH', '/me/messages/%s' % patched, json={'isRead': True})
     new_ids = emu.deliver(user, folder=fid, count=2, subject='fresh 🎉')
-    changes, cpages, delta_link2 = walk(g, delta_link, page_size=1000)
+    changes, _cpages, delta_link2 = walk(g, delta_link, page_size=1000)
     present = {m['id'] for m in changes if '@removed' not in m}
     removed = {m['id'] for m in changes if '@removed' in m}
     assert present == set(read_ids) | {patched} | set(new_ids)

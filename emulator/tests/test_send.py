@@ -7,7 +7,7 @@ from emulator.tests.helpers import Graph
 
 def find_by_imid(emu, user, imid):
     hits = []
-    for fid, folder in emu.state(user).items():
+    for folder in emu.state(user).values():
         for mid, m in folder['messages'].items():
             if m['internetMessageId'] == imid:
                 hits.append((folder['well_known'], mid, m))
@@ -44,7 +44,8 @@ def test_sendmail_save_to_sent_false(emu, graph):
 def test_sendmail_mime_keeps_message_id_and_rejects_bad_base64(emu, graph):
     imid = '<%s@maildesk.test>' % uuid.uuid4().hex
     mime = ('From: Adele <%s>\r\nTo: %s\r\nSubject: MIME send\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n'
-            'Content-Type: text/html; charset=utf-8\r\n\r\n<p>hi from MIME</p>\r\n' % (emu.users[0], emu.users[0], imid))
+            'Content-Type: text/html; charset=utf-8\r\n\r\n<p>hi from MIME</p>\r\n'
+            % (emu.users[0], emu.users[0], imid))
     r = graph.post('/me/sendMail', data=base64.b64encode(mime.encode()), headers={'Content-Type': 'text/plain'})
     assert r.status_code == 202
     where = sorted(w for w, _, _ in find_by_imid(emu, emu.users[0], imid))

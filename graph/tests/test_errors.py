@@ -6,8 +6,17 @@ import pytest
 
 from graph import errors
 from graph.errors import (
-    AccessDenied, AuthExpired, BadResponse, GraphError, NotFound, RequestTooLarge, SyncStateExpired, Throttled,
-    Transient, classify, parse_retry_after,
+    AccessDenied,
+    AuthExpired,
+    BadResponse,
+    GraphError,
+    NotFound,
+    RequestTooLarge,
+    SyncStateExpired,
+    Throttled,
+    Transient,
+    classify,
+    parse_retry_after,
 )
 
 

@@ -50,7 +50,8 @@ def test_instance_discovery_only_for_microsoft_hosts(authority, discovery_off):
     ({'error': 'server_error'}, None, True),
 ])
 def test_auth_error_kinds(result, kind, transient):
-    error = identity.auth_error(dict(result, error_description='AADSTS1: first line.\r\nTrace ID: abc\r\nCorrelation ID: d'))
+    description = 'AADSTS1: first line.\r\nTrace ID: abc\r\nCorrelation ID: d'
+    error = identity.auth_error(dict(result, error_description=description))
     if transient:
         assert isinstance(error, Transient)
         return

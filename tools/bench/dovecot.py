@@ -24,10 +24,10 @@ def ensure_dovecot(log):
         return DOVECOT
     if os.geteuid() == 0 and shutil.which('apt-get'):
         log('installing Debian\'s dovecot-imapd for the IMAP baseline')
-        subprocess.run(['apt-get', 'install', '-y', '-q', 'dovecot-imapd'], stdout=subprocess.DEVNULL)
+        subprocess.run(['apt-get', 'install', '-y', '-q', 'dovecot-imapd'], stdout=subprocess.DEVNULL, check=False)
         if not os.path.exists(DOVECOT):
-            subprocess.run(['apt-get', 'update', '-q'], stdout=subprocess.DEVNULL)
-            subprocess.run(['apt-get', 'install', '-y', '-q', 'dovecot-imapd'], stdout=subprocess.DEVNULL)
+            subprocess.run(['apt-get', 'update', '-q'], stdout=subprocess.DEVNULL, check=False)
+            subprocess.run(['apt-get', 'install', '-y', '-q', 'dovecot-imapd'], stdout=subprocess.DEVNULL, check=False)
     if not os.path.exists(DOVECOT):
         raise RuntimeError('dovecot is not installed: apt-get install dovecot-imapd (or run with --skip-imap)')
     return DOVECOT
@@ -43,8 +43,8 @@ def seeded_inbox(repo, messages, seed, user=0):
     """The emulator's seeded Inbox of ``user`` (newest first), built in-process with its own generator."""
     if repo not in sys.path:
         sys.path.insert(0, repo)
-    from emulator import seed as emu_seed  # noqa: PLC0415
-    from emulator.mailstore import Store  # noqa: PLC0415
+    from emulator import seed as emu_seed
+    from emulator.mailstore import Store
     store = Store(seed=seed)
     emu_seed.seed_store(store, user + 1, messages, seed)
     mbx = store.mailboxes[user]
@@ -55,7 +55,7 @@ def seeded_inbox(repo, messages, seed, user=0):
 def write_maildir(repo, path, messages, seed):
     """Write the emulator's Inbox as unseen Maildir files; returns (count, total bytes)."""
     msgs = seeded_inbox(repo, messages, seed)
-    from emulator import render  # noqa: PLC0415
+    from emulator import render
     for sub in ('new', 'cur', 'tmp'):
         os.makedirs(os.path.join(path, sub), exist_ok=True)
     total = 0
@@ -207,13 +207,13 @@ def mail_ids():
     """(uid, gid) owning the mail: ours, or ``nobody`` when run as root (Dovecot never serves mail as uid 0)."""
     if os.geteuid() != 0:
         return os.getuid(), os.getgid()
-    import pwd  # noqa: PLC0415
+    import pwd
     pw = pwd.getpwnam('nobody')
     return pw.pw_uid, pw.pw_gid
 
 
 def _user_exists(name):
-    import pwd  # noqa: PLC0415
+    import pwd
     try:
         pwd.getpwnam(name)
         return True

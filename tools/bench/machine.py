@@ -1,4 +1,5 @@
 """What the numbers were measured on: git commit, CPU, cores, RAM, Python / Odoo / PostgreSQL / Dovecot versions."""
+import contextlib
 import hashlib
 import os
 import platform
@@ -9,7 +10,7 @@ import subprocess
 def _run(cmd, cwd=None, strip=True):
     try:
         out = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                             timeout=20).stdout
+                             timeout=20, check=False).stdout
         return out.strip() if strip else out
     except (OSError, subprocess.SubprocessError):
         return ''
@@ -62,7 +63,7 @@ def _version(text):
 
 
 def machine_info(pg_bin_dir=None, dovecot_bin='/usr/sbin/dovecot'):
-    import odoo  # noqa: PLC0415 - the driver has found Odoo before calling this
+    import odoo
     info = {
         'cpu_model': _cpu_model(),
         'cores': os.cpu_count(),
@@ -74,10 +75,8 @@ def machine_info(pg_bin_dir=None, dovecot_bin='/usr/sbin/dovecot'):
         'postgres': _version(_run([os.path.join(pg_bin_dir, 'postgres'), '--version'])) if pg_bin_dir else None,
         'dovecot': _version(_run([dovecot_bin, '--version'])) if os.path.exists(dovecot_bin) else None,
     }
-    try:
+    with contextlib.suppress(OSError):
         info['loadavg_at_start'] = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        pass
     return info
 
 

@@ -31,7 +31,7 @@ def missing_parts():
 def _emulator(runner, name, users, messages, seed):
     if REPO not in sys.path:
         sys.path.insert(0, REPO)
-    from emulator.testing import start_emulator  # noqa: PLC0415
+    from emulator.testing import start_emulator
     return start_emulator(state_dir=os.path.join(runner.run_dir, name), users=users, messages=messages, seed=seed,
                           timeout=300)
 
@@ -163,8 +163,8 @@ def run_size(runner, args, size):
 
 def profile_top(path, limit=25):
     """The hot path of a cProfile dump: functions by cumulative and by own time (text, for the JSON)."""
-    import io  # noqa: PLC0415
-    import pstats  # noqa: PLC0415
+    import io
+    import pstats
     out = {}
     for key in ('cumulative', 'tottime'):
         buf = io.StringIO()

@@ -13,7 +13,6 @@ import time
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
-
 from worker import Meter, emit
 
 _logger = logging.getLogger('maildesk.bench')
@@ -79,7 +78,7 @@ def _callback_params(response):
         return dict(parse_qsl(urlsplit(response.headers['Location']).query))
     if response.status_code != 200:
         raise RuntimeError('emulator sign-in answered %s: %s' % (response.status_code, response.text[:300]))
-    from odoo.addons.maildesk.tests.common import html_form  # noqa: PLC0415
+    from odoo.addons.maildesk.tests.common import html_form
     return html_form(response.text)[1]
 
 
@@ -101,8 +100,9 @@ def _make_crons_due(env):
 def drain(env, deadline_s=1800, mode='cron'):
     """Run sync until every synced folder is back-filled. ``mode='cron'``: Odoo's cron runner; ``'direct'``: the
     cron callbacks called back to back (what one cron worker does with no scheduling gap). Returns stats."""
-    from odoo.addons.base.models.ir_cron import ir_cron  # noqa: PLC0415
-    from odoo.modules.registry import Registry  # noqa: PLC0415
+    from odoo.modules.registry import Registry
+
+    from odoo.addons.base.models.ir_cron import ir_cron
     dbname = env.cr.dbname
     registry = Registry(dbname)
     stats = {'runner_calls': 0, 'idle_calls': 0, 'forced': 0}
@@ -150,7 +150,7 @@ def drain(env, deadline_s=1800, mode='cron'):
                 try:
                     with registry.cursor() as cr:
                         getattr(_env(cr)['maildesk.account'], method)()
-                except Exception as exc:  # noqa: BLE001 - as Odoo's cron runner: roll back, log, go on
+                except Exception as exc:
                     stats['callback_errors'] = stats.get('callback_errors', 0) + 1
                     stats.setdefault('first_error', '%s: %s' % (type(exc).__name__, str(exc)[:300]))
                     _logger.warning('callback %s failed', method, exc_info=True)
@@ -158,7 +158,7 @@ def drain(env, deadline_s=1800, mode='cron'):
 
 
 def _env(cr, uid=None):
-    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+    from odoo import SUPERUSER_ID, api
     return api.Environment(cr, uid or SUPERUSER_ID, {})
 
 
@@ -189,9 +189,8 @@ def scenario_md_initial(env, params):
 def _one_cycle(registry, emu, profile=None):
     """One run of the changes cron's callback in a fresh transaction; (wall s, cpu s, requests)."""
     control(emu, 'POST', '/counters/reset', {})
-    with Meter(profile=profile) as meter:
-        with registry.cursor() as cr:
-            _env(cr)['maildesk.account']._cron_sync_changes()
+    with Meter(profile=profile) as meter, registry.cursor() as cr:
+        _env(cr)['maildesk.account']._cron_sync_changes()
     return meter.wall, meter.cpu, graph_requests(emu)[0]
 
 
@@ -218,7 +217,7 @@ def _changes(env, emu, email, inbox_id, count, rng):
 
 def scenario_md_incremental(env, params):
     """No-change cycles (one warm-up, then ``cycles`` measured) and cycles after 100 server-side changes."""
-    from odoo.modules.registry import Registry  # noqa: PLC0415
+    from odoo.modules.registry import Registry
     emu = params['emulator']
     registry = Registry(env.cr.dbname)
     folders = params['folder_count']
@@ -261,7 +260,7 @@ def _percentiles(samples_s):
 def scenario_md_open(env, params):
     """Open latency: the reading pane's RPC (``maildesk_read``, as the inbox calls it, marking read) on messages
     whose body was never fetched, each in its own transaction as an HTTP request would be, as the owner."""
-    from odoo.modules.registry import Registry  # noqa: PLC0415
+    from odoo.modules.registry import Registry
     emu = params['emulator']
     registry = Registry(env.cr.dbname)
     env.cr.execute("""SELECT id FROM maildesk_message WHERE folder_id = %s AND active AND body_fetched_at IS NULL
@@ -271,9 +270,8 @@ def scenario_md_open(env, params):
     control(emu, 'POST', '/counters/reset', {})
     samples, cpu, body_bytes = [], 0.0, 0
     for message_id in ids:
-        with Meter() as meter:
-            with registry.cursor() as cr:
-                result = _env(cr, admin)['maildesk.message'].maildesk_read(message_id)
+        with Meter() as meter, registry.cursor() as cr:
+            result = _env(cr, admin)['maildesk.message'].maildesk_read(message_id)
         samples.append(meter.wall)
         cpu += meter.cpu
         body_bytes += len(result.get('body_html') or '')
@@ -288,15 +286,14 @@ def scenario_md_open(env, params):
 def scenario_md_inbox(env, params):
     """The inbox list RPC (``maildesk_list``) on a folder: open (first page) and next pages, each call in its
     own transaction as the owner; also the unified Inbox view and the conversation-grouped list."""
-    from odoo.modules.registry import Registry  # noqa: PLC0415
+    from odoo.modules.registry import Registry
     registry = Registry(env.cr.dbname)
     admin = env.ref('base.user_admin').id
     view = {'type': 'folder', 'id': params['inbox_id']}
 
     def call(**kw):
-        with Meter() as meter:
-            with registry.cursor() as cr:
-                result = _env(cr, admin)['maildesk.message'].maildesk_list(**kw)
+        with Meter() as meter, registry.cursor() as cr:
+            result = _env(cr, admin)['maildesk.message'].maildesk_list(**kw)
         return meter.wall, result
 
     call(view=view)  # warm the registry caches once, as a running server has them

@@ -172,6 +172,6 @@ def _grid(head, body):
 
     def fmt(row):
         return '| ' + ' | '.join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                                 for i, (c, w) in enumerate(zip(row, widths))) + ' |'
+                                 for i, (c, w) in enumerate(zip(row, widths, strict=False))) + ' |'
     sep = '|' + '|'.join('-' * (w + 2) if i == 0 else '-' * (w + 1) + ':' for i, w in enumerate(widths)) + '|'
     return ['', fmt(head), sep] + [fmt(row) for row in body]

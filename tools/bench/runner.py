@@ -52,7 +52,7 @@ class Runner:
         cmd = [sys.executable, '-m', 'odoo', *self.odoo_args(TEMPLATE_DB, 'install.log'), '-i', 'maildesk',
                '--stop-after-init', '--log-level=info']
         started = time.time()
-        proc = subprocess.run(cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, check=False)
         if proc.returncode:
             tail = open(log_path, errors='replace').read()[-3000:] if os.path.exists(log_path) else ''
             raise WorkerFailed(f'installing maildesk failed (exit {proc.returncode}):\n{tail}')

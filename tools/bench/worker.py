@@ -64,7 +64,7 @@ class Meter:
     def __enter__(self):
         reset_peak_rss()
         if self.profile:
-            import cProfile  # noqa: PLC0415
+            import cProfile
             self._profiler = cProfile.Profile()
         self.rss_start = rss_mib()
         self.peak_before = peak_rss_mib()
@@ -96,8 +96,8 @@ class Meter:
 
 def open_env(dbname):
     """Registry + a superuser environment on a fresh cursor (caller closes it)."""
-    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
-    from odoo.modules.registry import Registry  # noqa: PLC0415
+    from odoo import SUPERUSER_ID, api
+    from odoo.modules.registry import Registry
     registry = Registry(dbname)
     cr = registry.cursor()
     env = api.Environment(cr, SUPERUSER_ID, {})
@@ -113,9 +113,11 @@ def scenario_orm_ceiling(env, params):
     $select, then mapped by graph.mail.message_values (all prepared before timing).
     """
     sys.path.insert(0, HERE)
-    from dovecot import seeded_inbox  # noqa: PLC0415 - same generator as the emulator
-    from emulator import render  # noqa: PLC0415
-    from odoo.addons.maildesk.graph import mail  # noqa: PLC0415
+    from dovecot import seeded_inbox
+
+    from odoo.addons.maildesk.graph import mail
+
+    from emulator import render
     rows, batch = params.get('rows', 10000), params.get('batch', 1000)
     account = env['maildesk.account'].create({'name': 'ORM ceiling', 'email': 'orm@bench.test'})
     folder = env['maildesk.folder'].create({'account_id': account.id, 'graph_id': 'orm-ceiling', 'name': 'Inbox'})
@@ -143,7 +145,7 @@ def scenario_orm_ceiling(env, params):
 def _sql_upsert_ceiling(env, values, batch):
     """The same rows through one ``INSERT ... ON CONFLICT (account_id, graph_id) DO UPDATE`` per 1,000 (psycopg2
     execute_values): what a store that bypasses the ORM's per-record create() machinery could reach."""
-    from psycopg2.extras import execute_values  # noqa: PLC0415
+    from psycopg2.extras import execute_values
     account = env['maildesk.account'].create({'name': 'SQL ceiling', 'email': 'sql@bench.test'})
     folder = env['maildesk.folder'].create({'account_id': account.id, 'graph_id': 'sql-ceiling', 'name': 'Inbox'})
     env.cr.commit()
@@ -208,7 +210,7 @@ def main():
     scenario, params = args[0], json.loads(args[1])
     odoo_args = args[split + 1:]
     sys.path.insert(0, REPO)  # emulator/ (plain Python) for in-process generators
-    import odoo  # noqa: PLC0415
+    import odoo
     odoo.tools.config.parse_config(odoo_args, setup_logging=True)
     dbname = odoo.tools.config['db_name']
     if isinstance(dbname, (list, tuple)):
@@ -216,7 +218,7 @@ def main():
     handler = SCENARIOS.get(scenario)
     if handler is None:
         sys.path.insert(0, HERE)
-        import maildesk_scenarios  # noqa: PLC0415
+        import maildesk_scenarios
         handler = maildesk_scenarios.SCENARIOS[scenario]
     _registry, cr, env = open_env(dbname)
     try:
