@@ -1,10 +1,13 @@
 # MailDesk — one command each. Odoo 18 is found by `import odoo` or ODOO_PATH.
 PYTHON ?= python3
 
-.PHONY: test demo emulator bench stress pytest
+.PHONY: test demo emulator bench stress pytest lint
 
 test:          ## the full test suite (pytest + Odoo tests on a throwaway PostgreSQL)
 	$(PYTHON) tools/run_tests.py
+
+lint:          ## ruff (ruff.toml) + pylint-odoo's Odoo checks (.pylintrc); make test runs it too
+	$(PYTHON) tools/lint.py
 
 pytest:        ## only the plain-Python tests of graph/ and emulator/
 	$(PYTHON) tools/run_tests.py --only pytest

@@ -1,7 +1,8 @@
 """``make test``: the one test command.
 
 1. finds Odoo 18 (installs it when missing) and MailDesk's requirements, websocket-client and Chromium;
-2. runs the plain-Python tests of ``graph/`` and ``emulator/`` with pytest;
+2. runs ``make lint`` (ruff + pylint-odoo, one test) and the plain-Python tests of ``graph/`` and ``emulator/``
+   with pytest;
 3. starts a throwaway PostgreSQL, runs Odoo's test runner on ``maildesk`` (install + at_install +
    post_install tests), and removes the cluster, also on failure and Ctrl-C;
 4. fails on any failed/errored test, on any ERROR/CRITICAL line Odoo logs, and on a skipped browser test;
@@ -19,6 +20,7 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lint
 import odoo_env
 from odoo_env import REPO, log
 from pgcluster import PgCluster, free_port
@@ -63,6 +65,16 @@ def run_pytest(totals, workdir, select):
         totals.fail(f'pytest: {failures} failed, {errors} errors', failures + errors)
     elif proc.returncode not in (0, 5):
         totals.fail(f'pytest exited {proc.returncode}')
+
+
+def run_lint(totals):
+    """``make lint`` as one test: ruff and pylint-odoo must be clean."""
+    log('lint: ruff + pylint-odoo')
+    failed = lint.run()
+    if failed:
+        totals.fail('lint: ' + ', '.join(failed) + ' reported findings (run make lint)')
+    else:
+        totals.passed += 1
 
 
 def run_odoo(totals, workdir, test_tags):
@@ -140,7 +152,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--test-tags', default='/maildesk', help='Odoo --test-tags (default /maildesk)')
     parser.add_argument('-k', dest='select', help='pytest -k expression for graph/ and emulator/ tests')
-    parser.add_argument('--only', choices=['pytest', 'odoo'], help='run one half only')
+    parser.add_argument('--only', choices=['lint', 'pytest', 'odoo'], help='run one part only')
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     started = time.time()
@@ -151,9 +163,11 @@ def main():
     os.makedirs(os.path.join(REPO, '.tmp'), exist_ok=True)
     workdir = tempfile.mkdtemp(prefix='run-', dir=os.path.join(REPO, '.tmp'))
     try:
-        if args.only != 'odoo':
+        if args.only in (None, 'lint'):
+            run_lint(totals)
+        if args.only in (None, 'pytest'):
             run_pytest(totals, workdir, args.select)
-        if args.only != 'pytest':
+        if args.only in (None, 'odoo'):
             run_odoo(totals, workdir, args.test_tags)
     except KeyboardInterrupt:
         totals.fail('interrupted')
