@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from graph import mail
+from graph import mail, outgoing
 from graph.client import MAX_IN_FLIGHT_PER_MAILBOX, GraphClient, Page
 from graph.errors import (
     AccessDenied, AuthExpired, BadResponse, GraphError, NotFound, SyncStateExpired, Throttled, Transient,
@@ -334,6 +334,44 @@ def test_reply_variants(account, emu):
                  comment='FYI')
     with pytest.raises(ValueError):
         client.create_reply(original, 'replyToAll')
+
+
+def test_outgoing_builders_are_what_graph_accepts(account, emu):
+    """The JSON of graph.outgoing through the client: a draft with its Sender Name, Message-ID and an inline
+    file, a large file through an upload session, a sendMail, a forward and a move."""
+    client, _tokens, user = account
+    message = outgoing.message('Built by outgoing', '<p>Hello</p>', to=[('Ann Other', 'ann@fabrikam.test')],
+                               cc=[('', 'cc@fabrikam.test')], sender=('Sender Name', user),
+                               internet_message_id='<outgoing.draft@fabrikam.test>',
+                               attachments=[('note.txt', 'text/plain', b'small note')])
+    draft = client.create_draft(message)
+    got = client.get_message(draft['id'])
+    assert got['toRecipients'] == [{'emailAddress': {'name': 'Ann Other', 'address': 'ann@fabrikam.test'}}]
+    assert [r['emailAddress']['address'] for r in got['ccRecipients']] == ['cc@fabrikam.test']
+    assert got['from']['emailAddress']['name'] == 'Sender Name'
+    assert got['internetMessageId'] == '<outgoing.draft@fabrikam.test>'
+    assert 'Hello' in got['body']['content']
+    large_data = b'L' * (outgoing.SMALL_ATTACHMENT_LIMIT + 1)
+    assert client.add_attachment(draft['id'], 'large.bin', None, large_data)['location']
+    names = {a['name']: a for a in client.list_attachments(draft['id'])}
+    assert client.get_attachment_bytes(draft['id'], names['note.txt']['id']) == b'small note'
+    assert client.get_attachment_bytes(draft['id'], names['large.bin']['id']) == large_data
+    client.update_draft(draft['id'], outgoing.message('Built by outgoing (v2)', '<p>Hello</p>',
+                                                      to=[('', 'ann@fabrikam.test')]))
+    client.send_draft(draft['id'])
+    assert client.get_message(draft['id'], body=False)['subject'] == 'Built by outgoing (v2)'
+
+    client.send_message(outgoing.message('Sent by outgoing', '<p>one request</p>', to=[('', 'x@fabrikam.test')],
+                                         internet_message_id='<outgoing.send@fabrikam.test>'))
+    assert len(sent_by_internet_id(emu, user, '<outgoing.send@fabrikam.test>')) == 1
+
+    [original] = emu.deliver(user, subject='Forward me')
+    client.reply(original, 'forward', message=outgoing.message(
+        'Fw: Forward me', '<p>FYI</p>', to=[('Friend', 'friend@fabrikam.test')],
+        internet_message_id='<outgoing.forward@fabrikam.test>'))
+    assert len(sent_by_internet_id(emu, user, '<outgoing.forward@fabrikam.test>')) == 1
+    roles = client.well_known_folder_ids()
+    assert client.move_message(original, 'archive')['parentFolderId'] == roles['archive']
 
 
 # ------------------------------------------------------------------ write-back
