@@ -300,6 +300,8 @@ class TestSend(MaildeskSendCase):
         self.assertEqual(sent['toRecipients'],
                          [{'emailAddress': {'address': 'carla@example.com', 'name': 'Carla Contact'}}],
                          'Outlook got the contact as the recipient, with its name')
+        self.assertEqual(sent['from']['emailAddress'], {'name': 'Megan Sender', 'address': self.account.email},
+                         'the Sender Name is the From of the Outlook message')
         other = self.compose(subject='Discarded')
         other.action_discard()
         self.assertFalse(other.exists())
