@@ -15,12 +15,14 @@ backfill, bodies fetched on open, sending through Graph, and a three-pane inbox.
     'data': [
         'security/maildesk_security.xml',
         'security/ir.model.access.csv',
-        'security/maildesk_compose_security.xml',
+        'security/maildesk_draft_security.xml',
         'data/ir_cron_data.xml',
         'views/maildesk_account_views.xml',
         'views/maildesk_folder_views.xml',
         'views/maildesk_message_views.xml',
-        'views/maildesk_compose_views.xml',
+        'views/maildesk_draft_views.xml',
+        'views/maildesk_message_actions_views.xml',
+        'views/maildesk_log_record_views.xml',
         'views/maildesk_tag_views.xml',
         'views/fetchmail_server_views.xml',
         'views/ir_mail_server_views.xml',
@@ -28,7 +30,7 @@ backfill, bodies fetched on open, sending through Graph, and a three-pane inbox.
         'views/maildesk_templates.xml',
         'views/maildesk_inbox_views.xml',
         'views/maildesk_menus.xml',
-        'views/maildesk_compose_menus.xml',
+        'views/maildesk_draft_menus.xml',
     ],
     'assets': {
         'web.assets_backend': [

@@ -15,8 +15,10 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3
 
+from . import outgoing
 from .errors import AuthExpired, BadResponse, GraphError, NotFound, Throttled, Transient, classify
 from .mail import MESSAGE_SELECT
+from .outgoing import SMALL_ATTACHMENT_LIMIT
 
 _logger = logging.getLogger(__name__)
 
@@ -26,7 +28,6 @@ of ``next_link`` (more pages follow, even when ``items`` is empty) or ``delta_li
 
 # Outlook allows 4 concurrent requests per app and mailbox; more are answered 429 MailboxConcurrency.
 MAX_IN_FLIGHT_PER_MAILBOX = 4
-SMALL_ATTACHMENT_LIMIT = 3 * 1024 * 1024  # POST .../attachments only accepts less than 3 MB
 UPLOAD_CHUNK_SIZE = 4 * 1024 * 1024  # Microsoft recommends chunks of at most 4 MB (multiples of 320 KiB)
 FOLDER_PAGE_SIZE = 100
 MAX_FOLDERS = 10000  # a safety net against a server that keeps inventing folders
@@ -197,18 +198,19 @@ class GraphClient:
                       headers={'Content-Type': 'text/plain'}, expect='none')
 
     def send_message(self, message_json, save_to_sent=True):
-        """Send a Graph message JSON in one call; Graph returns no id (correlate by internetMessageId)."""
-        payload = {'message': message_json}
-        if not save_to_sent:
-            payload['saveToSentItems'] = False
-        self._request('POST', self.root + '/sendMail', json_body=payload, expect='none')
+        """Send a message JSON (:func:`outgoing.message`) in one call; Graph returns no id (correlate by
+        internetMessageId)."""
+        self._request('POST', self.root + '/sendMail', json_body=outgoing.send_mail(message_json, save_to_sent),
+                      expect='none')
 
     def create_draft(self, message_json):
-        """Create a draft in Drafts; returns the message (its immutable id survives the send)."""
+        """Create a draft in Drafts from a message JSON (:func:`outgoing.message`); returns the message (its
+        immutable id survives the send)."""
         return self._request('POST', self.root + '/messages', json_body=message_json)
 
     def update_draft(self, message_id, fields):
-        """PATCH a draft (body, recipients, internetMessageId are only writable while it is a draft)."""
+        """PATCH a draft with a message JSON (:func:`outgoing.message`, no attachments): body, recipients and
+        internetMessageId are only writable while it is a draft."""
         return self.update_message(message_id, fields)
 
     def send_draft(self, message_id):
@@ -223,11 +225,8 @@ class GraphClient:
             response JSON when Graph sends one
         """
         if len(data) < SMALL_ATTACHMENT_LIMIT:
-            payload = {
-                '@odata.type': '#microsoft.graph.fileAttachment', 'name': name, 'contentType': content_type,
-                'contentBytes': base64.b64encode(data).decode('ascii'),
-            }
-            return self._request('POST', self._message_path(message_id, '/attachments'), json_body=payload)
+            return self._request('POST', self._message_path(message_id, '/attachments'),
+                                 json_body=outgoing.file_attachment(name, content_type, data))
         return self._upload_attachment(message_id, name, content_type, data)
 
     def create_reply(self, message_id, kind='reply'):
@@ -236,26 +235,23 @@ class GraphClient:
         return self._request('POST', self._message_path(message_id, '/' + action), headers={'Content-Length': '0'})
 
     def reply(self, message_id, kind='reply', comment=None, message=None):
-        """Reply / reply-all / forward in one call (Graph accepts ``comment`` or ``message.body``, not both)."""
+        """Reply / reply-all / forward in one call (Graph accepts ``comment`` or ``message.body``, not both).
+
+        :param message: a message JSON (:func:`outgoing.message`): the body, and a forward's recipients
+        """
         action = _reply_action(kind)
-        payload = {}
-        if comment is not None:
-            payload['comment'] = comment
-        if message is not None:
-            payload['message'] = message
         path = self._message_path(message_id, '/' + action[0].lower() + action[1:])
-        self._request('POST', path, json_body=payload, expect='none')
+        self._request('POST', path, json_body=outgoing.reply(comment, message), expect='none')
 
     # ------------------------------------------------------------------ write-back
 
     def update_message(self, message_id, fields):
-        """PATCH only the given fields (``{'isRead': True}``, ``{'flag': {'flagStatus': 'flagged'}}``...)."""
+        """PATCH only the given fields (:func:`outgoing.message_patch`, e.g. ``{'isRead': True}``)."""
         return self._request('PATCH', self._message_path(message_id), json_body=fields)
 
     def move_message(self, message_id, destination):
         """Move to a folder id or well-known name; returns the moved message (same id under ImmutableId)."""
-        return self._request('POST', self._message_path(message_id, '/move'),
-                             json_body={'destinationId': destination})
+        return self._request('POST', self._message_path(message_id, '/move'), json_body=outgoing.move(destination))
 
     def delete_message(self, message_id):
         """Delete a message (Outlook moves it to Deleted Items)."""
@@ -281,9 +277,8 @@ class GraphClient:
             body = self._request('GET', next_link)
 
     def _upload_attachment(self, message_id, name, content_type, data):
-        item = {'attachmentType': 'file', 'name': name, 'size': len(data), 'contentType': content_type}
         path = self._message_path(message_id, '/attachments/createUploadSession')
-        session = self._request('POST', path, json_body={'AttachmentItem': item})
+        session = self._request('POST', path, json_body=outgoing.upload_session(name, content_type, len(data)))
         upload_url = session.get('uploadUrl') if isinstance(session, dict) else None
         if not isinstance(upload_url, str) or not upload_url.lower().startswith('https://'):
             raise BadResponse('Graph returned no usable upload URL', code='badResponse')

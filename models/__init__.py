@@ -8,6 +8,6 @@ from . import maildesk_tag
 from . import fetchmail_server
 from . import ir_mail_server
 from . import res_config_settings
-from . import maildesk_compose
+from . import maildesk_draft
 from . import maildesk_message_actions
 from . import maildesk_log_record

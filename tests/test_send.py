@@ -3,7 +3,6 @@
 Nothing is mocked: MSAL, the Graph client and the emulator run for real. Where a test needs "sync while the send is
 in flight", it wraps MailDesk's own step (a spy that calls the real method) to run a real sync at that moment.
 """
-import base64
 from contextlib import contextmanager
 from unittest.mock import patch
 
@@ -11,6 +10,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.maildesk.engine.sending import DraftSender
 from odoo.addons.maildesk.tests.common import MaildeskCase
 
 MB = 1024 * 1024
@@ -77,18 +77,17 @@ class MaildeskSendCase(MaildeskCase):
 
     @contextmanager
     def spy(self, method_name, before=None, after=None):
-        """Run ``before()`` / ``after()`` around MailDesk's own ``maildesk.draft.<method_name>`` (real call)."""
-        Draft = type(self.env['maildesk.draft'])
-        original = getattr(Draft, method_name)
+        """Run ``before()`` / ``after()`` around MailDesk's own send step ``DraftSender.<method_name>`` (real call)."""
+        original = getattr(DraftSender, method_name)
 
-        def wrapper(draft, *args, **kwargs):
+        def wrapper(sender, *args, **kwargs):
             if before:
                 before()
-            result = original(draft, *args, **kwargs)
+            result = original(sender, *args, **kwargs)
             if after:
                 after()
             return result
-        with patch.object(Draft, method_name, wrapper):
+        with patch.object(DraftSender, method_name, wrapper):
             yield
 
     def assertNotification(self, action, kind):
@@ -277,7 +276,7 @@ class TestSend(MaildeskSendCase):
         self.emulator.config(max_message_size=1 * MB)
         self.addCleanup(self.emulator.config, max_message_size=150 * MB)
         draft = self.compose(subject='Outlook limit', attachments=[('a.bin', b'y' * (2 * MB), 'application/x')])
-        with mute_logger('odoo.addons.maildesk.models.maildesk_compose'):
+        with mute_logger('odoo.addons.maildesk.engine.sending'):
             params = self.assertNotification(draft.action_send(), 'danger')
         self.assertIn('too large', params['message'])
         self.assertEqual(draft.state, 'failed')
@@ -294,10 +293,15 @@ class TestSend(MaildeskSendCase):
     def test_partner_recipients_and_discard(self):
         partner = self.env['res.partner'].create({'name': 'Carla Contact', 'email': 'carla@example.com'})
         draft = self.compose(subject='To a contact', to_emails=False, to_partner_ids=[(6, 0, partner.ids)])
-        self.assertEqual(draft._graph_recipients()['toRecipients'],
-                         [{'emailAddress': {'address': 'carla@example.com', 'name': 'Carla Contact'}}])
-        draft.action_send()
+        self.assertEqual(draft._recipients()['to'], [('Carla Contact', 'carla@example.com')])
+        self.assertNotification(draft.action_send(), 'success')
         self.assertIn(partner, draft.sent_message_id.partner_ids)
+        sent = self.account._graph_client().get_message(draft.graph_draft_id, body=False)
+        self.assertEqual(sent['toRecipients'],
+                         [{'emailAddress': {'address': 'carla@example.com', 'name': 'Carla Contact'}}],
+                         'Outlook got the contact as the recipient, with its name')
+        self.assertEqual(sent['from']['emailAddress'], {'name': 'Megan Sender', 'address': self.account.email},
+                         'the Sender Name is the From of the Outlook message')
         other = self.compose(subject='Discarded')
         other.action_discard()
         self.assertFalse(other.exists())

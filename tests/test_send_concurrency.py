@@ -5,6 +5,7 @@ from unittest.mock import patch
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.maildesk.engine.sending import DraftSender
 from odoo.addons.maildesk.tests.common import MaildeskMixin, committed_env
 
 TIMEOUT = 120
@@ -65,14 +66,13 @@ class TestSendConcurrency(MaildeskMixin, TransactionCase):
             draft_id = action['res_id']
 
         sent_to_outlook, outcome = threading.Event(), {}
-        Draft = type(self.env['maildesk.draft'])
-        finish_sent = Draft._finish_sent
+        finish_sent = DraftSender._finish_sent
 
-        def slow_finish(draft, *args, **kwargs):
+        def slow_finish(sender, *args, **kwargs):
             # Outlook has sent the message (same immutable id in Sent Items); MailDesk has not committed yet.
             sent_to_outlook.set()
             threading.Event().wait(2.0)  # the worker's sync hits the uncommitted local entry meanwhile
-            return finish_sent(draft, *args, **kwargs)
+            return finish_sent(sender, *args, **kwargs)
 
         def send():
             try:
@@ -83,7 +83,7 @@ class TestSendConcurrency(MaildeskMixin, TransactionCase):
             finally:
                 sent_to_outlook.set()
 
-        with patch.object(Draft, '_finish_sent', slow_finish), mute_logger('odoo.sql_db'):
+        with patch.object(DraftSender, '_finish_sent', slow_finish), mute_logger('odoo.sql_db'):
             sender = threading.Thread(target=send, name='maildesk-send')
             sender.start()
             self.assertTrue(sent_to_outlook.wait(TIMEOUT))
