@@ -103,12 +103,30 @@ def commit_settings(registry, values):
     return restore
 
 
+def committed_connected_account(case, email, synced):
+    """A committed account of ``email``: authorized, a confirmed incoming server, folders fetched, the folders for
+    which ``synced(folder)`` is true synced; removed for good when ``case`` ends. Returns its id."""
+    with committed_env(case.registry) as env:
+        account = env['maildesk.account'].create({'name': email, 'email': email})
+        case.authorize_account(account)
+        server = env['fetchmail.server'].create({'name': 'Outlook %s' % email, 'server_type': 'maildesk_graph',
+                                                 'maildesk_account_id': account.id})
+        server.button_confirm_login()
+        account.action_fetch_folders()
+        for folder in account.folder_ids:
+            folder.sync_enabled = bool(synced(folder))
+        account_id = account.id
+    case.addCleanup(delete_accounts, case.registry, [account_id])
+    return account_id
+
+
 def delete_accounts(registry, account_ids):
-    """Remove committed test accounts (and their servers, attachments, cron triggers) for good."""
+    """Remove committed test accounts (and their servers, drafts, attachments, cron triggers) for good."""
     with committed_env(registry) as env:
         accounts = env['maildesk.account'].with_context(active_test=False).browse(account_ids).exists()
         servers = accounts.fetchmail_server_ids
-        env['ir.attachment'].search([('res_model', '=', 'maildesk.message')]).unlink()
+        env['maildesk.draft'].search([('account_id', 'in', accounts.ids)]).unlink()
+        env['ir.attachment'].search([('res_model', 'in', ('maildesk.message', 'maildesk.draft'))]).unlink()
         accounts.unlink()
         servers.unlink()
         env.cr.execute("""DELETE FROM ir_cron_trigger WHERE cron_id IN (

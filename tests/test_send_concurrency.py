@@ -7,6 +7,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.maildesk.engine.sending import DraftSender
 from odoo.addons.maildesk.tests.common import MaildeskMixin, committed_env
+from odoo.addons.maildesk.tests.reliability_common import committed_connected_account
 
 TIMEOUT = 120
 
@@ -28,29 +29,8 @@ class TestSendConcurrency(MaildeskMixin, TransactionCase):
         return committed_env(cls.registry)
 
     def committed_account(self):
-        email = self.emulator.users[1]
-        with self.committed_env() as env:
-            account = env['maildesk.account'].create({'name': email, 'email': email})
-            self.authorize_account(account)
-            server = env['fetchmail.server'].create({'name': 'Outlook %s' % email, 'server_type': 'maildesk_graph',
-                                                     'maildesk_account_id': account.id})
-            server.button_confirm_login()
-            account.action_fetch_folders()
-            account.folder_ids.filtered(lambda f: f.role in ('inbox', 'sentitems')).write({'sync_enabled': True})
-            account_id = account.id
-
-        def cleanup():
-            with self.committed_env() as env:
-                account = env['maildesk.account'].browse(account_id)
-                servers = account.fetchmail_server_ids
-                env['maildesk.draft'].search([('account_id', '=', account_id)]).unlink()
-                env['ir.attachment'].search([('res_model', 'in', ('maildesk.message', 'maildesk.draft'))]).unlink()
-                account.unlink()
-                servers.unlink()
-                env.cr.execute("""DELETE FROM ir_cron_trigger WHERE cron_id IN (
-                    SELECT res_id FROM ir_model_data WHERE module = 'maildesk' AND model = 'ir.cron')""")
-        self.addCleanup(cleanup)
-        return account_id
+        return committed_connected_account(self, self.emulator.users[1],
+                                           lambda folder: folder.role in ('inbox', 'sentitems'))
 
     def sync(self, account_id):
         with self.committed_env() as env:

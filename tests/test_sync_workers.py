@@ -4,6 +4,7 @@ import threading
 from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.maildesk.tests.common import MaildeskMixin, committed_env
+from odoo.addons.maildesk.tests.reliability_common import committed_connected_account
 
 TIMEOUT = 240
 
@@ -31,28 +32,7 @@ class TestSyncWorkers(MaildeskMixin, TransactionCase):
 
     def committed_account(self, email, folders):
         """An authorized account with a confirmed server, its folders fetched, only ``folders`` synced."""
-        with self.committed_env() as env:
-            account = env['maildesk.account'].create({'name': email, 'email': email})
-            self.authorize_account(account)
-            server = env['fetchmail.server'].create({'name': 'Outlook %s' % email, 'server_type': 'maildesk_graph',
-                                                     'maildesk_account_id': account.id})
-            server.button_confirm_login()
-            account.action_fetch_folders()
-            for folder in account.folder_ids:
-                folder.sync_enabled = folder.graph_id in folders
-            account_id = account.id
-
-        def cleanup():
-            with self.committed_env() as env:
-                account = env['maildesk.account'].browse(account_id)
-                servers = account.fetchmail_server_ids
-                env['ir.attachment'].search([('res_model', '=', 'maildesk.message')]).unlink()
-                account.unlink()
-                servers.unlink()
-                env.cr.execute("""DELETE FROM ir_cron_trigger WHERE cron_id IN (
-                    SELECT res_id FROM ir_model_data WHERE module = 'maildesk' AND model = 'ir.cron')""")
-        self.addCleanup(cleanup)
-        return account_id
+        return committed_connected_account(self, email, lambda folder: folder.graph_id in folders)
 
     def run_workers(self, count, job):
         """Run ``job(env)`` in ``count`` threads at once (own cursor each, committed); their return values."""
