@@ -31,11 +31,11 @@ LOCAL_AUTH_CODES = frozenset({'auth_invalid', 'not_authorized', 'not_configured'
 
 
 class MaildeskAccount(models.Model):
-    """One Outlook mailbox: its identity, its MSAL token cache and its status.
+    """One Outlook mailbox: its address, who signed in for it, its MSAL token cache and its status.
 
-    Tokens live in fields only ``base.group_system`` can read; everything that talks to
-    Microsoft goes through ``graph/`` (models -> graph -> HTTP). Status fields are written
-    only through :meth:`_write_status`, never by a user's RPC write.
+    Tokens live in fields only ``base.group_system`` can read; the MSAL and token mechanics are in
+    ``engine/connection.py`` (models -> engine -> graph -> HTTP). Status fields are written only
+    through :meth:`_write_status`, never by a user's RPC write.
     """
     _name = 'maildesk.account'
     _description = 'MailDesk Mailbox Account'
