@@ -6,6 +6,8 @@ from odoo import _, http
 from odoo.exceptions import AccessError, UserError
 from odoo.http import request
 
+from ..engine import connection, feedback
+
 _logger = logging.getLogger(__name__)
 
 SESSION_KEY = 'maildesk_oauth_flows'
@@ -82,21 +84,16 @@ class MaildeskOAuthController(http.Controller):
                                     account or None, status=403)
         params = dict(kwargs, state=state)
         if params.get('error'):
-            return self._error_page(self._denied_message(account, params), account, status=400)
+            return self._error_page(self._denied_message(params), account, status=400)
         try:
             account._finish_authorization(flow, params)
         except UserError as exc:
             return self._error_page(str(exc), account, status=400)
         return request.redirect('/odoo/maildesk-accounts/%d' % account.id)
 
-    def _denied_message(self, account, params):
+    def _denied_message(self, params):
         """Microsoft redirected back with ``error`` (cancel, declined consent...): say so, store nothing."""
-        if params.get('error') == 'access_denied':
-            return _('The sign-in was cancelled or the permissions were declined at Microsoft. Nothing was '
-                     'changed: click "Authorize Outlook" to try again and accept the permissions.')
-        description = (params.get('error_description') or '').strip().splitlines()
-        return _('Microsoft did not authorize the mailbox (%(error)s: %(description)s). Nothing was changed.',
-                 error=params.get('error'), description=description[0][:300] if description else '')
+        return feedback.auth_error_text(request.env, connection.callback_error(params))
 
     def _error_page(self, message, account=None, status=400):
         values = {

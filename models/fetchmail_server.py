@@ -3,6 +3,7 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..engine import feedback
 from ..graph.errors import AuthInvalid, GraphError
 
 _logger = logging.getLogger(__name__)
@@ -110,15 +111,11 @@ class FetchmailServer(models.Model):
             me = client.me()
             client.get_folder('inbox')
         except AuthInvalid as exc:
-            raise UserError(account._auth_error_message(exc)) from None
+            raise UserError(feedback.auth_error_text(self.env, exc)) from None
         except GraphError as exc:
             raise UserError(_('Microsoft Graph refused the test, the server stays Not Confirmed:\n%(reason)s',
                               reason=exc.message)) from None
-        addresses = {(me.get(key) or '').strip().lower() for key in ('mail', 'userPrincipalName')}
-        if (account.email or '').strip().lower() not in addresses:
-            raise UserError(_('Microsoft Graph answers for %(actual)s, not for %(expected)s: authorize the account '
-                              'again with the right mailbox.', actual=me.get('mail') or me.get('userPrincipalName'),
-                              expected=account.email))
+        account._check_signed_in(me)
         self.write({'state': 'done', 'user': account.email})
 
     def _maildesk_fetch(self, raise_exception=True):

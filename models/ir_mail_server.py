@@ -6,6 +6,7 @@ from odoo import _, api, fields, models
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from odoo.exceptions import UserError, ValidationError
 
+from ..engine import feedback
 from ..graph.errors import AuthInvalid, GraphError, RequestTooLarge
 
 _logger = logging.getLogger(__name__)
@@ -123,16 +124,7 @@ class IrMailServer(models.Model):
         if autodetect_max_email_size:
             message = _('Email maximum size updated (%(size)s MB, the Microsoft Graph request limit).',
                         size=GRAPH_MAX_EMAIL_MB)
-        return {
-            'type': 'ir.actions.client',
-            'tag': 'display_notification',
-            'params': {
-                'message': message,
-                'type': 'success',
-                'sticky': False,
-                'next': {'type': 'ir.actions.act_window_close'},
-            },
-        }
+        return feedback.notification(message, 'success', next_action=feedback.CLOSE_DIALOG)
 
     # ------------------------------------------------------------------ Graph
 
@@ -184,7 +176,8 @@ class IrMailServer(models.Model):
                 'Microsoft Graph refused this email as too large. Remove or shrink attachments and send it '
                 'again.')) from None
         except AuthInvalid as exc:
-            raise MailDeliveryException(_('Mail Delivery Failed'), account._auth_error_message(exc)) from None
+            raise MailDeliveryException(_('Mail Delivery Failed'),
+                                        feedback.auth_error_text(self.env, exc)) from None
         except GraphError as exc:
             raise MailDeliveryException(_('Mail Delivery Failed'), _(
                 'Microsoft Graph did not accept the email from %(mailbox)s: %(reason)s',
@@ -204,14 +197,10 @@ class IrMailServer(models.Model):
             session = self._maildesk_session(allow_archived=True)
             me = session.client.me()
         except AuthInvalid as exc:
-            raise UserError(account._auth_error_message(exc)) from None
+            raise UserError(feedback.auth_error_text(self.env, exc)) from None
         except GraphError as exc:
             raise UserError(_('Microsoft Graph refused the test: %(reason)s', reason=exc.message)) from None
-        addresses = {(me.get(key) or '').strip().lower() for key in ('mail', 'userPrincipalName')}
-        if account.email.strip().lower() not in addresses:
-            raise UserError(_('Microsoft Graph answers for %(actual)s, not for %(expected)s: authorize the account '
-                              'again with the right mailbox.', actual=me.get('mail') or me.get('userPrincipalName'),
-                              expected=account.email))
+        account._check_signed_in(me)
         account._check_send_granted()
 
 

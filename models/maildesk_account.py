@@ -2,18 +2,14 @@ import logging
 import secrets
 from datetime import timedelta
 
-import msal
-
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import LazyTranslate, consteq, misc
+from odoo.tools import consteq, misc
 
-from ..graph import identity
-from ..graph.client import GraphClient
-from ..graph.errors import AuthExpired, AuthInvalid, FlowMismatch, GraphError, Transient
+from ..engine import connection, feedback
+from ..graph.errors import AuthInvalid, FlowMismatch, GraphError, Transient
 
 _logger = logging.getLogger(__name__)
-_lt = LazyTranslate(__name__)
 
 
 ACCOUNT_STATES = [
@@ -26,71 +22,20 @@ ACCOUNT_STATES = [
 # Authorization failures in a row that put an account in auth_invalid (background jobs then skip it).
 AUTH_FAILURE_LIMIT = 3
 COUNTED_AUTH_FAILURES = frozenset({'invalid_grant', 'interaction_required', 'consent_required', 'auth_expired'})
-# Sign-in authority and Graph endpoint per Microsoft cloud (maildesk.cloud); 'custom' reads both from settings.
-CLOUD_ENDPOINTS = {
-    'global': ('https://login.microsoftonline.com', 'https://graph.microsoft.com/v1.0'),
-    'usgov': ('https://login.microsoftonline.us', 'https://graph.microsoft.us/v1.0'),
-    'china': ('https://login.chinacloudapi.cn', 'https://microsoftgraph.chinacloudapi.cn/v1.0'),
-}
 OAUTH_STATE_SCOPE = 'maildesk_oauth'
 CALLBACK_PATH = '/maildesk/oauth/callback'
 # Fields only MailDesk itself may write (through _write_status, i.e. sudo): RPC writes of them are refused.
-STATUS_FIELDS = frozenset({'state', 'auth_failure_count', 'authorized_at', 'throttled_until'})
-# Exceptions raised before any request (see _check_token_usable): nothing new to record.
+STATUS_FIELDS = frozenset({'state', 'auth_failure_count', 'authorized_at', 'throttled_until', 'signed_in_email'})
+# Exceptions raised before any request (see connection.check_token_usable): nothing new to record.
 LOCAL_AUTH_CODES = frozenset({'auth_invalid', 'not_authorized', 'not_configured'})
-
-# Hints per AADSTS number (graph-api.md §8.5): what the user or the administrator should do.
-AADSTS_HINTS = {
-    7000215: _lt('The client secret in Settings > MailDesk is wrong: paste the secret Value (not the Secret ID) '
-                 'from Entra ID > App registrations > Certificates & secrets.'),
-    7000222: _lt('The client secret has expired: create a new one in Entra ID > App registrations > '
-                 'Certificates & secrets and paste its Value in Settings > MailDesk.'),
-    7000218: _lt('No client secret was sent: enter the Client Secret in Settings > MailDesk.'),
-    700016: _lt('The Client ID is not known in this tenant: check the Application (client) ID and the Tenant in '
-                'Settings > MailDesk.'),
-    50011: _lt('The redirect URI is not registered: add the redirect URI shown in Settings > MailDesk to the app '
-               'registration (Authentication > Web).'),
-    70004: _lt('The redirect URI is not registered: add the redirect URI shown in Settings > MailDesk to the app '
-               'registration (Authentication > Web).'),
-    90002: _lt('The tenant was not found: check the Tenant in Settings > MailDesk.'),
-    50194: _lt('This app registration is single-tenant: set the Tenant in Settings > MailDesk to your tenant ID '
-               'or domain instead of "common".'),
-    65001: _lt('The permissions were not granted: click "Authorize Outlook" and accept them, or ask your '
-               'Microsoft 365 administrator to grant consent to the app.'),
-    70008: _lt('The sign-in has expired: click "Authorize Outlook" to sign in again.'),
-    700082: _lt('The sign-in has expired after a long inactivity: click "Authorize Outlook" to sign in again.'),
-    50173: _lt('The sign-in was revoked (password reset or access revoked): click "Authorize Outlook" to sign in '
-               'again.'),
-    54005: _lt('This sign-in code was already used: click "Authorize Outlook" again.'),
-    70043: _lt('Your organization requires you to sign in again: click "Authorize Outlook".'),
-    50076: _lt('Multi-factor authentication is required: click "Authorize Outlook" to sign in again.'),
-    50079: _lt('Multi-factor authentication must be set up: click "Authorize Outlook" to sign in again.'),
-}
-ADMIN_AADSTS = frozenset({7000215, 7000222, 7000218, 700016, 50011, 70004, 90002, 50194})
-KIND_HINTS = {
-    'invalid_grant': _lt('Microsoft no longer accepts this mailbox\'s sign-in (expired or revoked): click '
-                         '"Authorize Outlook" to sign in again.'),
-    'interaction_required': _lt('Microsoft requires you to sign in again: click "Authorize Outlook".'),
-    'consent_required': _lt('The permissions MailDesk needs were not granted: click "Authorize Outlook" and '
-                            'accept them, or ask your Microsoft 365 administrator to grant consent.'),
-    'invalid_client': _lt('Microsoft refused the app credentials: check the Client ID and Client Secret in '
-                          'Settings > MailDesk (a secret expires; create a new one in Entra ID if needed).'),
-    'access_denied': _lt('The sign-in was cancelled or the permissions were declined at Microsoft. Nothing was '
-                         'changed: click "Authorize Outlook" to try again.'),
-    'auth_expired': _lt('Microsoft Graph refused the access token even after a refresh: click "Authorize Outlook" '
-                        'to sign in again if this keeps happening.'),
-    'no_account': _lt('No Microsoft sign-in is stored for this mailbox: click "Authorize Outlook".'),
-    'other': _lt('Microsoft refused the authorization: click "Authorize Outlook" to try again, and check the '
-                 'settings in Settings > MailDesk if it keeps failing.'),
-}
 
 
 class MaildeskAccount(models.Model):
-    """One Outlook mailbox: its identity, its MSAL token cache and its status.
+    """One Outlook mailbox: its address, who signed in for it, its MSAL token cache and its status.
 
-    Tokens live in fields only ``base.group_system`` can read; everything that talks to
-    Microsoft goes through ``graph/`` (models -> graph -> HTTP). Status fields are written
-    only through :meth:`_write_status`, never by a user's RPC write.
+    Tokens live in fields only ``base.group_system`` can read; the MSAL and token mechanics are in
+    ``engine/connection.py`` (models -> engine -> graph -> HTTP). Status fields are written only
+    through :meth:`_write_status`, never by a user's RPC write.
     """
     _name = 'maildesk.account'
     _description = 'MailDesk Mailbox Account'
@@ -103,7 +48,11 @@ class MaildeskAccount(models.Model):
                        help="Internal name, shown in MailDesk's folder tree.")
     active = fields.Boolean(default=True)
     account_type = fields.Selection([('outlook', 'Outlook')], string='Type', required=True, default='outlook')
+    # The mailbox read and sent from; signed_in_email is who authorized it (the same address for a personal
+    # mailbox, the only kind today). Set at sign-in, cleared with the tokens.
     email = fields.Char('Email Address', required=True, tracking=True)
+    signed_in_email = fields.Char('Signed In As', readonly=True, copy=False,
+                                  help='The Microsoft account that authorized this mailbox.')
     sender_name = fields.Char('Sender Name', help='Display name used on mail sent from this mailbox.')
     signature = fields.Html('Signature', sanitize=True)
     user_id = fields.Many2one('res.users', 'Owner', required=True, index=True, tracking=True,
@@ -218,64 +167,24 @@ class MaildeskAccount(models.Model):
         :return: dict with ``client_id, tenant, cloud, authority, graph_url, permission_level, write_back,
             ca_bundle, verify, scopes, page_size, backfill_months, body_retention_days``
         """
-        get = self.env['ir.config_parameter'].sudo().get_param
-        tenant = (get('maildesk.tenant') or 'common').strip().strip('/')
-        cloud = get('maildesk.cloud') or 'global'
-        if cloud == 'custom' or cloud not in CLOUD_ENDPOINTS:
-            authority = (get('maildesk.authority_url') or '').strip().rstrip('/')
-            graph_url = (get('maildesk.graph_url') or '').strip().rstrip('/')
-            # An authority given as a bare host gets the tenant appended; a full authority is used as is.
-            if authority and authority.count('/') <= 2:
-                authority = '%s/%s' % (authority, tenant)
-        else:
-            login_host, graph_url = CLOUD_ENDPOINTS[cloud]
-            authority = '%s/%s' % (login_host, tenant)
-        permission_level = get('maildesk.permission_level') or 'read'
-        ca_bundle = (get('maildesk.ca_bundle') or '').strip() or None
-        return {
-            'client_id': (get('maildesk.client_id') or '').strip(),
-            'tenant': tenant,
-            'cloud': cloud,
-            'authority': authority,
-            'graph_url': graph_url,
-            'permission_level': permission_level,
-            'write_back': permission_level == 'write',
-            'ca_bundle': ca_bundle,
-            'verify': ca_bundle,
-            'scopes': identity.graph_scopes(permission_level == 'write', graph_url) if graph_url else [],
-            'page_size': max(1, min(1000, _int_param(get('maildesk.page_size'), 1000))),
-            'backfill_months': max(0, _int_param(get('maildesk.backfill_months'), 0)),
-            'body_retention_days': max(0, _int_param(get('maildesk.body_retention_days'), 30)),
-        }
+        return connection.maildesk_settings(self.env)
 
     @api.model
     def _maildesk_oauth_configured(self):
-        get = self.env['ir.config_parameter'].sudo().get_param
-        return bool((get('maildesk.client_id') or '').strip() and get('maildesk.client_secret'))
+        return connection.oauth_configured(self.env)
 
     @api.model
     def _oauth_not_configured_message(self):
-        if self.env.user.has_group('base.group_system'):
-            next_step = _('Enter the Microsoft Client ID and Client Secret of your Entra ID app registration '
-                          'in Settings > MailDesk, then click "Authorize Outlook" again.')
-        else:
-            next_step = _('Ask an administrator to enter the Microsoft Client ID and Client Secret in '
-                          'Settings > MailDesk, then click "Authorize Outlook" again.')
-        return '%s\n%s' % (_('OAuth not configured'), next_step)
+        return connection.not_configured_text(self.env)
 
     @api.model
     def _maildesk_msal_app(self, cache_state=None):
-        """A fresh MSAL app for the configured Entra ID application (the secret is read here, and only here).
+        """A fresh MSAL app for the configured Entra ID application (see :func:`connection.build_msal_app`).
 
         :raises UserError: OAuth is not configured
         :raises AuthInvalid, Transient: from :func:`identity.build_app`
         """
-        if not self._maildesk_oauth_configured():
-            raise UserError(self._oauth_not_configured_message())
-        settings = self._maildesk_settings()
-        secret = self.env['ir.config_parameter'].sudo().get_param('maildesk.client_secret')
-        return identity.build_app(settings['client_id'], secret, settings['authority'],
-                                  cache_state=cache_state, verify=settings['verify'])
+        return connection.build_msal_app(self.env, cache_state)
 
     # ------------------------------------------------------------------ status
 
@@ -350,7 +259,7 @@ class MaildeskAccount(models.Model):
         self.ensure_one()
         if getattr(exc, 'code', None) in LOCAL_AUTH_CODES:
             return
-        kind = _failure_kind(exc)
+        kind = feedback.failure_kind(exc)
         message = self._auth_error_message(exc)
         if kind in COUNTED_AUTH_FAILURES:
             count = self.auth_failure_count + 1
@@ -373,16 +282,7 @@ class MaildeskAccount(models.Model):
     @api.model
     def _auth_error_message(self, exc):
         """A user-readable sentence for an :class:`AuthInvalid`, with a hint on what to fix."""
-        codes = getattr(exc, 'error_codes', None) or []
-        hint = next((AADSTS_HINTS[code] for code in codes if code in AADSTS_HINTS), None)
-        kind = _failure_kind(exc)
-        if hint is None:
-            hint = KIND_HINTS.get(kind, KIND_HINTS['other'])
-        text = self.env._(hint)
-        if kind == 'invalid_client' or (codes and set(codes) & ADMIN_AADSTS):
-            text = _('Administrator action needed: %(hint)s', hint=text)
-        detail = getattr(exc, 'message', '') or ''
-        return '%s\n%s' % (text, _('Microsoft said: %(detail)s', detail=detail)) if detail else text
+        return feedback.auth_error_text(self.env, exc)
 
     # ------------------------------------------------------------------ tokens and Graph
 
@@ -394,66 +294,20 @@ class MaildeskAccount(models.Model):
         account is auth_invalid or not authorized. Extra keyword arguments go to :class:`GraphClient`.
         """
         self.ensure_one()
-        settings = self._maildesk_settings()
-        kwargs.setdefault('page_size', settings['page_size'])
-        return GraphClient(settings['graph_url'], self._token_provider(settings), verify=settings['verify'],
-                           mailbox_key=(self.email or '').lower() or None, **kwargs)
+        kwargs.setdefault('mailbox', self._graph_mailbox())
+        return connection.graph_client(self, **kwargs)
 
-    def _token_provider(self, settings):
-        account = self
-        holder = {}
-
-        def provide(force_refresh=False):
-            account._check_token_usable()
-            app = holder.get('app')
-            if app is None:
-                app = holder['app'] = account._maildesk_msal_app(account.sudo().token_cache)
-            home_account_id = account.sudo().home_account_id
-            try:
-                token = identity.acquire_token(app, settings['scopes'], home_account_id, force_refresh=force_refresh)
-            except AuthInvalid as exc:
-                account._save_token_cache(app)
-                account._record_auth_failure(exc)
-                raise
-            # A changed cache means Microsoft issued tokens just now: only that ends a failure streak (a cached
-            # access token may be one Graph refuses).
-            if account._save_token_cache(app):
-                account._record_auth_success()
-            return token
-
-        return provide
-
-    def _check_token_usable(self):
-        """Raise :class:`AuthInvalid` without any network call when the account cannot get tokens."""
+    def _graph_mailbox(self):
+        """The ``mailbox`` of :class:`GraphClient`: None (``/me``) when the mailbox is the signed-in user's own,
+        which every account is today; else the mailbox address (``/users/{address}``)."""
         self.ensure_one()
-        if self.state == 'auth_invalid':
-            raise AuthInvalid('no_account', 'the account is suspended (auth_invalid) until it is authorized again',
-                              code='auth_invalid')
-        if self.state == 'not_authorized' or not self.sudo().home_account_id:
-            raise AuthInvalid('no_account', 'the account is not authorized', code='not_authorized')
-        if not self._maildesk_oauth_configured():
-            raise AuthInvalid('invalid_client', 'OAuth not configured', code='not_configured')
-
-    def _save_token_cache(self, app):
-        """Persist MSAL's cache if it changed (new access token, rotated refresh token); True if it did."""
-        state = app.cache_state()
-        if state is None:
-            return False
-        self.sudo().write({'token_cache': state})
-        return True
+        own = (self.email or '').strip().lower()
+        return None if (self.signed_in_email or '').strip().lower() in ('', own) else self.email
 
     def _granted_scopes(self):
         """Scopes Microsoft granted with the latest access token (the token response's ``scope``)."""
         self.ensure_one()
-        account = self.sudo()
-        if not account.token_cache or not account.home_account_id:
-            return set()
-        cache = msal.SerializableTokenCache()
-        cache.deserialize(account.token_cache)
-        entries = cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
-                               query={'home_account_id': account.home_account_id})
-        latest = max(entries, key=lambda entry: int(entry.get('cached_at') or 0), default={})
-        return set((latest.get('target') or '').split())
+        return connection.granted_scopes(self)
 
     def _check_send_granted(self):
         """Raise a UserError when the latest grant lacks Mail.Send (no token, nothing to say yet)."""
@@ -464,9 +318,9 @@ class MaildeskAccount(models.Model):
                               'click "Authorize Outlook" on the account again.', mailbox=self.email))
 
     def _forget_tokens(self):
-        self.sudo().write({'token_cache': False, 'home_account_id': False})
+        connection.forget_tokens(self)
         self._write_status({'state': 'not_authorized', 'auth_failure_count': 0, 'authorized_at': False,
-                            'throttled_until': False})
+                            'throttled_until': False, 'signed_in_email': False})
 
     # ------------------------------------------------------------------ authorization (auth-code flow)
 
@@ -516,14 +370,10 @@ class MaildeskAccount(models.Model):
         """
         self.ensure_one()
         self._check_can_authorize()
-        settings = self._maildesk_settings()
         nonce = secrets.token_urlsafe(16)
         state = '%d.%s.%s' % (self.id, nonce, self._oauth_state_signature(nonce))
         try:
-            app = self._maildesk_msal_app()
-            # form_post: the code comes back in a POST body, never in a URL (see controllers/oauth.py)
-            return identity.start_auth_flow(app, settings['scopes'], self._oauth_redirect_uri(),
-                                            login_hint=self.email, state=state, response_mode='form_post')
+            return connection.start_sign_in(self, state, self._oauth_redirect_uri())
         except AuthInvalid as exc:
             raise UserError(self._auth_error_message(exc)) from None
         except Transient:
@@ -547,7 +397,8 @@ class MaildeskAccount(models.Model):
         return account
 
     def _finish_authorization(self, flow, params):
-        """Redeem the callback for tokens, check the signed-in mailbox, then store the tokens.
+        """Redeem the callback for tokens, check who signed in (:meth:`_check_signed_in`), then store the tokens
+        and the signed-in identity.
 
         Nothing is stored unless every check passes.
 
@@ -556,9 +407,7 @@ class MaildeskAccount(models.Model):
         self.ensure_one()
         self._check_can_authorize()
         try:
-            app = self._maildesk_msal_app()  # an empty cache: the new sign-in replaces previous tokens
-            result = identity.finish_auth_flow(app, flow, params)
-            mailbox = self._signed_in_mailbox(result)
+            app, result, me = connection.finish_sign_in(self, flow, params)
         except FlowMismatch:
             raise UserError(_('The Microsoft sign-in response does not match the sign-in MailDesk started. '
                               'Nothing was saved: click "Authorize Outlook" again.')) from None
@@ -567,28 +416,38 @@ class MaildeskAccount(models.Model):
         except (Transient, GraphError) as exc:
             raise UserError(_('Microsoft could not complete the sign-in (%(reason)s). Nothing was saved: '
                               'try again in a moment.', reason=exc.message)) from None
-        expected = (self.email or '').strip().lower()
-        if expected not in mailbox:
-            raise UserError(_(
-                'You signed in at Microsoft as %(signed_in)s, but this account is for %(expected)s. Nothing was '
-                'saved. Click "Authorize Outlook" again and sign in with %(expected)s (use "Sign in with another '
-                'account" at Microsoft if needed).',
-                signed_in=', '.join(sorted(mailbox)) or _('an unknown user'), expected=self.email))
-        self.sudo().write({'token_cache': app.cache.serialize(), 'home_account_id': result['home_account_id']})
+        signed_in = self._check_signed_in(me, username=result.get('username'))
+        connection.store_tokens(self, app, result)
         self._write_status({'state': 'authorized', 'authorized_at': fields.Datetime.now(), 'auth_failure_count': 0,
-                            'throttled_until': False, 'last_error': False})
+                            'throttled_until': False, 'last_error': False, 'signed_in_email': signed_in})
         self._update_connection_state()
         self.message_post(body=_('Authorized by %(user)s as %(email)s.', user=self.env.user.name, email=self.email))
 
-    def _signed_in_mailbox(self, result):
-        """Lower-cased addresses of the signed-in user: the id_token's name plus Graph ``/me`` mail and UPN."""
-        settings = self._maildesk_settings()
-        access_token = result['access_token']
-        client = GraphClient(settings['graph_url'], lambda force_refresh=False: access_token,
-                             verify=settings['verify'])
-        me = client.me()
-        names = {result.get('username'), me.get('mail'), me.get('userPrincipalName')}
-        return {name.strip().lower() for name in names if isinstance(name, str) and name.strip()}
+    def _check_signed_in(self, me, username=None):
+        """Refuse tokens of another Microsoft user: Graph ``/me`` must be this account's signed-in identity.
+
+        The one check of sign-in, incoming server Test & Confirm and outgoing server Test Connection. The
+        identity is ``signed_in_email``; while it is empty (not signed in yet, or authorized before it was kept)
+        it is the mailbox address, which is what it is for a personal mailbox.
+
+        :param dict me: Graph ``/me`` (``mail``, ``userPrincipalName``)
+        :param username: the id_token's name, at sign-in
+        :return: the matching name, as Microsoft spells it
+        :raises UserError: naming who signed in and who was expected
+        """
+        self.ensure_one()
+        expected = (self.signed_in_email or self.email or '').strip()
+        names = [name.strip() for name in (me.get('mail'), me.get('userPrincipalName'), username)
+                 if isinstance(name, str) and name.strip()]
+        match = next((name for name in names if expected and name.lower() == expected.lower()), None)
+        if match:
+            return match
+        raise UserError(_(
+            'You signed in at Microsoft as %(signed_in)s, but this account is for %(expected)s. Nothing was '
+            'saved. Click "Authorize Outlook" again and sign in with %(expected)s (use "Sign in with another '
+            'account" at Microsoft if needed).',
+            signed_in=', '.join(sorted({name.lower() for name in names})) or _('an unknown user'),
+            expected=expected))
 
     # ------------------------------------------------------------------ smart buttons
 
@@ -625,18 +484,3 @@ class MaildeskAccount(models.Model):
         self._confirmed_incoming_servers().with_context(fetchmail_cron_running=True).write(
             {'date': fields.Datetime.now()})
 
-
-def _failure_kind(exc):
-    """The AuthInvalid kind of an authorization failure; Graph's 401 after a refresh counts as expired grant."""
-    if isinstance(exc, AuthExpired):
-        return 'auth_expired'
-    return getattr(exc, 'kind', 'other')
-
-
-def _int_param(value, default):
-    if value is False or value is None or value == '':  # get_param() of a parameter never saved
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default

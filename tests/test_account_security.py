@@ -97,6 +97,7 @@ class TestAccountSecurity(MaildeskHttpCase):
         self.account._write_status({'state': 'auth_invalid'})
         self.assertDenied('maildesk.account', 'write', [self.account.id], {'state': 'connected'})
         self.assertDenied('maildesk.account', 'write', [self.account.id], {'auth_failure_count': 0})
+        self.assertDenied('maildesk.account', 'write', [self.account.id], {'signed_in_email': 'x@contoso.test'})
         self.assertDenied('maildesk.account', 'create', {'name': 'x', 'email': 'x@contoso.test',
                                                          'state': 'connected'})
         self.assertDenied('maildesk.account', 'write', [self.account.id], {'token_cache': '{}'})

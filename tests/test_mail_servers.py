@@ -9,6 +9,12 @@ from odoo.tools import mute_logger
 from .common import MaildeskCase, MaildeskHttpCase
 
 
+def use_tokens_of(account, other):
+    """Give ``account`` the stored tokens of ``other``: Graph ``/me`` then answers for another Microsoft user."""
+    other = other.sudo()
+    account.sudo().write({'token_cache': other.token_cache, 'home_account_id': other.home_account_id})
+
+
 class SentItemsMixin:
 
     def sent_items(self, account):
@@ -68,6 +74,30 @@ class TestIncomingServer(MaildeskCase):
             server.button_confirm_login()
         self.assertIn('stays Not Confirmed', str(caught.exception))
         self.assertIn('ErrorAccessDenied', str(caught.exception))
+        self.assertEqual(server.state, 'draft')
+
+    def test_confirm_refuses_another_signed_in_user(self):
+        account = self.make_account(connected=False)
+        other = self.make_account(email=self.emulator.users[1], connected=False)
+        server = self.make_incoming_server(account, confirm=False)
+        use_tokens_of(account, other)
+        with self.assertRaises(UserError) as caught:
+            server.button_confirm_login()
+        self.assertIn('but this account is for %s' % account.email, str(caught.exception))
+        self.assertIn(other.email, str(caught.exception))
+        self.assertEqual(server.state, 'draft')
+
+    def test_confirm_without_a_stored_signed_in_identity(self):
+        # an account authorized before the signed-in identity was kept: its mailbox address stands for it
+        account = self.make_account(connected=False)
+        account._write_status({'signed_in_email': False})
+        server = self.make_incoming_server(account)
+        self.assertEqual(server.state, 'done')
+        server.set_draft()
+        use_tokens_of(account, self.make_account(email=self.emulator.users[1], connected=False))
+        with self.assertRaises(UserError) as caught:
+            server.button_confirm_login()
+        self.assertIn('but this account is for %s' % account.email, str(caught.exception))
         self.assertEqual(server.state, 'draft')
 
     def test_account_is_required(self):
@@ -153,6 +183,21 @@ class TestOutgoingServer(SentItemsMixin, MaildeskCase):
         with self.assertRaises(UserError) as caught:
             self.server.test_smtp_connection()
         self.assertIn('Authorize Outlook', str(caught.exception))
+
+    def test_test_connection_refuses_another_signed_in_user(self):
+        other = self.make_account(email=self.emulator.users[1], connected=False)
+        use_tokens_of(self.account, other)
+        with self.assertRaises(UserError) as caught:
+            self.server.test_smtp_connection()
+        self.assertIn('but this account is for %s' % self.account.email, str(caught.exception))
+        self.assertIn(other.email, str(caught.exception))
+
+    def test_test_connection_without_a_stored_signed_in_identity(self):
+        self.account._write_status({'signed_in_email': False})
+        self.assertEqual(self.server.test_smtp_connection()['params']['type'], 'success')
+        use_tokens_of(self.account, self.make_account(email=self.emulator.users[1], connected=False))
+        with self.assertRaises(UserError):
+            self.server.test_smtp_connection()
 
     def test_test_connection_checks_mail_send(self):
         # Microsoft granted the other scopes but not Mail.Send (e.g. removed from the app registration)

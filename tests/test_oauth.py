@@ -39,6 +39,38 @@ class TestAuthorization(MaildeskCase):
         self.assertEqual(account._graph_client().me()['mail'], account.email)
         self.assertIn('Mail.ReadWrite', {scope.rsplit('/', 1)[-1] for scope in account._granted_scopes()})
 
+    def test_signed_in_identity_is_kept_until_disconnect(self):
+        account = self.make_account(connected=False)
+        self.assertEqual(account.signed_in_email.lower(), account.email.lower(), 'a personal mailbox: the same')
+        client = account._graph_client()
+        self.assertEqual((client.mailbox, client.root), (None, '/me'), "the signed-in user's own mailbox")
+        self.assertEqual(client.me()['mail'], account.email)
+        account.action_disconnect()
+        self.assertFalse(account.signed_in_email)
+        self.authorize_account(account)
+        self.assertTrue(account.signed_in_email)
+        account.email = self.emulator.users[1]  # another mailbox forgets the sign-in
+        self.assertFalse(account.signed_in_email)
+        self.assertFalse(account.copy({'email': self.emulator.users[2]}).signed_in_email)
+
+    def test_check_signed_in(self):
+        account = self.make_account(authorized=False, connected=False, email='Ann.Lee@Contoso.test')
+        # nothing stored yet (or an account authorized before the identity was kept): the mailbox address
+        self.assertEqual(account._check_signed_in({'mail': None, 'userPrincipalName': 'ann.lee@contoso.test'}),
+                         'ann.lee@contoso.test')
+        self.assertEqual(account._check_signed_in({'mail': 'Ann.Lee@contoso.test'}), 'Ann.Lee@contoso.test')
+        self.assertEqual(account._check_signed_in({}, username='ann.lee@contoso.TEST'), 'ann.lee@contoso.TEST')
+        for me in ({'mail': 'bob@contoso.test', 'userPrincipalName': 'Bob@contoso.test'}, {}):
+            with self.assertRaises(UserError) as caught:
+                account._check_signed_in(me)
+            self.assertIn('but this account is for Ann.Lee@Contoso.test', str(caught.exception))
+            self.assertIn('bob@contoso.test' if me else 'an unknown user', str(caught.exception))
+        # once stored, the signed-in identity is what /me must be
+        account._write_status({'signed_in_email': 'bob@contoso.test'})
+        self.assertEqual(account._check_signed_in({'mail': 'BOB@contoso.test'}), 'BOB@contoso.test')
+        with self.assertRaises(UserError):
+            account._check_signed_in({'mail': 'ann.lee@contoso.test'})
+
     def test_oauth_not_configured(self):
         account = self.make_account(authorized=False, connected=False)
         self.configure_maildesk(**{'maildesk.client_secret': False})
@@ -62,6 +94,7 @@ class TestAuthorization(MaildeskCase):
         self.assertIn('but this account is for %s' % account.email, str(caught.exception))
         self.assertIn(self.emulator.users[1], str(caught.exception))
         self.assertNothingStored(account)
+        self.assertFalse(account.signed_in_email)
 
     def test_expired_code(self):
         account = self.make_account(authorized=False, connected=False)
@@ -283,6 +316,7 @@ class TestAuthorizeController(MaildeskHttpCase):
         self.assertTrue(response.headers['Location'].endswith('/odoo/maildesk-accounts/%d' % self.account.id))
         self.account.invalidate_recordset()
         self.assertEqual(self.account.state, 'authorized')
+        self.assertEqual(self.account.signed_in_email, self.account.email)
         self.assertTrue(refresh_tokens(self.account))
 
     def test_start_redirects_to_the_authority_with_pkce(self):
