@@ -87,15 +87,16 @@ def graph_error_text(env, exc, what):
         return env._('Outlook did not accept the mailbox\'s sign-in, so MailDesk could not %(what)s. Click '
                      '"Authorize Outlook" on the account, then try again.', what=what)
     if isinstance(exc, errors.AccessDenied):
-        return env._('Outlook refused to %(what)s: MailDesk lacks the permission (%(detail)s). With "Read & write '
-                     'back" in Settings > MailDesk, authorize the account again so it grants it.', what=what,
-                     detail=exc.message)
+        return env._('Outlook refused to %(what)s: the mailbox\'s sign-in lacks a permission (%(detail)s). Check the '
+                     'app registration\'s permissions and the permission level in Settings > MailDesk (changing for '
+                     'write needs "Read & write back"), then click "Authorize Outlook" on the account again.',
+                     what=what, detail=exc.message)
     if isinstance(exc, errors.Throttled):
         return env._('Outlook asked MailDesk to slow down, so it could not %(what)s. Try again in %(seconds)s '
                      'seconds.', what=what, seconds=int(exc.retry_after or 30) + 1)
     if isinstance(exc, errors.NotFound):
-        return env._('Outlook no longer has this message (moved or deleted in Outlook), so MailDesk could not '
-                     '%(what)s. The next sync updates MailDesk.', what=what)
+        return env._('Outlook no longer has this message or folder (moved or deleted in Outlook), so MailDesk '
+                     'could not %(what)s. The next sync updates MailDesk.', what=what)
     if isinstance(exc, errors.RequestTooLarge):
         return env._('Outlook refused to %(what)s: the message is too large for the mailbox (%(detail)s). Remove '
                      'or shrink attachments.', what=what, detail=exc.message)

@@ -4,7 +4,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..engine import feedback
-from ..graph.errors import AuthInvalid, GraphError
+from ..graph.errors import GraphError
 
 _logger = logging.getLogger(__name__)
 
@@ -110,11 +110,9 @@ class FetchmailServer(models.Model):
             client = self.connect(allow_archived=True)
             me = client.me()
             client.get_folder('inbox')
-        except AuthInvalid as exc:
-            raise UserError(feedback.auth_error_text(self.env, exc)) from None
         except GraphError as exc:
-            raise UserError(_('Microsoft Graph refused the test, the server stays Not Confirmed:\n%(reason)s',
-                              reason=exc.message)) from None
+            raise UserError(_('The server stays Not Confirmed: %(reason)s', reason=feedback.graph_error_text(
+                self.env, exc, _('read the mailbox and its Inbox')))) from None
         account._check_signed_in(me)
         self.write({'state': 'done', 'user': account.email})
 

@@ -3,11 +3,12 @@ import logging
 from email.utils import formataddr, getaddresses
 
 from odoo import _, api, fields, models
-from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from odoo.exceptions import UserError, ValidationError
 
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+
 from ..engine import feedback
-from ..graph.errors import AuthInvalid, GraphError, RequestTooLarge
+from ..graph.errors import GraphError, RequestTooLarge
 
 _logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class MaildeskGraphSession:
     def quit(self):
         """Nothing to close: Graph is stateless HTTP."""
 
-    close = quit
+    close = quit  # noqa: A003 -- the SMTP session API Odoo calls (smtplib.SMTP.close)
 
 
 class IrMailServer(models.Model):
@@ -175,13 +176,9 @@ class IrMailServer(models.Model):
             raise MailDeliveryException(_('Mail Delivery Failed'), _(
                 'Microsoft Graph refused this email as too large. Remove or shrink attachments and send it '
                 'again.')) from None
-        except AuthInvalid as exc:
-            raise MailDeliveryException(_('Mail Delivery Failed'),
-                                        feedback.auth_error_text(self.env, exc)) from None
         except GraphError as exc:
-            raise MailDeliveryException(_('Mail Delivery Failed'), _(
-                'Microsoft Graph did not accept the email from %(mailbox)s: %(reason)s',
-                mailbox=account.email, reason=exc.message)) from None
+            raise MailDeliveryException(_('Mail Delivery Failed'), feedback.graph_error_text(
+                self.env, exc, _('send the email from %(mailbox)s', mailbox=account.email))) from None
         _logger.info('MailDesk: sent %s through Graph for account %s', message['Message-Id'], account.id)
         return message['Message-Id']
 
@@ -196,10 +193,8 @@ class IrMailServer(models.Model):
         try:
             session = self._maildesk_session(allow_archived=True)
             me = session.client.me()
-        except AuthInvalid as exc:
-            raise UserError(feedback.auth_error_text(self.env, exc)) from None
         except GraphError as exc:
-            raise UserError(_('Microsoft Graph refused the test: %(reason)s', reason=exc.message)) from None
+            raise UserError(feedback.graph_error_text(self.env, exc, _('test sending from the mailbox'))) from None
         account._check_signed_in(me)
         account._check_send_granted()
 
