@@ -18,7 +18,8 @@ RELAY_PAGE = Markup("""<!DOCTYPE html>
 <html><head><meta charset="utf-8"/><meta name="referrer" content="no-referrer"/><title>MailDesk</title></head>
 <body onload="document.forms[0].submit()">
 <form method="post" action="%(action)s">%(inputs)s
-<noscript><p>Click Continue to finish connecting your Outlook mailbox.</p><button type="submit">Continue</button></noscript>
+<noscript><p>Click Continue to finish connecting your Outlook mailbox.</p>
+<button type="submit">Continue</button></noscript>
 </form></body></html>""")
 MAX_PENDING_FLOWS = 5
 ERROR_TEMPLATE = 'maildesk.oauth_error'
@@ -41,7 +42,7 @@ class MaildeskOAuthController(http.Controller):
     @http.route('/maildesk/oauth/start', type='http', auth='user', methods=['GET'])
     def maildesk_oauth_start(self, account_id=None, **kwargs):
         account = request.env['maildesk.account']
-        if account_id and str(account_id).isascii() and str(account_id).isdigit():  # not '²' nor '١'
+        if account_id and str(account_id).isascii() and str(account_id).isdigit():  # not '²' nor an Arabic-Indic digit
             account = account.browse(int(account_id)).exists()
         try:
             if not account:

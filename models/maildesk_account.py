@@ -384,7 +384,7 @@ class MaildeskAccount(models.Model):
     def _account_from_oauth_state(self, state):
         """The account a callback's ``state`` was signed for by the current user, else an empty recordset."""
         parts = (state or '').split('.')
-        # ASCII only: '١'.isdigit() is true, and consteq() raises on non-ASCII text (a 500 instead of a refusal)
+        # ASCII only: an Arabic-Indic digit .isdigit() too, and consteq() raises on non-ASCII text (a 500 instead of a refusal)
         if len(parts) != 3 or not state.isascii() or not parts[0].isdigit():
             return self.browse()
         account = self.browse(int(parts[0])).exists()

@@ -172,7 +172,7 @@ class MaildeskDraft(models.Model):
         for partner in found:
             by_email.setdefault(partner.email_normalized, partner)
         partners, others = self.env['res.partner'], []
-        for pair, email in zip(pairs, normalized):
+        for pair, email in zip(pairs, normalized, strict=True):
             if email in by_email:
                 partners |= by_email[email]
             else:
