@@ -3,6 +3,7 @@ from . import maildesk_account
 from . import maildesk_account_sync
 from . import maildesk_folder
 from . import maildesk_message
+from . import ir_attachment
 from . import maildesk_inbox
 from . import maildesk_tag
 from . import fetchmail_server
