@@ -35,8 +35,8 @@ class MaildeskMessage(models.Model):
     Sync stores metadata only (:meth:`_upsert_graph_batch`); the body is fetched once when the message is opened
     (:meth:`get_body_html`). Rows are never deleted by sync: a message that leaves every synced folder is
     soft-removed (``active=False``), so a move keeps the same record, its tags and its links to Odoo records.
-    What the user does with a message (read, flag, move, delete: written back to Outlook, see
-    :mod:`engine.write_back`; reply / forward; log to a record) are the ``action_*`` methods.
+    The ``action_*`` methods are what a user does with a message: read, flag, move, delete (written back to
+    Outlook, see :mod:`engine.write_back`), reply / forward, log to an Odoo record.
     """
     _name = 'maildesk.message'
     _inherit = ['maildesk.bus.mixin']
