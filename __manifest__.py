@@ -2,11 +2,6 @@
     'name': 'MailDesk',
     'version': '18.0.1.0.0',
     'summary': 'Outlook.com and Microsoft 365 mailboxes inside Odoo, through Microsoft Graph',
-    'description': """
-MailDesk brings Outlook.com and Microsoft 365 mailboxes into Odoo through Microsoft Graph:
-OAuth 2.0 (auth code + PKCE) with MSAL, per-folder delta sync newest first with progressive
-backfill, bodies fetched on open, sending through Graph, and a three-pane inbox.
-""",
     'category': 'Productivity/Discuss',
     'author': 'MailDesk',
     'license': 'LGPL-3',
@@ -22,7 +17,7 @@ backfill, bodies fetched on open, sending through Graph, and a three-pane inbox.
         'views/maildesk_message_views.xml',
         'views/maildesk_draft_views.xml',
         'views/maildesk_message_actions_views.xml',
-        'views/maildesk_log_record_views.xml',
+        'wizard/maildesk_log_record_views.xml',
         'views/maildesk_tag_views.xml',
         'views/fetchmail_server_views.xml',
         'views/ir_mail_server_views.xml',
@@ -45,5 +40,4 @@ backfill, bodies fetched on open, sending through Graph, and a three-pane inbox.
         ],
     },
     'application': True,
-    'installable': True,
 }

@@ -116,7 +116,7 @@ def token_provider(account, settings):
         check_token_usable(account)
         app = holder.get('app')
         if app is None:
-            app = holder['app'] = account._maildesk_msal_app(account.sudo().token_cache)
+            app = holder['app'] = build_msal_app(account.env, account.sudo().token_cache)
         try:
             token = identity.acquire_token(app, settings['scopes'], account.sudo().home_account_id,
                                            force_refresh=force_refresh)
@@ -176,7 +176,7 @@ def start_sign_in(account, state, redirect_uri):
     :raises UserError: OAuth is not configured
     :raises AuthInvalid, Transient: the authority is unusable or unreachable
     """
-    app = account._maildesk_msal_app()
+    app = build_msal_app(account.env)
     scopes = maildesk_settings(account.env)['scopes']
     return identity.start_auth_flow(app, scopes, redirect_uri, login_hint=account.email, state=state,
                                     response_mode='form_post')
@@ -190,7 +190,7 @@ def finish_sign_in(account, flow, params):
         ``home_account_id``...) and the ``/me`` answer
     :raises FlowMismatch, AuthInvalid, GraphError: from :func:`identity.finish_auth_flow` and Graph
     """
-    app = account._maildesk_msal_app()
+    app = build_msal_app(account.env)
     result = identity.finish_auth_flow(app, flow, params)
     settings = maildesk_settings(account.env)
     access_token = result['access_token']

@@ -69,7 +69,7 @@ class DraftSender:
             if client.get_message(draft.graph_draft_id, body=False).get('isDraft'):
                 client.delete_message(draft.graph_draft_id)
         except errors.NotFound:
-            pass
+            _logger.debug('MailDesk draft %s: its Outlook draft is already gone', draft.id)
         except errors.GraphError as exc:
             _logger.info('MailDesk draft %s: Outlook draft not deleted (%s)', draft.id, exc.message)
 

@@ -288,7 +288,8 @@ class SyncRun:
 
     def _commit_account_cursor(self):
         cr = self.env.cr
-        cr.commit()
+        # the run's own account cursor (see the class docstring), never the caller's transaction
+        cr.commit()  # pylint: disable=invalid-commit
         _begin(cr)
 
     # ------------------------------------------------------------------ outcomes

@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import consteq, misc
 
-from ..engine import connection, feedback
+from ..engine import connection, feedback, folder_tree, sync_run
 from ..graph.errors import AuthInvalid, FlowMismatch, GraphError, Transient
 
 _logger = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ class MaildeskAccount(models.Model):
     email = fields.Char('Email Address', required=True, tracking=True)
     signed_in_email = fields.Char('Signed In As', readonly=True, copy=False,
                                   help='The Microsoft account that authorized this mailbox.')
-    sender_name = fields.Char('Sender Name', help='Display name used on mail sent from this mailbox.')
-    signature = fields.Html('Signature', sanitize=True)
+    sender_name = fields.Char(help='Display name used on mail sent from this mailbox.')
+    signature = fields.Html(sanitize=True)
     user_id = fields.Many2one('res.users', 'Owner', required=True, index=True, tracking=True,
                               default=lambda self: self.env.user)
     is_shared = fields.Boolean('Shared', tracking=True)
@@ -64,7 +64,7 @@ class MaildeskAccount(models.Model):
 
     state = fields.Selection(ACCOUNT_STATES, string='Status', required=True, default='not_authorized',
                              readonly=True, copy=False, tracking=True)
-    last_error = fields.Text('Last Error', readonly=True, copy=False)
+    last_error = fields.Text(readonly=True, copy=False)
     last_sync_at = fields.Datetime('Last Successful Sync', readonly=True, copy=False)
     authorized_at = fields.Datetime('Authorized On', readonly=True, copy=False)
     auth_failure_count = fields.Integer(readonly=True, copy=False,
@@ -109,7 +109,7 @@ class MaildeskAccount(models.Model):
             account.sync_blocked_reason = account._check_can_sync() if account.id else False
 
     def _compute_is_oauth_configured(self):
-        self.is_oauth_configured = self._maildesk_oauth_configured()
+        self.is_oauth_configured = connection.oauth_configured(self.env)
 
     @api.onchange('email')
     def _onchange_email(self):
@@ -169,30 +169,13 @@ class MaildeskAccount(models.Model):
         """
         return connection.maildesk_settings(self.env)
 
-    @api.model
-    def _maildesk_oauth_configured(self):
-        return connection.oauth_configured(self.env)
-
-    @api.model
-    def _oauth_not_configured_message(self):
-        return connection.not_configured_text(self.env)
-
-    @api.model
-    def _maildesk_msal_app(self, cache_state=None):
-        """A fresh MSAL app for the configured Entra ID application (see :func:`connection.build_msal_app`).
-
-        :raises UserError: OAuth is not configured
-        :raises AuthInvalid, Transient: from :func:`identity.build_app`
-        """
-        return connection.build_msal_app(self.env, cache_state)
-
     # ------------------------------------------------------------------ status
 
     def _check_can_sync(self):
         """Why this account must not be synchronized now, as a sentence for the user; None when it may."""
         self.ensure_one()
-        if not self._maildesk_oauth_configured():
-            return self._oauth_not_configured_message()
+        if not connection.oauth_configured(self.env):
+            return connection.not_configured_text(self.env)
         if self.state == 'not_authorized':
             return _('Not authorized yet: click "Authorize Outlook" and sign in to %(email)s.', email=self.email)
         if self.state == 'auth_invalid':
@@ -260,7 +243,7 @@ class MaildeskAccount(models.Model):
         if getattr(exc, 'code', None) in LOCAL_AUTH_CODES:
             return
         kind = feedback.failure_kind(exc)
-        message = self._auth_error_message(exc)
+        message = feedback.auth_error_text(self.env, exc)
         if kind in COUNTED_AUTH_FAILURES:
             count = self.auth_failure_count + 1
             vals = {'auth_failure_count': count, 'last_error': message}
@@ -278,11 +261,6 @@ class MaildeskAccount(models.Model):
         if vals.get('state') == 'auth_invalid':
             self.message_post(body=_('Authorization suspended after repeated failures: %(reason)s',
                                      reason=message))
-
-    @api.model
-    def _auth_error_message(self, exc):
-        """A user-readable sentence for an :class:`AuthInvalid`, with a hint on what to fix."""
-        return feedback.auth_error_text(self.env, exc)
 
     # ------------------------------------------------------------------ tokens and Graph
 
@@ -328,8 +306,8 @@ class MaildeskAccount(models.Model):
         """Authorize Outlook: start Microsoft sign-in through the controller (it keeps the flow in the session)."""
         self.ensure_one()
         self._check_can_authorize()
-        if not self._maildesk_oauth_configured():
-            raise UserError(self._oauth_not_configured_message())
+        if not connection.oauth_configured(self.env):
+            raise UserError(connection.not_configured_text(self.env))
         return {
             'type': 'ir.actions.act_url',
             'url': '/maildesk/oauth/start?account_id=%d' % self.id,
@@ -375,7 +353,7 @@ class MaildeskAccount(models.Model):
         try:
             return connection.start_sign_in(self, state, self._oauth_redirect_uri())
         except AuthInvalid as exc:
-            raise UserError(self._auth_error_message(exc)) from None
+            raise UserError(feedback.auth_error_text(self.env, exc)) from None
         except Transient:
             raise UserError(_('Microsoft sign-in could not be reached. Check the network and the cloud / '
                               'authority in Settings > MailDesk, then try again.')) from None
@@ -384,7 +362,8 @@ class MaildeskAccount(models.Model):
     def _account_from_oauth_state(self, state):
         """The account a callback's ``state`` was signed for by the current user, else an empty recordset."""
         parts = (state or '').split('.')
-        # ASCII only: an Arabic-Indic digit .isdigit() too, and consteq() raises on non-ASCII text (a 500 instead of a refusal)
+        # ASCII only: an Arabic-Indic digit is .isdigit() too, and consteq() raises on non-ASCII text (a 500
+        # instead of a refusal)
         if len(parts) != 3 or not state.isascii() or not parts[0].isdigit():
             return self.browse()
         account = self.browse(int(parts[0])).exists()
@@ -412,7 +391,7 @@ class MaildeskAccount(models.Model):
             raise UserError(_('The Microsoft sign-in response does not match the sign-in MailDesk started. '
                               'Nothing was saved: click "Authorize Outlook" again.')) from None
         except AuthInvalid as exc:
-            raise UserError(self._auth_error_message(exc)) from None
+            raise UserError(feedback.auth_error_text(self.env, exc)) from None
         except (Transient, GraphError) as exc:
             raise UserError(_('Microsoft could not complete the sign-in (%(reason)s). Nothing was saved: '
                               'try again in a moment.', reason=exc.message)) from None
@@ -448,6 +427,50 @@ class MaildeskAccount(models.Model):
             'account" at Microsoft if needed).',
             signed_in=', '.join(sorted({name.lower() for name in names})) or _('an unknown user'),
             expected=expected))
+
+    # ------------------------------------------------------------------ sync and compose (engine entry points)
+
+    def action_fetch_folders(self):
+        """Fetch Folders: make the account's folder tree equal to Outlook's (all levels, hidden left out)."""
+        self.ensure_one()
+        self.check_access('write')
+        if self.state in ('not_authorized', 'auth_invalid'):
+            raise UserError(_('Authorize the mailbox first: click "Authorize Outlook".'))
+        created, updated, removed = folder_tree.fetch_folders(self)
+        message = _('%(count)d folders: %(created)d new, %(updated)d updated, %(removed)d removed.',
+                    count=len(self.folder_ids), created=created, updated=updated, removed=removed)
+        return feedback.notification(message, 'success', title=_('Folders fetched'), next_action=feedback.SOFT_RELOAD)
+
+    def action_sync_now(self):
+        """Sync now: one round in the foreground (changes, newest pages, then backfill for a few seconds)."""
+        self.ensure_one()
+        self.check_access('write')
+        reason = self._check_can_sync()
+        if reason:
+            raise UserError(reason)
+        if not self.folder_ids.filtered('sync_enabled'):
+            raise UserError(_('No folder is selected for sync: click "Fetch Folders", then tick the folders to '
+                              'synchronize in the Folders tab.'))
+        title, message, kind = self._sync_round().summary(self.env)
+        return feedback.notification(message, kind, title=title, next_action=feedback.SOFT_RELOAD)
+
+    def _sync_round(self, budget=sync_run.SYNC_NOW_BUDGET):
+        """One sync round of these accounts (Sync now, Fetch Now on a Graph incoming server): a finished
+        :class:`engine.sync_run.SyncRun`."""
+        return sync_run.sync_round(self, budget)
+
+    @api.model
+    def _cron_sync_changes(self):
+        return sync_run.cron_sync_changes(self.env)
+
+    @api.model
+    def _cron_backfill(self):
+        return sync_run.cron_backfill(self.env)
+
+    def action_compose(self):
+        """New message from this mailbox."""
+        self.ensure_one()
+        return self.env['maildesk.draft']._open_composer(self)
 
     # ------------------------------------------------------------------ smart buttons
 

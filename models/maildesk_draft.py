@@ -63,7 +63,7 @@ class MaildeskDraft(models.Model):
                                  help='Immutable id of the Outlook draft; the same id names the Sent Items copy.')
     internet_message_id = fields.Char('Message-ID', readonly=True, copy=False)
     conversation_id = fields.Char(readonly=True, copy=False)
-    sent_message_id = fields.Many2one('maildesk.message', 'Sent Message', readonly=True, copy=False,
+    sent_message_id = fields.Many2one('maildesk.message', readonly=True, copy=False,
                                       ondelete='set null')
     write_back = fields.Boolean(compute='_compute_write_back')
 

@@ -1,9 +1,8 @@
-"""The small RPC surface of the OWL inbox (``static/src``) and its bus notifications.
+"""``maildesk.inbox``: the reads of the OWL inbox (``static/src``): folder tree, list pages, reading pane.
 
-Every entry point starts from ``search()`` / ``_search()`` so the ir.rules on messages and folders
-apply; nothing here talks to Microsoft Graph. The message actions below are the *local* part only:
-the sending engineer's write-back overrides them and calls ``super()`` (see ARCHITECTURE.md,
-"Inbox bus contract").
+A model without a table: every entry point starts from ``search()`` / ``_search()`` on ``maildesk.message`` or
+``maildesk.folder``, so their ir.rules apply. The message actions the inbox calls are ``maildesk.message``
+methods (see ARCHITECTURE.md, "Inbox bus contract").
 """
 import re
 import shlex
@@ -15,14 +14,15 @@ import pytz
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
-from odoo.tools import SQL, create_index
+from odoo.tools import SQL
 
+from ..engine import feedback
 from ..graph import errors
+from .maildesk_folder import ROLE_ORDER
 
 PAGE_LIMIT_MAX = 200
 # folders left out of "All mailboxes" and of an account's "all mail" view
 UNIFIED_EXCLUDED_ROLES = ('deleteditems', 'junkemail', 'drafts')
-ROLE_ORDER = {'inbox': 0, 'drafts': 1, 'sentitems': 2, 'archive': 3, 'deleteditems': 4, 'junkemail': 5}
 QUICK_FILTERS = {
     'unread': [('is_read', '=', False)],
     'flagged': [('flag_status', '=', 'flagged')],
@@ -66,34 +66,24 @@ def _first_name(recipients):
     return name or address
 
 
-class MaildeskMessageInbox(models.Model):
-    _inherit = 'maildesk.message'
-
-    def init(self):
-        super().init()
-        # The list of one folder, newest first, in the ORM's own ORDER BY (``received_at DESC, id DESC``):
-        # a page at any offset of a 50k-row folder is an index-only scan; conversations (thread_key) and
-        # the unread filter read the same index. "All mailboxes" uses received_at's own index.
-        self._cr.execute('DROP INDEX IF EXISTS maildesk_message_inbox_folder_idx, maildesk_message_inbox_received_idx')
-        self._cr.execute(SQL(
-            'CREATE INDEX IF NOT EXISTS maildesk_message_inbox_page_idx ON %s (folder_id, received_at DESC, id DESC) '
-            'INCLUDE (thread_key, is_read) WHERE active', SQL.identifier(self._table)))
-        # unread badges: a tiny partial index
-        create_index(self._cr, 'maildesk_message_inbox_unread_idx', self._table,
-                     ['folder_id'], where='active AND is_read IS NOT TRUE')
+class MaildeskInbox(models.AbstractModel):
+    _name = 'maildesk.inbox'
+    _description = 'MailDesk: inbox reads (folder tree, message list, reading pane)'
 
     # ------------------------------------------------------------------ folder tree
     @api.model
     def maildesk_folder_tree(self):
         """Accounts the user can see, each with its synced folders (nested), unread counts and status."""
-        accounts = self.env['maildesk.account'].search([])
+        # every account the record rules let this user see: a handful, not a table scan to page
+        accounts = self.env['maildesk.account'].search([])  # pylint: disable=no-search-all
         folders = self.env['maildesk.folder'].search([('account_id', 'in', accounts.ids),
                                                       ('sync_enabled', '=', True)])
-        unread = dict(self._read_group([('folder_id', 'in', folders.ids), ('is_read', '=', False)],
-                                       ['folder_id'], ['__count']))
-        tree = [self._inbox_account_node(account, folders.filtered(lambda f: f.account_id == account), unread)
+        unread = dict(self.env['maildesk.message']._read_group(
+            [('folder_id', 'in', folders.ids), ('is_read', '=', False)], ['folder_id'], ['__count']))
+        folders_of = folders.grouped('account_id')
+        tree = [self._account_node(account, folders_of.get(account, folders.browse()), unread)
                 for account in accounts]
-        tags = self.env['maildesk.tag'].search_read([], ['name', 'color'])
+        tags = self.env['maildesk.tag'].search_read([], ['name', 'color'])  # pylint: disable=no-search-all
         return {
             'accounts': tree,
             'all_unread': sum(node['unread'] for node in tree),
@@ -101,8 +91,9 @@ class MaildeskMessageInbox(models.Model):
             'is_manager': self.env.user.has_group('maildesk.group_maildesk_manager'),
         }
 
-    def _inbox_account_node(self, account, folders, unread):
-        nodes = [self._inbox_folder_node(folder, unread.get(folder, 0)) for folder in folders]
+    @api.model
+    def _account_node(self, account, folders, unread):
+        nodes = [self._folder_node(folder, unread.get(folder, 0)) for folder in folders]
         unified = [n for n in nodes if n['role'] not in UNIFIED_EXCLUDED_ROLES]
         return {
             'id': account.id,
@@ -113,11 +104,12 @@ class MaildeskMessageInbox(models.Model):
             'last_error': account.last_error or '',
             'folder_count': len(account.folder_ids),
             'unread': sum(n['unread'] for n in unified),
-            'status': self._inbox_account_status(account, folders),
-            'folders': self._inbox_nest(nodes),
+            'status': self._account_status(account, folders),
+            'folders': self._nest_folders(nodes),
         }
 
-    def _inbox_folder_node(self, folder, unread):
+    @api.model
+    def _folder_node(self, folder, unread):
         return {
             'id': folder.id,
             'name': folder.name,
@@ -131,7 +123,7 @@ class MaildeskMessageInbox(models.Model):
         }
 
     @api.model
-    def _inbox_nest(self, nodes):
+    def _nest_folders(self, nodes):
         by_id = {n['id']: n for n in nodes}
         roots = []
         for node in nodes:
@@ -142,7 +134,7 @@ class MaildeskMessageInbox(models.Model):
         return roots
 
     @api.model
-    def _inbox_account_status(self, account, folders):
+    def _account_status(self, account, folders):
         """What the folder pane shows under an account: kind, label, progress (0-100) and message."""
         labels = dict(account._fields['state']._description_selection(self.env))
         if account.state in ('not_authorized', 'auth_invalid', 'error'):
@@ -177,51 +169,53 @@ class MaildeskMessageInbox(models.Model):
         """
         limit = max(1, min(int(limit), PAGE_LIMIT_MAX))
         offset = max(0, int(offset))
-        domain = self._inbox_domain(view or {'type': 'all'}, filters, search)
+        domain = self._list_domain(view or {'type': 'all'}, filters, search)
         if grouped:
-            return self._inbox_list_grouped(domain, offset, limit, count)
-        records = self.search_fetch(domain, LIST_FIELDS, offset=offset, limit=limit,
-                                    order='received_at desc, id desc')
+            return self._list_grouped(domain, offset, limit, count)
+        Message = self.env['maildesk.message']
+        records = Message.search_fetch(domain, LIST_FIELDS, offset=offset, limit=limit,
+                                       order='received_at desc, id desc')
         if len(records) < limit and (records or not offset):
             total = offset + len(records)  # the last page: no need to count
         else:
-            total = self.search_count(domain) if count else None
-        return {'total': total, 'offset': offset, 'rows': [m._inbox_row() for m in records]}
+            total = Message.search_count(domain) if count else None
+        return {'total': total, 'offset': offset, 'rows': [self._message_row(m) for m in records]}
 
-    def _inbox_row(self, thread_count=1, thread_unread=0):
-        self.ensure_one()
+    @api.model
+    def _message_row(self, message, thread_count=1, thread_unread=0):
+        message.ensure_one()
         return {
-            'id': self.id,
-            'subject': self.subject or '',
-            'from_name': self.from_name or self.from_address or '',
-            'from_address': self.from_address or '',
-            'to': _first_name(self.to_recipients),
-            'date': fields.Datetime.to_string(self.received_at or self.sent_at),
-            'preview': (self.body_preview or '')[:200],
-            'is_read': self.is_read,
-            'is_flagged': self.flag_status == 'flagged',
-            'has_attachments': self.has_attachments,
-            'tag_ids': self.tag_ids.ids,
-            'direction': self.direction or 'incoming',
-            'account_id': self.account_id.id,
-            'folder_id': self.folder_id.id,
-            'is_local': self.is_local,
-            'pending': bool(self.pending_action),
+            'id': message.id,
+            'subject': message.subject or '',
+            'from_name': message.from_name or message.from_address or '',
+            'from_address': message.from_address or '',
+            'to': _first_name(message.to_recipients),
+            'date': fields.Datetime.to_string(message.received_at or message.sent_at),
+            'preview': (message.body_preview or '')[:200],
+            'is_read': message.is_read,
+            'is_flagged': message.flag_status == 'flagged',
+            'has_attachments': message.has_attachments,
+            'tag_ids': message.tag_ids.ids,
+            'direction': message.direction or 'incoming',
+            'account_id': message.account_id.id,
+            'folder_id': message.folder_id.id,
+            'is_local': message.is_local,
+            'pending': bool(message.pending_action),
             'thread_count': thread_count,
             'thread_unread': thread_unread,
         }
 
     @api.model
-    def _inbox_domain(self, view, filters, search):
-        domain = self._inbox_view_domain(view)
+    def _list_domain(self, view, filters, search):
+        domain = self._view_domain(view)
         for name in filters or ():
             if name not in QUICK_FILTERS:
                 raise UserError(_('Unknown filter: %s', name))
             domain = expression.AND([domain, QUICK_FILTERS[name]])
-        return expression.AND([domain, self._inbox_search_domain(parse_search(search))])
+        return expression.AND([domain, self._search_domain(parse_search(search))])
 
     @api.model
-    def _inbox_view_domain(self, view):
+    def _view_domain(self, view):
         kind, res_id = view.get('type', 'all'), view.get('id')
         if kind == 'folder':
             return [('folder_id', '=', int(res_id))]
@@ -235,7 +229,7 @@ class MaildeskMessageInbox(models.Model):
         return [('folder_id', 'in', self.env['maildesk.folder'].search(folder_domain).ids)]
 
     @api.model
-    def _inbox_search_domain(self, parsed):
+    def _search_domain(self, parsed):
         domains = []
         for key, field_names in SEARCH_KEYS.items():
             for value in parsed.get(key, ()):
@@ -246,37 +240,38 @@ class MaildeskMessageInbox(models.Model):
         for value in parsed.get('tag', ()):
             domains.append([('tag_ids.name', 'ilike', value)])
         if parsed.get('since'):
-            since = self._inbox_parse_day(parsed['since'][-1])
-            domains.append([('received_at', '>=', self._inbox_day_start(since))])
+            since = self._parse_day(parsed['since'][-1])
+            domains.append([('received_at', '>=', self._day_start(since))])
         if parsed.get('until'):
-            day_after = self._inbox_parse_day(parsed['until'][-1]) + timedelta(days=1)
-            domains.append([('received_at', '<', self._inbox_day_start(day_after))])
+            day_after = self._parse_day(parsed['until'][-1]) + timedelta(days=1)
+            domains.append([('received_at', '<', self._day_start(day_after))])
         return expression.AND(domains) if domains else []
 
     @api.model
-    def _inbox_parse_day(self, value):
+    def _parse_day(self, value):
         try:
             return date.fromisoformat(value)
         except ValueError:
             raise UserError(_('"%(value)s" is not a date; write it as YYYY-MM-DD.', value=value)) from None
 
     @api.model
-    def _inbox_day_start(self, day):
+    def _day_start(self, day):
         """Midnight of ``day`` in the user's timezone, as a naive UTC datetime."""
         tz = pytz.timezone(self.env.context.get('tz') or self.env.user.tz or 'UTC')
         return tz.localize(datetime.combine(day, time.min)).astimezone(pytz.utc).replace(tzinfo=None)
 
     @api.model
-    def _inbox_list_grouped(self, domain, offset, limit, count=True):
+    def _list_grouped(self, domain, offset, limit, count=True):
         """One row per conversation (``thread_key``, or the message itself without one), newest first.
 
         Two cheap passes: the page of conversations and their number (one hash aggregate over the
         folder's index), then the newest message of each of these conversations only.
         """
-        self.flush_model(['thread_key', 'received_at', 'is_read', 'active', 'folder_id'])
-        col = lambda name: SQL.identifier(self._table, name)  # noqa: E731
+        Message = self.env['maildesk.message']
+        Message.flush_model(['thread_key', 'received_at', 'is_read', 'active', 'folder_id'])
+        col = lambda name: SQL.identifier(Message._table, name)  # noqa: E731
         key = SQL('COALESCE(%s, %s::text)', col('thread_key'), col('id'))
-        query = self._search(domain)
+        query = Message._search(domain)
         query.groupby = key
         query.order = SQL('max(%s) DESC NULLS LAST, max(%s) DESC', col('received_at'), col('id'))
         query.limit, query.offset = limit, offset
@@ -291,21 +286,23 @@ class MaildeskMessageInbox(models.Model):
             total = self.env.execute_query(SQL('SELECT count(*) FROM (%s) AS threads', query.select(SQL('1'))))[0][0]
         else:
             total = None if offset else 0
-        latest = self._inbox_latest_by_key(domain, [g[1] for g in groups if g[1]],
-                                           [int(g[0]) for g in groups if not g[1]])
-        records = self.browse([latest[g[0]] for g in groups])
+        latest = self._latest_by_thread(domain, [g[1] for g in groups if g[1]],
+                                        [int(g[0]) for g in groups if not g[1]])
+        records = Message.browse([latest[g[0]] for g in groups])
         records.fetch(LIST_FIELDS)
         return {'total': total, 'offset': offset,
-                'rows': [rec._inbox_row(n, unread) for rec, (_k, _t, n, unread, _total) in zip(records, groups)]}
+                'rows': [self._message_row(rec, n, unread)
+                         for rec, (_k, _t, n, unread, _total) in zip(records, groups, strict=True)]}
 
     @api.model
-    def _inbox_latest_by_key(self, domain, thread_keys, loner_ids):
+    def _latest_by_thread(self, domain, thread_keys, loner_ids):
         """``{conversation key: id of its newest message}`` for these conversations, within ``domain``."""
         if not thread_keys and not loner_ids:
             return {}
-        col = lambda name: SQL.identifier(self._table, name)  # noqa: E731
+        Message = self.env['maildesk.message']
+        col = lambda name: SQL.identifier(Message._table, name)  # noqa: E731
         key = SQL('COALESCE(%s, %s::text)', col('thread_key'), col('id'))
-        query = self._search(expression.AND([domain, expression.OR([
+        query = Message._search(expression.AND([domain, expression.OR([
             [('thread_key', 'in', thread_keys)], [('id', 'in', loner_ids)]])]))
         rows = self.env.execute_query(SQL(
             'SELECT DISTINCT ON (%s) %s, %s FROM %s WHERE %s ORDER BY %s, %s DESC NULLS LAST, %s DESC',
@@ -317,99 +314,55 @@ class MaildeskMessageInbox(models.Model):
     def maildesk_read(self, message_id, mark_read=True):
         """The reading pane: headers, sanitized body (fetched from Outlook on first open), attachments
         and the other messages of the conversation. Marks the message read."""
-        message = self.search([('id', '=', int(message_id))])
+        message = self.env['maildesk.message'].search([('id', '=', int(message_id))])
         if not message:
             raise UserError(_('This message is no longer available.'))
-        body_error = message._inbox_ensure_body()
+        body_error = self._ensure_body(message)
         if mark_read and not message.is_read:
             message.action_mark_read()
         # file attachments downloaded so far (inline images are part of the body)
         files = [{'id': att.id, 'name': att.name, 'mimetype': att.mimetype, 'size': att.file_size}
                  for att in message.sudo().attachment_ids if not att.maildesk_content_id]
-        return dict(message._inbox_row(), **{
-            'cc': message.cc_recipients or '',
-            'to_all': message.to_recipients or '',
-            'body_html': message.body_html or '',
-            'body_error': body_error,
-            'attachments': files,
-            'attachments_missing': message.has_attachments and not files,
-            'account_name': message.account_id.name,
-            'folder_name': message.folder_id.name or '',
-            'logged_to': message._inbox_logged_to(),
-            'thread': message._inbox_thread(),
-        })
+        return dict(
+            self._message_row(message),
+            cc=message.cc_recipients or '',
+            to_all=message.to_recipients or '',
+            body_html=message.body_html or '',
+            body_error=body_error,
+            attachments=files,
+            attachments_missing=message.has_attachments and not files,
+            account_name=message.account_id.name,
+            folder_name=message.folder_id.name or '',
+            logged_to=self._logged_to(message),
+            thread=self._thread_rows(message),
+        )
 
-    def _inbox_ensure_body(self):
-        """Fetch the body once (sync engineer's ``_fetch_body``); return an error text or ''."""
-        self.ensure_one()
-        if self.body_fetched_at or not hasattr(self, '_fetch_body'):
+    @api.model
+    def _ensure_body(self, message):
+        """Fetch the body once; return why it could not be, or ''."""
+        if message.body_fetched_at:
             return ''
         try:
             with self.env.cr.savepoint():
-                self._fetch_body()
+                message._fetch_body()
         except UserError as error:
             return str(error.args[0] if error.args else error)
         except errors.GraphError as error:  # e.g. AuthInvalid before any request
-            if hasattr(self, '_graph_error_text'):
-                return self._graph_error_text(error, _('load the message'))
-            return error.message or error.__class__.__name__
+            return feedback.graph_error_text(self.env, error, _('load the message'))
         return ''
 
-    def _inbox_logged_to(self):
-        if not self.res_model or not self.res_id or self.res_model not in self.env:
+    @api.model
+    def _logged_to(self, message):
+        if not message.res_model or not message.res_id or message.res_model not in self.env:
             return False
-        record = self.env[self.res_model].browse(self.res_id).exists()
-        return record and {'model': self.res_model, 'id': record.id, 'name': record.sudo().display_name}
+        record = self.env[message.res_model].browse(message.res_id).exists()
+        return record and {'model': message.res_model, 'id': record.id, 'name': record.sudo().display_name}
 
-    def _inbox_thread(self):
-        if not self.thread_key:
+    @api.model
+    def _thread_rows(self, message):
+        if not message.thread_key:
             return []
-        others = self.search_fetch([('account_id', '=', self.account_id.id), ('thread_key', '=', self.thread_key)],
-                                   LIST_FIELDS, limit=50, order='received_at asc, id asc')
-        return [m._inbox_row() for m in others] if len(others) > 1 else []
-
-    # ------------------------------------------------------------------ actions (local part)
-    def action_mark_read(self):
-        self._inbox_write({'is_read': True}, self.filtered(lambda m: not m.is_read))
-        return True
-
-    def action_mark_unread(self):
-        self._inbox_write({'is_read': False}, self.filtered('is_read'))
-        return True
-
-    def action_toggle_flag(self):
-        flagged = self.filtered(lambda m: m.flag_status == 'flagged')
-        self._inbox_write({'flag_status': 'notFlagged'}, flagged)
-        self._inbox_write({'flag_status': 'flagged'}, self - flagged)
-        return True
-
-    def action_move(self, folder_id):
-        folder = self.env['maildesk.folder'].browse(int(folder_id)).exists()
-        if not folder or set(self.account_id.ids) != set(folder.account_id.ids):
-            raise UserError(_('Choose a folder of the same mailbox.'))
-        self._inbox_write({'folder_id': folder.id}, self.filtered(lambda m: m.folder_id != folder),
-                          extra_folders=self.folder_id)
-        return True
-
-    def action_delete(self):
-        """Move to the account's Deleted Items; delete for good what is already there."""
-        for account in self.account_id:
-            messages = self.filtered(lambda m: m.account_id == account)
-            trash = account.folder_ids.filtered(lambda f: f.role == 'deleteditems')[:1]
-            to_trash = messages.filtered(lambda m: trash and m.folder_id != trash)
-            if to_trash:
-                to_trash.action_move(trash.id)
-            (messages - to_trash)._inbox_write({'active': False}, messages - to_trash)
-        return True
-
-    def action_set_tags(self, tag_ids):
-        """Replace the MailDesk tags of the messages (tags never go to Outlook)."""
-        self._inbox_write({'tag_ids': [fields.Command.set([int(t) for t in tag_ids])]}, self)
-        return True
-
-    def _inbox_write(self, values, records, extra_folders=None):
-        if not records:
-            return
-        folders = records.folder_id | (extra_folders or self.env['maildesk.folder'])
-        records.write(values)
-        self._maildesk_notify_changed(folders, records.account_id)
+        others = self.env['maildesk.message'].search_fetch(
+            [('account_id', '=', message.account_id.id), ('thread_key', '=', message.thread_key)],
+            LIST_FIELDS, limit=50, order='received_at asc, id asc')
+        return [self._message_row(m) for m in others] if len(others) > 1 else []

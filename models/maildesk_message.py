@@ -1,15 +1,14 @@
-import base64
 import logging
-import re
 
 from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
-from odoo.tools.mail import html_sanitize
+from odoo.tools import SQL, create_index
 
-from ..graph import errors, mail
+from ..engine import bodies, feedback, log_to_record
+from ..engine.write_back import WriteBack
 
 _logger = logging.getLogger(__name__)
 
@@ -18,7 +17,6 @@ SYSTEM_WRITTEN_FIELDS = frozenset({'account_id', 'graph_id', 'body_html', 'body_
                                    'pending_action', 'res_model', 'res_id'})
 # Graph id of a local Sent Items entry sent without a draft (Read only): adopted later by its Message-ID.
 LOCAL_ID_PREFIX = 'maildesk-local:'
-CID_SRC = re.compile(r'''(src\s*=\s*["']?)cid:([^"'\s>]+)''', re.IGNORECASE)
 
 
 class MaildeskMessage(models.Model):
@@ -27,6 +25,8 @@ class MaildeskMessage(models.Model):
     Sync stores metadata only (:mod:`engine.message_batch`); the body is fetched once when the message is opened
     (:meth:`get_body_html`). Rows are never deleted by sync: a message that leaves every synced folder is
     soft-removed (``active=False``), so a move keeps the same record, its tags and its links to Odoo records.
+    The ``action_*`` methods are what a user does with a message: read, flag, move, delete (written back to
+    Outlook, see :mod:`engine.write_back`), reply / forward, log to an Odoo record.
     """
     _name = 'maildesk.message'
     _inherit = ['maildesk.bus.mixin']
@@ -47,7 +47,7 @@ class MaildeskMessage(models.Model):
     references = fields.Text(readonly=True)
 
     subject = fields.Char()
-    from_address = fields.Char('From Address')  # searched with ilike: a btree would not serve it
+    from_address = fields.Char()  # searched with ilike: a btree would not serve it
     from_name = fields.Char('From')
     sender_address = fields.Char()
     sender_name = fields.Char()
@@ -91,6 +91,22 @@ class MaildeskMessage(models.Model):
         ('graph_id_uniq', 'unique(account_id, graph_id)', 'A message is stored once per account.'),
     ]
 
+    def init(self):
+        super().init()
+        # The inbox's list of one folder, newest first, in the ORM's own ORDER BY (``received_at DESC, id DESC``):
+        # a page at any offset of a 50k-row folder is an index-only scan; conversations (thread_key) and the
+        # unread filter read the same index. "All mailboxes" uses received_at's own index.
+        self._cr.execute('DROP INDEX IF EXISTS maildesk_message_inbox_folder_idx, maildesk_message_inbox_received_idx')
+        self._cr.execute(SQL(
+            'CREATE INDEX IF NOT EXISTS maildesk_message_inbox_page_idx ON %s (folder_id, received_at DESC, id DESC) '
+            'INCLUDE (thread_key, is_read) WHERE active', SQL.identifier(self._table)))
+        # unread badges: a tiny partial index
+        create_index(self._cr, 'maildesk_message_inbox_unread_idx', self._table,
+                     ['folder_id'], where='active AND is_read IS NOT TRUE')
+        # children of a message by In-Reply-To (conversation drift); few rows know it, so a small partial index
+        create_index(self._cr, 'maildesk_message_in_reply_to_idx', self._table, ['account_id', 'in_reply_to'],
+                     where='in_reply_to IS NOT NULL')
+
     def write(self, vals):
         """A user's write never moves a message into another mailbox nor sets what only MailDesk writes.
 
@@ -130,37 +146,9 @@ class MaildeskMessage(models.Model):
                 'target': 'current'}
 
     def _fetch_body(self):
+        """Fetch the body from Outlook (and, for a reply alone in its conversation, its thread headers)."""
         self.ensure_one()
-        message = self.sudo()
-        client = message.account_id._graph_client()
-        try:
-            payload = client.get_message(message.graph_id, body=True)
-            body = mail.body_values(payload)['body_html']
-            if CID_SRC.search(body):
-                body = message._resolve_inline_images(client, body)
-        except errors.NotFound:
-            raise UserError(_('This message no longer exists in Outlook. The next sync removes it.')) from None
-        except errors.GraphError as exc:
-            raise UserError(_('Outlook did not return the message body: %(error)s', error=exc.message)) from None
-        message.write({'body_html': self._sanitize_body(body), 'body_fetched_at': fields.Datetime.now()})
-
-    @api.model
-    def _sanitize_body(self, body):
-        """Odoo's sanitizer, strict: no scripts, event handlers, javascript: URLs, forms or unsafe styles."""
-        cleaned = html_sanitize(body, sanitize_tags=True, sanitize_attributes=True, sanitize_style=True,
-                                sanitize_form=True, strip_style=False, strip_classes=True)
-        return Markup(cleaned or '')
-
-    def _resolve_inline_images(self, client, body):
-        """Store inline attachments as ``ir.attachment`` and point ``cid:`` sources at ``/web/content/<id>``."""
-        urls = {attachment.maildesk_content_id: '/web/content/%s' % attachment.id
-                for attachment in self._store_graph_attachments(client, inline=True)
-                if attachment.maildesk_content_id}
-
-        def replace(match):
-            url = urls.get(match.group(2).strip('<>'))
-            return match.group(1) + url if url else match.group(0)
-        return CID_SRC.sub(replace, body)
+        bodies.fetch_body(self)
 
     def action_download_attachments(self):
         """Download the message's file attachments not downloaded yet (on demand) into ``ir.attachment``.
@@ -169,51 +157,7 @@ class MaildeskMessage(models.Model):
         """
         self.ensure_one()
         self.check_access('read')
-        message = self.sudo()
-        client = message.account_id._graph_client()
-        try:
-            stored = message._store_graph_attachments(client, inline=False)
-        except errors.GraphError as exc:
-            raise UserError(_('Outlook did not return the attachments: %(error)s', error=exc.message)) from None
-        return stored.ids
-
-    def _store_graph_attachments(self, client, inline):
-        """Fetch this message's file attachments (the inline ones, or the others) that are not stored yet.
-
-        One request lists them, one more per attachment not stored yet. Already stored ones are reused.
-        :return: the ``ir.attachment`` records, stored before or now
-        """
-        self.ensure_one()
-        Attachment = self.env['ir.attachment'].sudo()
-        known = {a.maildesk_graph_id: a for a in Attachment.search([
-            ('res_model', '=', self._name), ('res_id', '=', self.id), ('maildesk_graph_id', '!=', False)])}
-        result = Attachment
-        for meta in client.list_attachments(self.graph_id):
-            if not _is_file_attachment(meta) or bool(meta.get('isInline')) != inline:
-                continue
-            attachment = known.get(meta['id'])
-            if not attachment:
-                if inline:  # the JSON form carries the contentId the body refers to
-                    full = client.get_attachment(self.graph_id, meta['id'])
-                    data, content_id = _decode_bytes(full.get('contentBytes')), full.get('contentId')
-                else:
-                    data, content_id = client.get_attachment_bytes(self.graph_id, meta['id']), None
-                attachment = Attachment.create(self._attachment_values(meta, data, content_id))
-                self.attachment_ids = [fields.Command.link(attachment.id)]
-            result |= attachment
-        return result
-
-    def _attachment_values(self, meta, data, content_id):
-        content_id = mail.clean_text(content_id, 1024).strip().strip('<>').strip()
-        return {
-            'name': mail.clean_text(meta.get('name'), 255) or _('attachment'),
-            'raw': data or b'',
-            'mimetype': mail.clean_text(meta.get('contentType'), 255) or 'application/octet-stream',
-            'res_model': self._name,
-            'res_id': self.id,
-            'maildesk_graph_id': meta['id'],
-            'maildesk_content_id': content_id or False,
-        }
+        return bodies.download_attachments(self.sudo()).ids
 
     @api.model
     def _cron_clear_bodies(self):
@@ -226,22 +170,156 @@ class MaildeskMessage(models.Model):
         old.write({'body_html': False, 'body_fetched_at': False})
         _logger.info('MailDesk: cleared %d cached message bodies older than %d days', len(old), days)
 
+    def _maildesk_in_outlook(self):
+        """False for a local entry sent without a draft (Read only): Outlook does not know its placeholder id."""
+        self.ensure_one()
+        return not self.graph_id.startswith(LOCAL_ID_PREFIX)
 
-class IrAttachment(models.Model):
-    _inherit = 'ir.attachment'
+    # ------------------------------------------------------------------ actions (written back to Outlook)
 
-    maildesk_graph_id = fields.Char('Outlook Attachment ID', readonly=True, copy=False, index='btree_not_null')
-    maildesk_content_id = fields.Char('Outlook Content-ID', readonly=True, copy=False,
-                                      help='Content-ID an HTML body refers to with cid: (inline images).')
+    def action_mark_read(self):
+        unread = self.filtered(lambda m: not m.is_read)
+        return WriteBack(self, 'mark_read').run(unread, lambda: unread.write({'is_read': True}))
 
+    def action_mark_unread(self):
+        read = self.filtered('is_read')
+        return WriteBack(self, 'mark_unread').run(read, lambda: read.write({'is_read': False}))
 
-def _decode_bytes(raw):
-    try:
-        return base64.b64decode(raw) if isinstance(raw, str) else b''
-    except ValueError:
-        return b''
+    def action_toggle_flag(self):
+        flagged = self.filtered(lambda m: m.flag_status == 'flagged')
 
+        def change():
+            flagged.write({'flag_status': 'notFlagged'})
+            (self - flagged).write({'flag_status': 'flagged'})
+        return WriteBack(self, 'flag').run(self, change)
 
-def _is_file_attachment(meta):
-    odata_type = str(meta.get('@odata.type') or '#microsoft.graph.fileAttachment').lower()
-    return isinstance(meta.get('id'), str) and odata_type == '#microsoft.graph.fileattachment'
+    def action_set_categories(self, categories):
+        """Replace the Outlook categories (a list of names, or one comma-separated string)."""
+        if isinstance(categories, str):
+            categories = categories.split(',')
+        names = list(dict.fromkeys(name.strip() for name in categories or () if name and name.strip()))
+        return WriteBack(self, 'categories').run(self, lambda: self.write({'categories': ', '.join(names) or False}))
+
+    def action_move(self, folder_id):
+        folder = self.env['maildesk.folder'].browse(int(folder_id)).exists()
+        targets = self.filtered(lambda m: m.folder_id != folder)
+
+        def change():
+            if not folder or set(self.account_id.ids) != set(folder.account_id.ids):
+                raise UserError(_('Choose a folder of the same mailbox.'))
+            targets.write({'folder_id': folder.id})
+        return WriteBack(self, 'move').run(targets, change)
+
+    def action_delete(self):
+        """Move to the account's Deleted Items; delete for good (``active=False``) what is already there."""
+        def change():
+            for account, messages in self.grouped('account_id').items():
+                trash = account.folder_ids.filtered(lambda f: f.role == 'deleteditems')[:1]
+                to_trash = messages.filtered(lambda m, trash=trash: trash and m.folder_id != trash)
+                to_trash.write({'folder_id': trash.id})
+                (messages - to_trash).write({'active': False})
+        return WriteBack(self, 'delete').run(self, change)
+
+    def action_set_tags(self, tag_ids):
+        """Replace the MailDesk tags of the messages (tags never go to Outlook)."""
+        if self:
+            self.write({'tag_ids': [fields.Command.set([int(t) for t in tag_ids])]})
+            self._maildesk_notify_changed(self)
+        return True
+
+    @api.model
+    def _graph_error_text(self, exc, what):
+        """Kept for callers outside this model; see :func:`engine.feedback.graph_error_text`."""
+        return feedback.graph_error_text(self.env, exc, what)
+
+    # ------------------------------------------------------------------ conversations
+
+    def action_open_conversation(self):
+        """The conversation of this message across folders (Inbox, Sent Items...), oldest first."""
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': _('Conversation: %(subject)s', subject=self.subject or _('(no subject)')),
+            'res_model': self._name,
+            'view_mode': 'list,form',
+            'views': [(self.env.ref('maildesk.maildesk_message_view_list_conversation').id, 'list'), (False, 'form')],
+            'domain': self._conversation_domain(),
+            'context': {'create': False},
+        }
+
+    def _conversation_domain(self):
+        self.ensure_one()
+        if not self.thread_key:
+            return [('id', '=', self.id)]
+        return [('account_id', '=', self.account_id.id), ('thread_key', '=', self.thread_key)]
+
+    def _conversation_messages(self):
+        """The messages of the conversation, oldest first."""
+        return self.search(self._conversation_domain(), order='received_at asc, id asc')
+
+    # ------------------------------------------------------------------ compose entry points
+
+    def action_reply(self):
+        return self._maildesk_open_composer('reply')
+
+    def action_reply_all(self):
+        return self._maildesk_open_composer('reply_all')
+
+    def action_forward(self):
+        return self._maildesk_open_composer('forward')
+
+    def action_compose(self):
+        """A new message: from this message's mailbox, else the context's ``default_account_id``."""
+        account = self[:1].account_id
+        if not account and self.env.context.get('default_account_id'):
+            account = self.env['maildesk.account'].browse(int(self.env.context['default_account_id']))
+        if not account:
+            account = self.env['maildesk.draft']._default_account()
+        if not account:
+            raise UserError(_('Create a mailbox account first (MailDesk > Configuration > Mailbox Accounts).'))
+        return self.env['maildesk.draft']._open_composer(account)
+
+    def _maildesk_open_composer(self, kind):
+        self.ensure_one()
+        self.check_access('read')
+        return self.env['maildesk.draft']._open_composer(self.account_id, kind, self)
+
+    def _maildesk_quote_body(self):
+        """The body to quote in a reply / forward: fetched when needed; the preview when Outlook is unreachable."""
+        self.ensure_one()
+        if not self.body_fetched_at:
+            try:
+                with self.env.cr.savepoint():
+                    self._fetch_body()
+            except UserError as exc:
+                _logger.info('MailDesk message %s: quoting the preview, the body is not available (%s)', self.id, exc)
+        if self.body_html:
+            return Markup(self.body_html)
+        return Markup(tools.plaintext2html(self.body_preview or ''))
+
+    # ------------------------------------------------------------------ log to an Odoo record
+
+    def action_log_to_record(self, res_model=None, res_id=None):
+        """Post the message (body and attachments) on the chatter of an Odoo record, once per message.
+
+        Without arguments (form button) opens the chooser; with them (inbox RPC) logs at once and returns
+        ``{'model', 'id', 'name'}``.
+        """
+        self.ensure_one()
+        if res_model is None:
+            log_to_record.check_not_logged(self)
+            return {
+                'type': 'ir.actions.act_window',
+                'name': _('Log to Record'),
+                'res_model': 'maildesk.log.record',
+                'view_mode': 'form',
+                'target': 'new',
+                'context': {'default_message_id': self.id},
+            }
+        if res_model not in self.env or not isinstance(self.env[res_model], self.pool['mail.thread']):
+            raise UserError(_('Messages can only be logged on records with a chatter.'))
+        record = self.env[res_model].browse(int(res_id or 0)).exists()
+        if not record:
+            raise UserError(_('The record to log this message on no longer exists.'))
+        log_to_record.log_message(self, record)
+        return {'model': record._name, 'id': record.id, 'name': record.display_name}

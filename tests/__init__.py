@@ -1,26 +1,24 @@
-from . import (
-    test_account_security,
-    test_bodies,
-    test_conversations,
-    test_folders,
-    test_hostile_payloads,
-    test_hostile_xss,
-    test_inbox_full_path,
-    test_inbox_rpc,
-    test_inbox_tour,
-    test_install,
-    test_mail_servers,
-    test_oauth,
-    test_reliability_auth,
-    test_reliability_concurrency,
-    test_reliability_faults,
-    test_security_access,
-    test_security_oauth,
-    test_send,
-    test_send_concurrency,
-    test_send_log_record,
-    test_sync_delta,
-    test_sync_faults,
-    test_sync_workers,
-    test_writeback,
-)
+from . import test_account_security
+from . import test_bodies
+from . import test_conversations
+from . import test_folders
+from . import test_hostile_payloads
+from . import test_hostile_xss
+from . import test_inbox_full_path
+from . import test_inbox_rpc
+from . import test_inbox_tour
+from . import test_install
+from . import test_mail_servers
+from . import test_oauth
+from . import test_reliability_auth
+from . import test_reliability_concurrency
+from . import test_reliability_faults
+from . import test_security_access
+from . import test_security_oauth
+from . import test_send
+from . import test_send_concurrency
+from . import test_send_log_record
+from . import test_sync_delta
+from . import test_sync_faults
+from . import test_sync_workers
+from . import test_writeback

@@ -33,10 +33,10 @@ class MaildeskChromeBrowser(common.ChromeBrowser):
         cmd = cmd[:1] + ['--ignore-certificate-errors'] + cmd[1:]
         return super()._spawn_chrome(cmd)
 
-    def _handle_console(self, type, args=None, stackTrace=None, **kw):  # noqa: A002 (CDP's name)
+    def _handle_console(self, type, args=None, stackTrace=None, **kw):  # noqa: A002, N803 (CDP's names)
         if type == 'log' and args and str(args[0].get('value', '')).startswith(SCREENSHOT_SIGNAL):
             self._take_named_screenshot(args[0]['value'][len(SCREENSHOT_SIGNAL):])
-            return
+            return None
         return super()._handle_console(type, args=args, stackTrace=stackTrace, **kw)
 
     def _take_named_screenshot(self, name):
@@ -59,7 +59,7 @@ class MaildeskChromeBrowser(common.ChromeBrowser):
         if not frame.get('parentId'):
             self._main_frame = (frame.get('id'), frame.get('url', ''))
 
-    def _handle_frame_stopped_loading(self, frameId):
+    def _handle_frame_stopped_loading(self, frameId):  # noqa: N803 (Odoo's ChromeBrowser signature)
         super()._handle_frame_stopped_loading(frameId)
         main_id, url = getattr(self, '_main_frame', (None, ''))
         if frameId == main_id:

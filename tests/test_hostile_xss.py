@@ -62,7 +62,8 @@ CHECK_JS = r"""
                 const value = (el.getAttribute(attr) || "").replace(/[\u0000-\u0020]/g, "");
                 if (/^on/i.test(attr)) { violations.push(where + ": " + tag + "[" + attr + "]"); }
                 if (URL_ATTRS.includes(attr.toLowerCase())) {
-                    const dataDocument = /^data:/i.test(value) && !(tag === "img" && /^data:image\/(png|gif|jpe?g|webp)/i.test(value));
+                    const dataDocument = /^data:/i.test(value)
+                        && !(tag === "img" && /^data:image\/(png|gif|jpe?g|webp)/i.test(value));
                     if (SCRIPT_URL.test(value) || dataDocument) {
                         violations.push(where + ": " + tag + "[" + attr + "=" + value.slice(0, 40) + "]");
                     }

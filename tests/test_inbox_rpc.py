@@ -1,4 +1,5 @@
-"""The inbox's RPC surface (models/maildesk_inbox.py) on seeded data: no Graph involved."""
+"""The inbox's RPC surface (``maildesk.inbox``, models/maildesk_inbox.py) and the message actions it calls, on seeded
+data: no Graph involved."""
 import json
 import random
 from datetime import timedelta
@@ -23,18 +24,19 @@ class TestInboxRpc(TransactionCase):
         cls.env['ir.config_parameter'].sudo().set_param('maildesk.permission_level', 'read')
         cls.data = seed_inbox(cls.env, messages=30)
         cls.Message = cls.env['maildesk.message']
+        cls.Inbox = cls.env['maildesk.inbox']
         cls.sales, cls.support = cls.data['accounts']
         cls.inbox = cls.data['folders']['sales']['inbox']
 
     def _list(self, **kwargs):
-        return self.Message.maildesk_list(**kwargs)
+        return self.Inbox.maildesk_list(**kwargs)
 
     def _count(self, domain):
         return self.Message.search_count(domain)
 
     # ------------------------------------------------------------------ tree
     def test_folder_tree_nests_folders_and_counts_unread(self):
-        tree = self.Message.maildesk_folder_tree()
+        tree = self.Inbox.maildesk_folder_tree()
         sales = next(a for a in tree['accounts'] if a['id'] == self.sales.id)
         names = [f['name'] for f in sales['folders']]
         self.assertEqual(names, ['Inbox', 'Drafts', 'Sent Items', 'Archive', 'Deleted Items'], 'role order')
@@ -57,24 +59,24 @@ class TestInboxRpc(TransactionCase):
         self.assertEqual(self._inbox_node()['unread'], before - 1)
 
     def _inbox_node(self):
-        tree = self.Message.maildesk_folder_tree()
+        tree = self.Inbox.maildesk_folder_tree()
         sales = next(a for a in tree['accounts'] if a['id'] == self.sales.id)
         return sales['folders'][0]
 
     def test_account_status_kinds(self):
-        Message, folders = self.Message, self.data['folders']['sales']
-        self.assertEqual(Message._inbox_account_status(self.sales, folders['inbox'])['kind'], 'connected')
+        Inbox, folders = self.Inbox, self.data['folders']['sales']
+        self.assertEqual(Inbox._account_status(self.sales, folders['inbox'])['kind'], 'connected')
         folders['inbox'].sudo().write({'sync_state': 'backfilling', 'backfill_progress': 40.0})
         folders['sentitems'].sudo().write({'sync_state': 'backfilling', 'backfill_progress': 60.0})
-        status = Message._inbox_account_status(self.sales, folders['inbox'] | folders['sentitems'])
+        status = Inbox._account_status(self.sales, folders['inbox'] | folders['sentitems'])
         self.assertEqual((status['kind'], status['progress']), ('backfilling', 50.0))
         folders['archive'].sudo().sync_state = 'newest'
-        self.assertEqual(Message._inbox_account_status(self.sales, self.sales.folder_ids)['kind'], 'syncing')
+        self.assertEqual(Inbox._account_status(self.sales, self.sales.folder_ids)['kind'], 'syncing')
         self.sales._write_status({'state': 'auth_invalid', 'last_error': 'Sign in again'})
-        status = Message._inbox_account_status(self.sales, self.sales.folder_ids)
+        status = Inbox._account_status(self.sales, self.sales.folder_ids)
         self.assertEqual((status['kind'], status['message']), ('auth_invalid', 'Sign in again'))
         self.sales._write_status({'state': 'error', 'last_error': 'Graph said no'})
-        self.assertEqual(Message._inbox_account_status(self.sales, self.sales.folder_ids)['message'], 'Graph said no')
+        self.assertEqual(Inbox._account_status(self.sales, self.sales.folder_ids)['message'], 'Graph said no')
 
     # ------------------------------------------------------------------ list
     def test_folder_list_pages_newest_first(self):
@@ -173,14 +175,14 @@ class TestInboxRpc(TransactionCase):
     def test_search_date_range_in_user_timezone(self):
         message = self.data['messages'][2]
         message.received_at = fields.Datetime.to_datetime('2024-03-10 23:30:00')  # 11 March 00:30 in Brussels
-        Message = self.Message.with_context(tz='Europe/Brussels')
+        Inbox = self.Inbox.with_context(tz='Europe/Brussels')
         found = lambda query: message.id in [  # noqa: E731
-            r['id'] for r in Message.maildesk_list(view={'type': 'all'}, search=query, limit=200)['rows']]
+            r['id'] for r in Inbox.maildesk_list(view={'type': 'all'}, search=query, limit=200)['rows']]
         self.assertTrue(found('since:2024-03-11 until:2024-03-11'))
         self.assertFalse(found('until:2024-03-10'))
         self.assertTrue(found('since:2024-03-01 until:2024-03-31'))
         with self.assertRaises(UserError):
-            Message.maildesk_list(search='since:yesterday')
+            Inbox.maildesk_list(search='since:yesterday')
 
     # ------------------------------------------------------------------ conversations
     def test_grouped_one_row_per_conversation(self):
@@ -208,7 +210,7 @@ class TestInboxRpc(TransactionCase):
     def test_read_marks_read_and_lists_thread_and_attachments(self):
         message = self.data['messages'][0]
         self.assertFalse(message.is_read)
-        data = self.Message.maildesk_read(message.id)
+        data = self.Inbox.maildesk_read(message.id)
         self.assertTrue(message.is_read)
         self.assertIn('Welcome!', data['body_html'])
         self.assertEqual(data['body_error'], '')
@@ -220,7 +222,7 @@ class TestInboxRpc(TransactionCase):
             [('account_id', '=', self.sales.id), ('thread_key', '=', message.thread_key)]).ids))
         unread = self.data['messages'][3]
         unread.is_read = False
-        self.Message.maildesk_read(unread.id, mark_read=False)
+        self.Inbox.maildesk_read(unread.id, mark_read=False)
         self.assertFalse(unread.is_read)
 
     def test_read_without_body_explains_instead_of_failing(self):
@@ -228,7 +230,7 @@ class TestInboxRpc(TransactionCase):
         message = self.data['messages'][5]
         message.sudo().write({'body_html': False, 'body_fetched_at': False})
         self.sales._write_status({'state': 'auth_invalid'})
-        data = self.Message.maildesk_read(message.id)
+        data = self.Inbox.maildesk_read(message.id)
         self.assertTrue(data['body_error'])
         self.assertEqual(data['body_html'], '')
         self.assertTrue(data['preview'])
@@ -238,13 +240,13 @@ class TestInboxRpc(TransactionCase):
         own, folders = make_mailbox(self.env, 'mine@contoso.com', 'Mine', owner=user)
         mine = self.Message.create(message_values(own, folders['inbox'], 1, random.Random(2),
                                                   fields.Datetime.now()))
-        Message = self.Message.with_user(user)
-        tree = Message.maildesk_folder_tree()
+        Inbox = self.Inbox.with_user(user)
+        tree = Inbox.maildesk_folder_tree()
         self.assertEqual([a['id'] for a in tree['accounts']], own.ids)
-        self.assertEqual([r['id'] for r in Message.maildesk_list()['rows']], mine.ids)
+        self.assertEqual([r['id'] for r in Inbox.maildesk_list()['rows']], mine.ids)
         with self.assertRaises(UserError):
-            Message.maildesk_read(self.data['messages'][0].id)
-        self.assertEqual(Message.maildesk_read(mine.id)['id'], mine.id)
+            Inbox.maildesk_read(self.data['messages'][0].id)
+        self.assertEqual(Inbox.maildesk_read(mine.id)['id'], mine.id)
 
     # ------------------------------------------------------------------ actions
     def test_local_actions(self):
@@ -308,6 +310,21 @@ class TestInboxRpc(TransactionCase):
         payloads = [json.loads(n.message)['payload'] for n in self.env['bus.bus'].sudo().search([])]
         self.assertTrue(payloads)
         self.assertTrue(all(p['folder_ids'] == message.folder_id.ids for p in payloads))
+
+    def test_move_notifies_once_for_both_folders(self):
+        message = self.data['messages'][9]
+        source, archive = message.folder_id, self.data['folders']['sales']['archive']
+        self._clear_bus()
+        message.action_move(archive.id)
+        payloads = self._bus_payloads()
+        self.assertEqual(len(payloads), 2, 'one notification, sent to the owner and to the managers')
+        self.assertTrue(all(sorted(p['folder_ids']) == sorted((source | archive).ids) for p in payloads))
+
+    def test_inbox_indexes_on_the_message_table(self):
+        self.env.cr.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'maildesk_message'")
+        names = {row[0] for row in self.env.cr.fetchall()}
+        self.assertLessEqual({'maildesk_message_inbox_page_idx', 'maildesk_message_inbox_unread_idx',
+                              'maildesk_message_in_reply_to_idx'}, names)
 
     def _clear_bus(self):
         self.env.cr.flush()  # notifications queued by the setup are written at (pre)commit: write, then drop

@@ -314,8 +314,8 @@ class TestWholePath(SentItemsMixin, MaildeskHttpCase):
     def test_whole_path(self):
         emulator = self.emulator
         ICP = self.env['ir.config_parameter'].sudo()
-        self.configure_maildesk(**{key: False for key in (
-            'maildesk.client_id', 'maildesk.client_secret', 'maildesk.authority_url', 'maildesk.graph_url')})
+        self.configure_maildesk(**dict.fromkeys(('maildesk.client_id', 'maildesk.client_secret',
+                                                 'maildesk.authority_url', 'maildesk.graph_url'), False))
 
         # 1. the administrator fills Settings > MailDesk
         self.env['res.config.settings'].create({

@@ -114,13 +114,13 @@ class TestSecurityAccess(MaildeskHttpCase):
             groups = self.call(model, 'read_group', [], ['display_name'], ['create_uid'])
             self.assertEqual(sum(group['create_uid_count'] for group in groups), 1, model)
             self.assertInvisible(self.call(model, 'name_search', ''), 'Owner')
-        self.assertInvisible(self.call('maildesk.message', 'maildesk_folder_tree'), 'Owner mailbox')
-        listed = self.call('maildesk.message', 'maildesk_list', {'type': 'account', 'id': self.account.id})
+        self.assertInvisible(self.call('maildesk.inbox', 'maildesk_folder_tree'), 'Owner mailbox')
+        listed = self.call('maildesk.inbox', 'maildesk_list', {'type': 'account', 'id': self.account.id})
         self.assertEqual(listed['total'], 0)
-        listed = self.call('maildesk.message', 'maildesk_list', {'type': 'folder', 'id': self.folder.id},
+        listed = self.call('maildesk.inbox', 'maildesk_list', {'type': 'folder', 'id': self.folder.id},
                            search='secret')
         self.assertEqual(listed['total'], 0)
-        self.assertDenied('maildesk.message', 'maildesk_read', self.message.id,
+        self.assertDenied('maildesk.inbox', 'maildesk_read', self.message.id,
                           allowed=DENIED + ('odoo.exceptions.UserError',))
         self.assertDenied('maildesk.message', 'get_body_html', [self.message.id])
         # the downloaded attachment and the chatter of the account
@@ -224,7 +224,7 @@ class TestSecurityAccess(MaildeskHttpCase):
             self.assertDenied(model, 'read', [self.message.id], ['display_name'])
         for method, args in (('maildesk_folder_tree', ()), ('maildesk_list', ({'type': 'all'},)),
                              ('maildesk_read', (self.message.id,))):
-            self.assertDenied('maildesk.message', method, *args)
+            self.assertDenied('maildesk.inbox', method, *args)
         self.assertDenied('maildesk.account', 'create', {'name': 'Portal', 'email': 'p@contoso.test'})
         self.assertIn(self.url_open('/web/content/%d' % self.attachment.id).status_code, (403, 404))
         start = self.url_open('/maildesk/oauth/start?account_id=%d' % self.account.id, allow_redirects=False)

@@ -166,8 +166,9 @@ class TestSecurityOAuth(MaildeskHttpCase):
             self.assertNotIn('evil.example', response.text)
         for method in ('get', 'post'):
             data = {'code': 'c0de', 'state': 'x', 'redirect_uri': EVIL, 'next': EVIL, 'redirect': EVIL}
+            payload = {'params': data} if method == 'get' else {'data': data}
             relay = getattr(self.opener, method)(self.base_url() + '/maildesk/oauth/callback', allow_redirects=False,
-                                                 timeout=30, **({'params': data} if method == 'get' else {'data': data}))
+                                                 timeout=30, **payload)
             self.assertEqual(relay.status_code, 200)
             self.assertNotIn('Location', relay.headers)
             self.assertNotIn('evil.example', relay.text)

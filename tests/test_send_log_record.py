@@ -22,7 +22,7 @@ class TestLogToRecord(MaildeskSendCase):
 
         wizard_action = message.action_log_to_record()
         self.assertEqual(wizard_action['res_model'], 'maildesk.log.record')
-        wizard = self.env['maildesk.log.record'].with_context(wizard_action['context']).create({})
+        wizard = self.env['maildesk.log.record'].with_context(**wizard_action['context']).create({})
         self.assertEqual(wizard.resource_ref, partner, 'the sender is proposed')
         self.assertIn('res.partner', dict(wizard._selection_target_model()))
         wizard.action_log()

@@ -4,7 +4,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.maildesk.tests.test_send import MaildeskSendCase
 
-LOGGER = 'odoo.addons.maildesk.models.maildesk_message_actions'
+LOGGER = 'odoo.addons.maildesk.engine.write_back'
 
 
 @tagged('post_install', '-at_install')

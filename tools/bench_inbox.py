@@ -4,7 +4,7 @@ Not part of CI. Own PostgreSQL, maildesk installed into a fresh database, one fo
 (realistic mix: a third unread, some flagged, with attachments, tagged, in conversations), then an Odoo server
 and two measurements, each repeated (median and worst reported):
 
-* RPC: JSON-RPC ``maildesk.message`` calls over HTTP as the web client makes them (first page, middle and last
+* RPC: JSON-RPC ``maildesk.inbox`` calls over HTTP as the web client makes them (first page, middle and last
   page, quick filter, search, conversations, the folder tree, opening a message);
 * UI: headless Chromium (Python playwright, /usr/bin/chromium) — from clicking the folder to its first rows on
   screen, and from scrolling to the middle of the folder to those rows on screen.
@@ -78,7 +78,7 @@ class Rpc:
     def call(self, method, args=(), **kwargs):
         started = time.perf_counter()
         response = self.session.post(self.base + '/web/dataset/call_kw', json={'params': {
-            'model': 'maildesk.message', 'method': method, 'args': list(args), 'kwargs': kwargs}})
+            'model': 'maildesk.inbox', 'method': method, 'args': list(args), 'kwargs': kwargs}})
         elapsed = (time.perf_counter() - started) * 1000
         body = response.json()
         if 'error' in body:

@@ -10,7 +10,13 @@ import requests
 from graph import mail
 from graph.client import MAX_IN_FLIGHT_PER_MAILBOX, GraphClient, Page
 from graph.errors import (
-    AuthExpired, BadResponse, GraphError, NotFound, SyncStateExpired, Throttled, Transient,
+    AuthExpired,
+    BadResponse,
+    GraphError,
+    NotFound,
+    SyncStateExpired,
+    Throttled,
+    Transient,
 )
 
 from .conftest import authorize, make_client
@@ -450,7 +456,7 @@ def test_graph_url_without_version_gets_v1(emu):
 # ------------------------------------------------------------------ secrets never leak into errors or logs
 
 def test_no_token_secret_or_delta_token_in_errors_or_logs(account, emu, caplog):
-    client, tokens, user = account
+    client, tokens, _user = account
     caplog.set_level('DEBUG')
     _pages, delta_link = walk_round(client, 'drafts')
     delta_token = delta_link.split('$deltatoken=')[-1]

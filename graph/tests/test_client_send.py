@@ -10,7 +10,6 @@ from graph.errors import AccessDenied
 
 from .conftest import authorize, make_client
 
-
 # ------------------------------------------------------------------ sending
 
 def sent_by_internet_id(emu, user, internet_message_id):
@@ -43,7 +42,7 @@ def test_send_message_json(account, emu):
 
 
 def test_draft_with_small_and_large_attachments_then_send(account, emu):
-    client, _tokens, user = account
+    client, _tokens, _user = account
     draft = client.create_draft({'subject': 'Draft with files', 'toRecipients': [
         {'emailAddress': {'address': 'x@fabrikam.test'}}]})
     assert draft['isDraft'] is True

@@ -10,7 +10,6 @@ from graph import client, outgoing
 
 from .conftest import ADDON_ROOT
 
-
 # ------------------------------------------------------------------ recipients
 
 def test_recipient_with_and_without_name():

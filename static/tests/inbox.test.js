@@ -73,7 +73,7 @@ test("switching folders lists that folder and updates the URL", async () => {
 test("opening a message shows a spinner, then the body in a sandboxed frame; it becomes read", async () => {
     await seedMailbox({ count: 4 });
     let release;
-    onRpc("maildesk.message", "maildesk_read", async () => {
+    onRpc("maildesk.inbox", "maildesk_read", async () => {
         await new Promise((resolve) => (release = resolve));
     });
     await openInbox();

@@ -3,10 +3,11 @@ import { animationFrame } from "@odoo/hoot-mock";
 import { defineModels, getService, makeMockServer, MockServer } from "@web/../tests/web_test_helpers";
 import { MaildeskAccount } from "./mock_server/mock_models/maildesk_account";
 import { MaildeskFolder } from "./mock_server/mock_models/maildesk_folder";
+import { MaildeskInbox } from "./mock_server/mock_models/maildesk_inbox";
 import { MaildeskMessage } from "./mock_server/mock_models/maildesk_message";
 import { MaildeskTag } from "./mock_server/mock_models/maildesk_tag";
 
-export const maildeskModels = { MaildeskAccount, MaildeskFolder, MaildeskMessage, MaildeskTag };
+export const maildeskModels = { MaildeskAccount, MaildeskFolder, MaildeskInbox, MaildeskMessage, MaildeskTag };
 
 export function defineMaildeskModels() {
     defineMailModels();

@@ -35,7 +35,7 @@ test("quick filters narrow the list and combine; incoming and outgoing exclude e
 
 test("search sends the query string; the advanced panel writes from:/subject:/since: tokens", async () => {
     await seedMailbox({ count: 6 });
-    onRpc("maildesk.message", "maildesk_list", ({ kwargs }) => {
+    onRpc("maildesk.inbox", "maildesk_list", ({ kwargs }) => {
         expect.step(kwargs.search);
     });
     await openInbox();
@@ -96,7 +96,7 @@ test("tags: shown on rows, listed in the sidebar, and a tag opens its messages",
 
 test("virtualised list: 1,000 messages render a screenful and fetch pages as you scroll", async () => {
     await seedMailbox({ count: 1000 });
-    onRpc("maildesk.message", "maildesk_list", ({ kwargs }) => {
+    onRpc("maildesk.inbox", "maildesk_list", ({ kwargs }) => {
         expect.step(`offset ${kwargs.offset} count ${kwargs.count}`);
     });
     await openInbox();

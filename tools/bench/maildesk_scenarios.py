@@ -271,7 +271,7 @@ def scenario_md_open(env, params):
     samples, cpu, body_bytes = [], 0.0, 0
     for message_id in ids:
         with Meter() as meter, registry.cursor() as cr:
-            result = _env(cr, admin)['maildesk.message'].maildesk_read(message_id)
+            result = _env(cr, admin)['maildesk.inbox'].maildesk_read(message_id)
         samples.append(meter.wall)
         cpu += meter.cpu
         body_bytes += len(result.get('body_html') or '')
@@ -293,7 +293,7 @@ def scenario_md_inbox(env, params):
 
     def call(**kw):
         with Meter() as meter, registry.cursor() as cr:
-            result = _env(cr, admin)['maildesk.message'].maildesk_list(**kw)
+            result = _env(cr, admin)['maildesk.inbox'].maildesk_list(**kw)
         return meter.wall, result
 
     call(view=view)  # warm the registry caches once, as a running server has them

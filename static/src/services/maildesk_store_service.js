@@ -10,8 +10,8 @@ const BUS_DEBOUNCE = 250;
 
 /**
  * The inbox state: folder tree, current view, filters, the paged message list, the open message.
- * Components read it through `useState(useService("maildesk.store"))`; every server call goes
- * through the small `maildesk.message` RPC surface (models/maildesk_inbox.py).
+ * Components read it through `useState(useService("maildesk.store"))`. The server calls: the inbox's reads
+ * on `maildesk.inbox` (models/maildesk_inbox.py) and the message actions on `maildesk.message`.
  */
 export class MaildeskStore {
     constructor(env, services) {
@@ -57,7 +57,7 @@ export class MaildeskStore {
     }
 
     async loadTree() {
-        const tree = await this.rpc("maildesk_folder_tree", []);
+        const tree = await this.callInbox("maildesk_folder_tree", []);
         Object.assign(this.tree, {
             loaded: true,
             accounts: tree.accounts,
@@ -68,7 +68,7 @@ export class MaildeskStore {
     }
 
     fetchPage(offset, limit, count = true) {
-        return this.rpc("maildesk_list", [], {
+        return this.callInbox("maildesk_list", [], {
             view: this.view,
             filters: this.filters,
             search: this.search,
@@ -79,7 +79,13 @@ export class MaildeskStore {
         });
     }
 
-    rpc(method, args, kwargs = {}) {
+    /** folder tree, list pages, reading pane */
+    callInbox(method, args, kwargs = {}) {
+        return this.services.orm.call("maildesk.inbox", method, args, kwargs);
+    }
+
+    /** a message action (`args[0]`: the message ids) */
+    callMessages(method, args, kwargs = {}) {
         return this.services.orm.call("maildesk.message", method, args, kwargs);
     }
 
@@ -135,7 +141,7 @@ export class MaildeskStore {
         this.pushState();
         let data;
         try {
-            data = await this.rpc("maildesk_read", [id]);
+            data = await this.callInbox("maildesk_read", [id]);
         } catch (error) {
             // shown in the reading pane (e.g. a message deleted meanwhile), not as an error dialog
             if (seq === this.readSeq) {
@@ -182,7 +188,7 @@ export class MaildeskStore {
                 Object.assign(this.message.data, optimistic);
             }
         }
-        const result = await this.rpc(method, [[id], ...args]);
+        const result = await this.callMessages(method, [[id], ...args]);
         if (result && typeof result === "object" && result.type) {
             await this.services.action.doAction(result, { onClose: () => this.refresh() });
         }
@@ -232,7 +238,7 @@ export class MaildeskStore {
     async compose(kind) {
         if (kind === "compose") {
             const accountId = this.currentAccountId();
-            const action = await this.rpc("action_compose", [[]], {
+            const action = await this.callMessages("action_compose", [[]], {
                 context: accountId ? { default_account_id: accountId } : {},
             });
             return this.services.action.doAction(action, { onClose: () => this.refresh() });
@@ -261,9 +267,9 @@ export class MaildeskStore {
     /** Download the open message's attachments from Outlook, then show them. */
     async downloadAttachments() {
         const id = this.message.id;
-        await this.rpc("action_download_attachments", [[id]]);
+        await this.callMessages("action_download_attachments", [[id]]);
         if (id === this.message.id) {
-            const data = await this.rpc("maildesk_read", [id], { mark_read: false });
+            const data = await this.callInbox("maildesk_read", [id], { mark_read: false });
             if (id === this.message.id) {
                 this.message.data = data;
             }

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..engine import feedback
+
 
 class MaildeskLogRecord(models.TransientModel):
     """Chooser of "Log to record": a record of any model with a chatter the user may write on."""
@@ -29,12 +31,5 @@ class MaildeskLogRecord(models.TransientModel):
         if not self.resource_ref:
             raise UserError(_('Choose the record to log this message on.'))
         record = self.message_id.action_log_to_record(self.resource_ref._name, self.resource_ref.id)
-        return {
-            'type': 'ir.actions.client',
-            'tag': 'display_notification',
-            'params': {
-                'type': 'success',
-                'message': _('Logged on %(record)s.', record=record['name']),
-                'next': {'type': 'ir.actions.act_window_close'},
-            },
-        }
+        return feedback.notification(_('Logged on %(record)s.', record=record['name']), 'success',
+                                     next_action=feedback.CLOSE_DIALOG)
