@@ -21,10 +21,12 @@ from odoo import fields, tools
 from odoo.exceptions import UserError
 
 from ..graph import errors, outgoing
-from ..models.maildesk_message import LOCAL_ID_PREFIX
 from . import feedback
 
 _logger = logging.getLogger(__name__)
+
+# Graph id of a local Sent Items entry sent without a draft (Read only): adopted later by its Message-ID.
+LOCAL_ID_PREFIX = 'maildesk-local:'
 
 KIND_GRAPH = {'reply': 'reply', 'reply_all': 'replyAll', 'forward': 'forward'}
 

@@ -8,6 +8,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, create_index
 
 from ..engine import bodies, feedback, log_to_record
+from ..engine.sending import LOCAL_ID_PREFIX
 from ..engine.write_back import WriteBack
 
 _logger = logging.getLogger(__name__)
@@ -15,8 +16,6 @@ _logger = logging.getLogger(__name__)
 # Written by MailDesk itself only (sync, sending, write-back bookkeeping), as superuser; refused to users' writes.
 SYSTEM_WRITTEN_FIELDS = frozenset({'account_id', 'graph_id', 'body_html', 'body_fetched_at', 'is_local',
                                    'pending_action', 'res_model', 'res_id'})
-# Graph id of a local Sent Items entry sent without a draft (Read only): adopted later by its Message-ID.
-LOCAL_ID_PREFIX = 'maildesk-local:'
 
 
 class MaildeskMessage(models.Model):
