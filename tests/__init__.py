@@ -22,3 +22,4 @@ from . import test_sync_delta
 from . import test_sync_faults
 from . import test_sync_workers
 from . import test_writeback
+from . import test_sync_real_graph
