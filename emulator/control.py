@@ -424,7 +424,7 @@ def _route(app, req, path, m, data):
         from .server import KIND
         for key in list(KIND) + ['realistic']:
             app.config[key] = app.startup_config[key]
-        for key in ('max_request_size', 'max_upload_range', 'redirect_uris'):
+        for key in ('max_request_size', 'max_upload_range', 'redirect_uris', 'token_scope'):
             app.config[key] = app.startup_config[key]
         return {'ok': True, 'config': dict(app.config)}
     if path == '/settle' and m == 'POST':

@@ -491,7 +491,8 @@ background:#fff;padding:32px;box-shadow:0 2px 6px rgba(0,0,0,.2)}button{padding:
         graph = graph_scopes(requested) | self.consented.get(mbx.address.lower(), frozenset())
         access, lifetime = self.mint_access_token(mbx, sorted(graph))
         # RT only with offline_access, id_token only with openid (graph-api.md §8.4)
-        body = {'token_type': 'Bearer', 'scope': entra_scope(graph, requested), 'expires_in': int(lifetime),
+        scope = entra_scope(graph, requested) if self.app.config.get('token_scope') != 'echo' else ' '.join(requested)
+        body = {'token_type': 'Bearer', 'scope': scope, 'expires_in': int(lifetime),
                 'ext_expires_in': int(lifetime), 'access_token': access}
         low = [s.lower() for s in requested]
         if 'offline_access' in low:

@@ -34,6 +34,10 @@ DEFAULT_CONFIG = {
     # https://learn.microsoft.com/entra/identity-platform/reply-url) -> AADSTS50011 otherwise
     'redirect_uris': ['https://maildesk.test/maildesk/oauth/callback', 'https://odoo.test/maildesk/oauth/callback',
                       'http://localhost/maildesk/oauth/callback', 'http://127.0.0.1/maildesk/oauth/callback'],
+    # graph-api.md §12: a token response's ``scope`` in Entra's form ("entra": short Graph names in Entra's case,
+    # every consented permission, + email openid profile). "echo" = the requested strings (an older, kinder
+    # emulator; only for tests that still need it)
+    'token_scope': 'entra',
     'delta_token_ttl': None,           # graph-api.md §1.8: lifetime "not fixed"; None = never expires by itself
     'strict_idtype_tokens': False,     # graph-api.md §1.8 observed SyncStateInvalid on IdType switch (opt-in)
     'stale_nextlinks': False,          # graph-api.md §1.8 observed: older nextLinks of a round -> 410 (opt-in)
