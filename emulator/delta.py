@@ -233,20 +233,22 @@ def _finish(ctx, state, value, base):
 
 
 def changed_cores(folder, since, upto, replay=0):
-    """Distinct (core, gen) changed in (since, upto], ordered by their last change; O(changes) via bisect."""
+    """Distinct (core, gen, first gen) changed in (since, upto], ordered by their last change; O(changes) via
+    bisect. ``first gen`` is the move generation of the core's oldest entry in the window (the regular id the
+    client last saw, when the message left and came back)."""
     i0 = bisect.bisect_right(folder.log_seq, since)
     i1 = bisect.bisect_right(folder.log_seq, upto)
     i0 = max(0, i0 - replay)
-    seen = set()
+    first = {}
     out = []
     cores, gens = folder.log_core, folder.log_gen
     for i in range(i1 - 1, i0 - 1, -1):
         core = cores[i]
-        if core not in seen:
-            seen.add(core)
+        if core not in first:
             out.append((core, gens[i]))
+        first[core] = gens[i]
     out.reverse()
-    return out
+    return [(core, gen, first[core]) for core, gen in out]
 
 
 def _change_page(ctx, folder, state, size, base, replay=0, dup=False, rng=None):
@@ -261,10 +263,14 @@ def _change_page(ctx, folder, state, size, base, replay=0, dup=False, rng=None):
     w = state['w']
     cfg = ctx.config
     while offset < len(changes) and len(value) < size:
-        core, gen = changes[offset]
+        core, gen, first_gen = changes[offset]
         offset += 1
         msg = msgs.get(core)
         if msg is not None and msg.folder == folder.id:
+            if (first_gen != msg.gen and not ctx.immutable and ct in (None, 'deleted')
+                    and folder_at(msg, w) == folder.id):
+                # regular ids: it left and came back under a new id - the id the client knew is gone
+                value.append(render.removed_json(core, False, first_gen))
             if ct == 'deleted' or not _matches(state, msg):
                 continue
             if ct == 'created' and msg.created < state['t0']:
