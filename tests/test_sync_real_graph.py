@@ -110,6 +110,7 @@ class TestSyncRealGraph(SyncTestMixin, MaildeskCase):
         self.assertEqual(account.folder_ids, folders)
 
     def test_a_next_link_that_repeats_stops_the_round(self):
+        self.env['ir.config_parameter'].sudo().set_param('maildesk.page_size', 10)
         account = self.sync_account(roles=('inbox',))
         self.run_changes()
         inbox = self.inbox_of(account).sudo()
