@@ -28,7 +28,8 @@ of ``next_link`` (more pages follow, even when ``items`` is empty) or ``delta_li
 
 # Outlook allows 4 concurrent requests per app and mailbox; more are answered 429 MailboxConcurrency.
 MAX_IN_FLIGHT_PER_MAILBOX = 4
-UPLOAD_CHUNK_SIZE = 4 * 1024 * 1024  # Microsoft recommends chunks of at most 4 MB (multiples of 320 KiB)
+# Ranges of an upload session: a multiple of 320 KiB, under the 4 MB Graph refuses (12 x 320 KiB = 3.75 MB)
+UPLOAD_CHUNK_SIZE = 12 * 320 * 1024
 FOLDER_PAGE_SIZE = 100
 MAX_FOLDERS = 10000  # a safety net against a server that keeps inventing folders
 MAX_COLLECTION_PAGES = 1000  # pages of one listing (folders, attachments): far above any real mailbox
