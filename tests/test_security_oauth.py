@@ -4,12 +4,11 @@ open-redirect attempts through the routes, and one user's callback delivered in 
 Each refused attempt must store nothing (no token, no status change) and must not even reach Microsoft's token
 endpoint, unless the refusal *is* Microsoft's (a replayed or misdirected code).
 """
-import json
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from odoo.tests import tagged
 
-from .common import MaildeskHttpCase
+from .common import MaildeskHttpCase, stored_token_cache
 from .reliability_common import LogCapture
 from .security_secrets import record_secrets
 
@@ -39,7 +38,7 @@ class TestSecurityOAuth(MaildeskHttpCase):
     def tearDown(self):
         text = self.logs.text()
         for account in (self.account_a, self.account_b):
-            cache = json.loads(account.sudo().token_cache or '{}')
+            cache = stored_token_cache(account)
             self.secrets += [entry['secret'] for kind in ('AccessToken', 'RefreshToken', 'IdToken')
                              for entry in cache.get(kind, {}).values()]
         record_secrets(self.secrets)
