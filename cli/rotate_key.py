@@ -85,7 +85,7 @@ def _rotate_one(connect, dbname, old, new, commit):
     """One database in one transaction: the cursor commits when the block ends without an exception."""
     with connect(dbname) as cr:
         try:
-            count = connection.rotate_token_key(cr, new.fernet, old.fernet)
+            count = connection.rotate_token_key(cr, new, old.fernet)
         except connection.TokenKeyMismatch as exc:
             cr.rollback()
             raise RotationRefused('%s: the current key (%s) cannot decrypt the tokens of maildesk.account %s. '

@@ -59,6 +59,12 @@ class TestTokenEncryption(MaildeskCase):
         self.env.cr.execute('SELECT token_cache FROM maildesk_account WHERE id = %s', [account.id])
         return self.env.cr.fetchone()[0]
 
+    def set_raw(self, account, value):
+        """Store ``value`` as is (an earlier version's clear text, another key's ciphertext)."""
+        self.env.flush_all()
+        self.env.cr.execute('UPDATE maildesk_account SET token_cache = %s WHERE id = %s', [value, account.id])
+        account.invalidate_recordset(['token_cache'])
+
     def secrets(self, account):
         cache = stored_token_cache(account)
         return [entry['secret'] for kind in ('AccessToken', 'RefreshToken', 'IdToken')
@@ -111,9 +117,7 @@ class TestTokenEncryption(MaildeskCase):
 
     def test_clear_text_cache_is_encrypted_on_first_use(self):
         account = self.make_account(connected=False)
-        clear = connection.read_token_cache(account)
-        self.env.cr.execute('UPDATE maildesk_account SET token_cache = %s WHERE id = %s', [clear, account.id])
-        account.invalidate_recordset()
+        self.set_raw(account, connection.read_token_cache(account))
         self.assertTrue(TOKEN_SHAPES.search(self.raw(account)), 'as an earlier version stored it')
         self.assertEqual(account._graph_client().me()['mail'], account.email)
         raw = self.raw(account)
@@ -175,8 +179,7 @@ class TestTokenEncryption(MaildeskCase):
         first = self.make_account(connected=False)
         archived = self.make_account(email=self.emulator.users[1], connected=False)
         archived.active = False
-        self.env.cr.execute('UPDATE maildesk_account SET token_cache = %s WHERE id = %s',
-                            [connection.read_token_cache(archived), archived.id])  # a clear-text cache
+        self.set_raw(archived, connection.read_token_cache(archived))  # a clear-text cache
         with open(self.key_path) as fh:
             old_key = fh.read().strip()
         before = {account: self.raw(account) for account in (first, archived)}
@@ -197,8 +200,7 @@ class TestTokenEncryption(MaildeskCase):
     def test_rotation_refuses_when_the_old_key_cannot_decrypt(self):
         account = self.make_account(connected=False)
         foreign = self.make_account(email=self.emulator.users[1], connected=False)
-        self.env.cr.execute('UPDATE maildesk_account SET token_cache = %s WHERE id = %s', [
-            connection.ENCRYPTED_PREFIX + Fernet(Fernet.generate_key()).encrypt(b'{}').decode(), foreign.id])
+        self.set_raw(foreign, connection.ENCRYPTED_PREFIX + Fernet(Fernet.generate_key()).encrypt(b'{}').decode())
         before = (self.raw(account), self.raw(foreign))
         with open(self.key_path) as fh:
             key = fh.read()
