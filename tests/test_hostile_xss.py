@@ -381,8 +381,8 @@ class TestFetchesInBrowser(MaildeskHttpCase):
             inline = index == 0
             self.emulator.deliver(account.email, subject='fetch case %d' % index, **{
                 'from': {'name': 'Fetcher', 'address': 'f%d@evil.test' % index},
-                'body': {'contentType': 'html', 'content': '<p>[fetch-case-%d]</p>%s<img src="%s/remote/%d.png">%s' % (
-                    index, payload, remote_base, index, '<img src="cid:logo@fetch">' if inline else '')},
+                'body': {'contentType': 'html', 'content': '<p>[fetch-case-%d]</p><img src="%s/remote/%d.png">%s%s' % (
+                    index, remote_base, index, '<img src="cid:logo@fetch">' if inline else '', payload)},
                 'attachments': [{'name': 'logo.png', 'contentType': 'image/png', 'isInline': True,
                                  'contentId': 'logo@fetch', 'contentBytes': base64.b64encode(PNG_1X1).decode()}]
                 if inline else []})
