@@ -7,6 +7,8 @@ encrypted with the token key (:mod:`engine.token_key`, never in the database), r
 on the account row only (``base.group_system`` fields) and decrypted in :func:`read_token_cache` only. Neither
 the secret nor a token is ever logged.
 """
+import re
+
 import msal
 from cryptography.fernet import InvalidToken
 
@@ -28,6 +30,8 @@ ENCRYPTED_PREFIX = 'fernet:'
 # AuthInvalid codes (see engine/feedback.py): the key cannot decrypt the stored cache / the key itself is unusable
 TOKEN_KEY_MISMATCH = 'token_key'
 TOKEN_KEY_UNUSABLE = 'token_key_unusable'
+GUID = r'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'
+HOME_ACCOUNT_ID = re.compile(r'^(%s)\.(%s)$' % (GUID, GUID))  # MSAL's <oid>.<tid> (from client_info)
 
 
 # ---------------------------------------------------------------------- settings
@@ -390,8 +394,13 @@ def pinned_identity_text(account, me, oid, tid=None):
 
 
 def _pin(account):
+    """``(oid, tid)`` the account is pinned to; an account authorized before pins were kept is pinned by its tokens'
+    ``home_account_id`` (``<oid>.<tid>``) until its next authorization stores the pin."""
     account = account.sudo()  # manager-only fields; the caller's access to the account is established
-    return account.entra_object_id or None, account.entra_tenant_id or None
+    if account.entra_object_id:
+        return account.entra_object_id, account.entra_tenant_id
+    home = HOME_ACCOUNT_ID.match(account.home_account_id or '')
+    return (home.group(1).lower(), home.group(2).lower()) if home else (None, None)
 
 
 def _guid(value):

@@ -92,6 +92,16 @@ class TestAuthorization(MaildeskCase):
         self.authorize_account(account)  # the pinned identity itself, again
         self.assertEqual(account.state, 'authorized')
 
+    def test_authorized_before_the_pin_was_kept(self):
+        account = self.make_account(connected=False)
+        account._write_status({'entra_object_id': False, 'entra_tenant_id': False})  # as an earlier version left it
+        self.emulator.set_identity(account.email, oid='0badc0de-0000-4000-8000-000000000004')
+        with self.assertRaises(UserError):  # its tokens' home_account_id (<oid>.<tid>) stands for the pin
+            self.authorize_account(account)
+        self.emulator.set_identity(account.email)
+        self.authorize_account(account)
+        self.assertEqual(account.entra_object_id, account.sudo().home_account_id.split('.')[0], 'pinned now')
+
     def test_disconnect_keeps_the_pin_a_manager_forgets_it(self):
         owner = self.make_maildesk_user(self.env, 'md_pin_owner')
         manager = self.make_maildesk_user(self.env, 'md_pin_manager', manager=True)
