@@ -402,26 +402,37 @@ class TestFetchesInBrowser(MaildeskHttpCase):
         def switchable_confine(html, *args, **kwargs):
             return original_confine(html, *args, **kwargs) if confine['on'] else Markup(html or '')
 
+        browser_failure = None
         with patch.object(odoo_http.Application, '__call__', recording_call), \
                 patch.object(bodies, 'confine_urls', switchable_confine), \
                 patch.object(common, 'ChromeBrowser', FetchGuardBrowser):
-            self.browser_js('/odoo/maildesk', FETCH_JS % {'cases': json.dumps(cases), 'remote': REMOTE_HOST,
-                                                          'marker': PHASE_MARKER},
-                            ready='!!(odoo.__WOWL_DEBUG__ && odoo.__WOWL_DEBUG__.root)', login='admin', timeout=300)
-        inline_paths = bodies.inline_image_paths(by_index[0])
+            try:
+                self.browser_js('/odoo/maildesk', FETCH_JS % {'cases': json.dumps(cases), 'remote': REMOTE_HOST,
+                                                              'marker': PHASE_MARKER},
+                                ready='!!(odoo.__WOWL_DEBUG__ && odoo.__WOWL_DEBUG__.root)', login='admin',
+                                timeout=300)
+            except AssertionError as exc:  # the requests below say more: checked first
+                browser_failure = exc
+        self.check_requests(events, bodies.inline_image_paths(by_index[0]), len(payloads))
+        if browser_failure:
+            raise browser_failure
+
+    def check_requests(self, events, inline_paths, count):
+        """What Odoo and the remote server received, before and after the phase marker ("Show images")."""
         self.assertEqual(len(inline_paths), 1)
-        marker = next(i for i, event in enumerate(events) if event[0] == 'odoo' and event[1].startswith(PHASE_MARKER))
-        for phase, part in (('before the marker', events[:marker]), ('after the marker', events[marker + 1:])):
+        marker = next((i for i, (where, path) in enumerate(events) if where == 'odoo' and path.startswith(
+            PHASE_MARKER)), len(events))
+        for phase, part in (('before "Show images"', events[:marker]), ('after "Show images"', events[marker + 1:])):
             odoo_paths = [path.split('?')[0] for where, path in part if where == 'odoo']
-            self.assertFalse([path for path in odoo_paths if CANARY in path or path == '/web/session/logout'],
+            self.assertEqual([path for path in odoo_paths if CANARY in path or path == '/web/session/logout'], [],
                              'a body made the browser request Odoo (%s)' % phase)
-            self.assertFalse({path for path in odoo_paths if path.startswith('/web/content/')} - inline_paths,
+            self.assertEqual({path for path in odoo_paths if path.startswith('/web/content/')} - inline_paths, set(),
                              'only the inline image of the message is fetched from Odoo (%s)' % phase)
             self.assertIn(next(iter(inline_paths)), odoo_paths, 'the inline image loads (%s)' % phase)
-        self.assertFalse([path for where, path in events[:marker] if where == 'remote'],
+        self.assertEqual([path for where, path in events[:marker] if where == 'remote'], [],
                          'no remote image before "Show images"')
-        shown = {path for where, path in events[marker + 1:] if where == 'remote'}
-        self.assertEqual(shown, {'/remote/%d.png' % index for index in range(len(payloads))},
+        self.assertEqual({path for where, path in events[marker + 1:] if where == 'remote'},
+                         {'/remote/%d.png' % index for index in range(count)},
                          'after "Show images", every remote image loads')
 
 
