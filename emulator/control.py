@@ -376,6 +376,12 @@ def _route(app, req, path, m, data):
     if path == '/revoke' and m == 'POST':
         ident.revoke(data['user'], bool(data.get('access_tokens')))
         return {'ok': True}
+    if path == '/identity' and m == 'POST':
+        return ident.set_identity(_mbx(app, data['user']), oid=data.get('oid'), tid=data.get('tid'))
+    if path == '/identity' and m == 'DELETE':
+        for mbx in store.mailboxes:
+            ident.set_identity(mbx)
+        return {'ok': True}
     if path == '/consent' and m == 'POST':
         ident.consent = {'auto': data.get('auto'), 'user': data.get('user')}
         return ident.consent

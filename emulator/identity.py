@@ -184,14 +184,37 @@ class Identity:
         self.injections = []          # [{"scenario","count","user","grant_type","error"}]
         self.consented = {}           # user address -> Graph permissions consented to (incremental consent)
         self.counters = {'total': 0, 'by_user': {}, 'by_grant': {}}
+        self.seeded_oids = {}         # user address -> the oid it was seeded with (before set_identity)
+        self.tenant_of = {}           # user address -> another tenant id than TENANT_ID (set_identity)
 
     # -- helpers ----------------------------------------------------------------------------------------------
     @property
     def base(self):
         return self.app.base_url
 
+    def tid(self, mbx):
+        return self.tenant_of.get(mbx.address.lower(), TENANT_ID)
+
     def client_info(self, mbx):
-        return b64u(json.dumps({'uid': mbx.oid, 'utid': TENANT_ID}).encode())
+        return b64u(json.dumps({'uid': mbx.oid, 'utid': self.tid(mbx)}).encode())
+
+    def set_identity(self, mbx, oid=None, tid=None):
+        """Give the address another Entra identity, as when a user is deleted and another one created with the same
+        address, or the address belongs to a user of another tenant: a new ``oid`` (client_info ``uid``, id_token
+        ``oid`` and ``sub``, ``/me`` ``id``) and/or ``tid`` (client_info ``utid``, id_token ``tid``). None: back
+        to the seeded value. Tokens issued before keep working."""
+        key = mbx.address.lower()
+        store = self.app.store
+        with self.lock:
+            seeded = self.seeded_oids.setdefault(key, mbx.oid)
+            store.by_oid.pop(mbx.oid.lower(), None)
+            mbx.oid = (oid or seeded).lower()
+            store.by_oid[mbx.oid] = mbx
+            if tid:
+                self.tenant_of[key] = tid.lower()
+            else:
+                self.tenant_of.pop(key, None)
+        return {'user': mbx.address, 'oid': mbx.oid, 'tid': self.tid(mbx)}
 
     def mint_access_token(self, mbx, scopes, lifetime=None):
         token = 'EwBoA8l6BAAU' + secrets.token_urlsafe(48)
@@ -499,9 +522,10 @@ background:#fff;padding:32px;box-shadow:0 2px 6px rgba(0,0,0,.2)}button{padding:
             body['refresh_token'] = self.mint_refresh_token(mbx, granted or requested)  # §8.6: rotated on use
         if 'openid' in low:
             t = int(now())
-            claims = {'aud': CLIENT_ID, 'iss': '%s/%s/v2.0' % (self.base, TENANT_ID), 'iat': t, 'nbf': t,
+            tid = self.tid(mbx)
+            claims = {'aud': CLIENT_ID, 'iss': '%s/%s/v2.0' % (self.base, tid), 'iat': t, 'nbf': t,
                       'exp': t + 3600, 'name': mbx.name, 'oid': mbx.oid, 'preferred_username': mbx.address,
-                      'sub': b64u(hashlib.sha256(mbx.oid.encode()).digest())[:43], 'tid': TENANT_ID, 'ver': '2.0'}
+                      'sub': b64u(hashlib.sha256(mbx.oid.encode()).digest())[:43], 'tid': tid, 'ver': '2.0'}
             if nonce:
                 claims['nonce'] = nonce  # graph-api.md §9.4: echo the authorize nonce verbatim (sha256 hex)
             body['id_token'] = fake_jwt(claims)

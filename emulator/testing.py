@@ -97,11 +97,17 @@ class EmulatorHandle:
     def config(self, **values):
         return self.control('POST', '/config', values)
 
+    def set_identity(self, user, oid=None, tid=None):
+        """Another Entra identity (object id and/or tenant id) behind ``user``'s address; None: the seeded one."""
+        return self.control('POST', '/identity', {'user': user, 'oid': oid, 'tid': tid})
+
     def neutral(self, config=None):
         """Back to a neutral service between tests: no faults, token errors, auto-consent, consent grants, delta
-        quirks, mailbox switches or sends in flight, and the realism knobs as the emulator started (realistic
-        unless started with ``realistic=False`` - never "kind" by itself); then ``config`` applied."""
+        quirks, mailbox switches, changed identities or sends in flight, and the realism knobs as the emulator
+        started (realistic unless started with ``realistic=False`` - never "kind" by itself); then ``config``
+        applied."""
         self.control('POST', '/neutral', {})
+        self.control('DELETE', '/identity')
         if config is not None:
             self.control('POST', '/config', config)
 

@@ -3,15 +3,22 @@ file attachments are downloaded on demand.
 
 Sync stores metadata only. When a body is fetched for a reply alone in its conversation, its In-Reply-To /
 References are read too (one small GET), so it can join the thread Outlook lost (see :mod:`engine.threads`).
+
+A body never makes the reader's browser request anything from Odoo: :func:`confine_urls` keeps only the message's
+own inline images, ``data:`` images and remote ``http(s)`` images of other hosts (which the body frame's CSP loads
+only after "Show images"), when the body is stored and again each time it is shown.
 """
 import base64
 import logging
 import re
+from urllib.parse import urlsplit
 
+import lxml.html
 from markupsafe import Markup
 
 from odoo import fields
 from odoo.exceptions import UserError
+from odoo.http import request
 from odoo.tools.mail import html_sanitize
 
 from ..graph import errors, mail
@@ -21,6 +28,26 @@ _logger = logging.getLogger(__name__)
 
 CID_SRC = re.compile(r'''(src\s*=\s*["']?)cid:([^"'\s>]+)''', re.IGNORECASE)
 REPLY_SUBJECT = re.compile(r'^\s*(re|aw|sv|antw|fw|fwd|wg|tr)\s*:', re.I)
+INLINE_IMAGE_PATH = '/web/content/%d'
+# Attributes through which an element fetches something (or sends a request: ping, action...). Only <img src> and
+# <a>/<area> href survive confine_urls(), and only as it allows.
+URL_ATTRIBUTES = frozenset({
+    'src', 'srcset', 'href', 'xlink:href', 'background', 'poster', 'data', 'action', 'formaction', 'ping', 'lowsrc',
+    'dynsrc', 'longdesc', 'cite', 'codebase', 'archive', 'classid', 'manifest', 'icon', 'usemap', 'imagesrcset',
+    'profile', 'srcdoc',
+})
+# Elements that fetch (or navigate) by themselves: removed with their content.
+FETCHING_ELEMENTS = frozenset({
+    'link', 'meta', 'base', 'style', 'script', 'object', 'embed', 'iframe', 'frame', 'frameset', 'applet', 'portal',
+    'bgsound', 'form', 'input', 'isindex', 'template', 'noscript',
+})
+STYLE_FETCH = re.compile(r'url\s*\(|image-set|image\s*\(|@import|expression\s*\(|src\s*\(|\\', re.I)
+LINK_URL = re.compile(r'^(https?|mailto|tel):', re.I)
+DATA_IMAGE = re.compile(r'^data:image/(png|gif|jpe?g|webp|bmp);base64,', re.I)
+REMOTE_URL = re.compile(r'^https?://([^/?#\\]*)', re.I)
+HOST_NAME = re.compile(r'^[a-z0-9_-]+(\.[a-z0-9_-]+)*$')
+NUMERIC_LABEL = re.compile(r'^([0-9]+|0x[0-9a-f]*)$')  # WHATWG: a host ending in a number is an IPv4 address
+URL_SPACES = ''.join(chr(code) for code in range(0x21))  # browsers strip these around a URL (and tab/newline in it)
 
 
 def fetch_body(message):
@@ -40,7 +67,8 @@ def fetch_body(message):
         raise UserError(env._('This message no longer exists in Outlook. The next sync removes it.')) from None
     except errors.GraphError as exc:
         raise UserError(env._('Outlook did not return the message body: %(error)s', error=exc.message)) from None
-    stored.write({'body_html': sanitize_body(body), 'body_fetched_at': fields.Datetime.now()})
+    stored.write({'body_html': sanitize_body(body, inline_image_paths(stored), odoo_hosts(env)),
+                  'body_fetched_at': fields.Datetime.now()})
     if may_have_drifted(message):
         try:
             read_thread_headers(message, client)
@@ -48,16 +76,99 @@ def fetch_body(message):
             _logger.info('MailDesk message %s: thread headers not read (%s)', message.id, exc.__class__.__name__)
 
 
-def sanitize_body(body):
-    """Odoo's sanitizer, strict: no scripts, event handlers, javascript: URLs, forms or unsafe styles."""
+def sanitize_body(body, inline_paths=(), hosts=()):
+    """Odoo's sanitizer, strict (no scripts, event handlers, javascript: URLs, forms or unsafe styles), then
+    :func:`confine_urls`."""
     cleaned = html_sanitize(body, sanitize_tags=True, sanitize_attributes=True, sanitize_style=True,
                             sanitize_form=True, strip_style=False, strip_classes=True)
-    return Markup(cleaned or '')
+    return confine_urls(cleaned, inline_paths, hosts)
+
+
+def body_display(message):
+    """What the body frame shows: ``{'body_html', 'inline_images'}``, the stored body confined again (a body
+    stored before may hold anything) and the paths of its inline images, the only URLs its CSP allows before
+    "Show images"."""
+    paths = inline_image_paths(message)
+    return {'body_html': confine_urls(message.body_html, paths, odoo_hosts(message.env)),
+            'inline_images': sorted(paths)}
+
+
+def inline_image_paths(message):
+    return {INLINE_IMAGE_PATH % attachment.id for attachment in message.sudo().attachment_ids
+            if attachment.maildesk_content_id}
+
+
+def odoo_hosts(env):
+    """The names this Odoo answers to (``web.base.url``, the request's host): a body never points at them."""
+    urls = [env['ir.config_parameter'].sudo().get_param('web.base.url') or '']
+    if request:
+        urls.append('//%s' % request.httprequest.host)
+    return {(urlsplit(url).hostname or '').rstrip('.') for url in urls} - {''}
+
+
+def confine_urls(html, inline_paths=(), hosts=()):
+    """``html`` with no URL that makes the reader's browser fetch anything from Odoo, nor from a relative, local
+    or IP-literal address.
+
+    Kept: ``<img src>`` = one of ``inline_paths`` (this message's stored inline images), a ``data:`` image, an
+    unresolved ``cid:`` (inert), or a remote ``http(s)`` URL on a host name that is not in ``hosts`` nor
+    ``localhost`` (the frame's CSP loads it only after "Show images"); ``<a>``/``<area>`` ``href`` to http(s),
+    mailto: or tel: (followed on a click only, in a new tab). Every other URL attribute goes, and so do the
+    elements that fetch by themselves (``<link>``, ``<meta>``, ``<style>``, ``<object>``...) and any inline
+    style that could (``url()``, ``image-set``, ``@import``, escapes).
+    """
+    if not html:
+        return Markup('')
+    root = lxml.html.fragment_fromstring(str(html), create_parent='div')
+    for element in list(root.iter()):
+        if not isinstance(element.tag, str) or element is root:
+            continue
+        tag = element.tag.lower()
+        if tag in FETCHING_ELEMENTS:
+            element.drop_tree()
+            continue
+        for name, value in list(element.attrib.items()):
+            name = name.lower()
+            if name == 'style' and STYLE_FETCH.search(value):
+                del element.attrib[name]
+            elif name in URL_ATTRIBUTES:
+                url = _clean_url(value)
+                if _url_kept(tag, name, url, inline_paths, hosts):
+                    element.set(name, url)
+                else:
+                    del element.attrib[name]
+    return Markup(lxml.html.tostring(root, encoding='unicode')[len('<div>'):-len('</div>')])
+
+
+def _clean_url(value):
+    return re.sub(r'[\t\n\r]', '', value or '').strip(URL_SPACES)
+
+
+def _url_kept(tag, attribute, url, inline_paths, hosts):
+    if attribute == 'href' and tag in ('a', 'area'):
+        return bool(LINK_URL.match(url))
+    return attribute == 'src' and tag == 'img' and _image_allowed(url, inline_paths, hosts)
+
+
+def _image_allowed(url, inline_paths, hosts):
+    if url in inline_paths or DATA_IMAGE.match(url) or url.lower().startswith('cid:'):
+        return True
+    match = REMOTE_URL.match(url)
+    if not match:
+        return False  # relative (Odoo's origin), protocol-relative, another scheme, a malformed URL
+    authority = match.group(1).rsplit('@', 1)[-1]
+    host, _colon, port = authority.partition(':')
+    host = host.lower().rstrip('.')
+    if not HOST_NAME.match(host) or (port and not port.isdigit()):
+        return False  # an IPv6 literal, %-escapes, non-ASCII (IDNA-mapped by browsers), no host
+    if host in hosts or host == 'localhost' or host.endswith('.localhost'):
+        return False
+    return not NUMERIC_LABEL.match(host.rsplit('.', 1)[-1])
 
 
 def resolve_inline_images(message, client, body):
     """Store inline attachments as ``ir.attachment`` and point ``cid:`` sources at ``/web/content/<id>``."""
-    urls = {attachment.maildesk_content_id: '/web/content/%s' % attachment.id
+    urls = {attachment.maildesk_content_id: INLINE_IMAGE_PATH % attachment.id
             for attachment in store_attachments(message, client, inline=True)
             if attachment.maildesk_content_id}
 

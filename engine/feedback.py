@@ -54,6 +54,14 @@ KIND_HINTS = {
     'other': _lt('Microsoft refused the authorization: click "Authorize Outlook" to try again, and check the '
                  'settings in Settings > MailDesk if it keeps failing.'),
 }
+# Failures of MailDesk's own token key (engine/connection.py, engine/token_key.py): not Microsoft's words.
+TOKEN_KEY_HINTS = {
+    'token_key': _lt('The stored Microsoft sign-in of this mailbox cannot be decrypted with the token key this '
+                     'server uses (maildesk_token_key): restore the key it was encrypted with, or click '
+                     '"Authorize Outlook" to sign in again.'),
+    'token_key_unusable': _lt('MailDesk has no usable token key to encrypt the Microsoft sign-in with: set '
+                              'maildesk_token_key in the Odoo configuration (see SECURITY.md).'),
+}
 
 
 def failure_kind(exc):
@@ -66,6 +74,10 @@ def failure_kind(exc):
 def auth_error_text(env, exc):
     """A sentence for a sign-in failure (:class:`AuthInvalid` / :class:`AuthExpired`), with a hint on what to
     fix (AADSTS number first, then the kind) and Microsoft's own words."""
+    key_hint = TOKEN_KEY_HINTS.get(getattr(exc, 'code', None))
+    if key_hint:
+        text = env._('Administrator action needed: %(hint)s', hint=env._(key_hint))
+        return text if exc.code == 'token_key' else '%s\n%s' % (text, exc.message)
     codes = getattr(exc, 'error_codes', None) or []
     hint = next((AADSTS_HINTS[code] for code in codes if code in AADSTS_HINTS), None)
     kind = failure_kind(exc)

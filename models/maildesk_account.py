@@ -7,7 +7,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import consteq, misc
 
 from ..engine import connection, feedback, folder_tree, sync_run
-from ..graph.errors import AuthInvalid, FlowMismatch, GraphError, Transient
+from ..graph.errors import AuthInvalid, Transient
 
 _logger = logging.getLogger(__name__)
 
@@ -75,9 +75,16 @@ class MaildeskAccount(models.Model):
                                       help='Why MailDesk does not synchronize this mailbox right now.')
     is_oauth_configured = fields.Boolean(compute='_compute_is_oauth_configured')
 
-    # Secrets: MSAL's serialized token cache (access + refresh tokens). System administrators only.
+    # Secrets: MSAL's serialized token cache (access + refresh tokens), encrypted with the token key (not in the
+    # database, see engine/token_key.py). System administrators only.
     token_cache = fields.Text(groups='base.group_system', copy=False)
     home_account_id = fields.Char(groups='base.group_system', copy=False)
+    # The Entra identity (object id + tenant id) of the first authorization: another one is refused, even with the
+    # same address. Kept by Disconnect; a manager forgets it (action_forget_identity).
+    entra_object_id = fields.Char('Microsoft Object ID', readonly=True, copy=False,
+                                  groups='maildesk.group_maildesk_manager')
+    entra_tenant_id = fields.Char('Microsoft Tenant ID', readonly=True, copy=False,
+                                  groups='maildesk.group_maildesk_manager')
 
     folder_ids = fields.One2many('maildesk.folder', 'account_id', string='Folders')
     # Mail servers are administrators' records (system-only ACLs): so are these lists.
@@ -324,6 +331,17 @@ class MaildeskAccount(models.Model):
             account.message_post(body=_('Disconnected: the tokens of this mailbox were removed.'))
         return True
 
+    def action_forget_identity(self):
+        """Manager only: Disconnect and forget the pinned Entra identity; the next authorization pins anew."""
+        if not (self.env.su or self.env.user.has_group('maildesk.group_maildesk_manager')):
+            raise AccessError(_('Only a MailDesk manager can forget the Microsoft identity of a mailbox.'))
+        self.action_disconnect()
+        self._write_status({'entra_object_id': False, 'entra_tenant_id': False})
+        for account in self:
+            account.message_post(body=_('Microsoft identity forgotten by %(user)s: the next authorization ties the '
+                                        'mailbox to the Microsoft account that signs in.', user=self.env.user.name))
+        return True
+
     def _check_can_authorize(self):
         """Only the owner (or a MailDesk manager) binds Microsoft credentials to an account."""
         self.check_access('write')
@@ -376,8 +394,8 @@ class MaildeskAccount(models.Model):
         return account
 
     def _finish_authorization(self, flow, params):
-        """Redeem the callback for tokens, check who signed in (:meth:`_check_signed_in`), then store the tokens
-        and the signed-in identity.
+        """Redeem the callback for tokens, check who signed in (:meth:`_check_signed_in`, the pinned Entra
+        identity), then store the tokens and the signed-in identity (pinned at the first authorization).
 
         Nothing is stored unless every check passes.
 
@@ -385,48 +403,27 @@ class MaildeskAccount(models.Model):
         """
         self.ensure_one()
         self._check_can_authorize()
-        try:
-            app, result, me = connection.finish_sign_in(self, flow, params)
-        except FlowMismatch:
-            raise UserError(_('The Microsoft sign-in response does not match the sign-in MailDesk started. '
-                              'Nothing was saved: click "Authorize Outlook" again.')) from None
-        except AuthInvalid as exc:
-            raise UserError(feedback.auth_error_text(self.env, exc)) from None
-        except (Transient, GraphError) as exc:
-            raise UserError(_('Microsoft could not complete the sign-in (%(reason)s). Nothing was saved: '
-                              'try again in a moment.', reason=exc.message)) from None
+        app, result, me = connection.finish_sign_in(self, flow, params)
+        pin = connection.identity_pin(self, result, me)  # the pinned Entra identity, else its first sign-in
         signed_in = self._check_signed_in(me, username=result.get('username'))
         connection.store_tokens(self, app, result)
-        self._write_status({'state': 'authorized', 'authorized_at': fields.Datetime.now(), 'auth_failure_count': 0,
-                            'throttled_until': False, 'last_error': False, 'signed_in_email': signed_in})
+        self._write_status(dict(pin, state='authorized', authorized_at=fields.Datetime.now(), auth_failure_count=0,
+                                throttled_until=False, last_error=False, signed_in_email=signed_in))
         self._update_connection_state()
         self.message_post(body=_('Authorized by %(user)s as %(email)s.', user=self.env.user.name, email=self.email))
 
     def _check_signed_in(self, me, username=None):
-        """Refuse tokens of another Microsoft user: Graph ``/me`` must be this account's signed-in identity.
+        """Refuse tokens of another Microsoft user: the one check of sign-in, incoming server Test & Confirm and
+        outgoing server Test Connection (:func:`engine.connection.check_signed_in`: the signed-in address, then
+        the pinned Entra object).
 
-        The one check of sign-in, incoming server Test & Confirm and outgoing server Test Connection. The
-        identity is ``signed_in_email``; while it is empty (not signed in yet, or authorized before it was kept)
-        it is the mailbox address, which is what it is for a personal mailbox.
-
-        :param dict me: Graph ``/me`` (``mail``, ``userPrincipalName``)
+        :param dict me: Graph ``/me`` (``id``, ``mail``, ``userPrincipalName``)
         :param username: the id_token's name, at sign-in
         :return: the matching name, as Microsoft spells it
         :raises UserError: naming who signed in and who was expected
         """
         self.ensure_one()
-        expected = (self.signed_in_email or self.email or '').strip()
-        names = [name.strip() for name in (me.get('mail'), me.get('userPrincipalName'), username)
-                 if isinstance(name, str) and name.strip()]
-        match = next((name for name in names if expected and name.lower() == expected.lower()), None)
-        if match:
-            return match
-        raise UserError(_(
-            'You signed in at Microsoft as %(signed_in)s, but this account is for %(expected)s. Nothing was '
-            'saved. Click "Authorize Outlook" again and sign in with %(expected)s (use "Sign in with another '
-            'account" at Microsoft if needed).',
-            signed_in=', '.join(sorted({name.lower() for name in names})) or _('an unknown user'),
-            expected=expected))
+        return connection.check_signed_in(self, me, username)
 
     # ------------------------------------------------------------------ sync and compose (engine entry points)
 

@@ -16,7 +16,7 @@ from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from ..engine import feedback
+from ..engine import bodies, feedback
 from ..graph import errors
 from .maildesk_folder import ROLE_ORDER
 
@@ -325,9 +325,9 @@ class MaildeskInbox(models.AbstractModel):
                  for att in message.sudo().attachment_ids if not att.maildesk_content_id]
         return dict(
             self._message_row(message),
+            **bodies.body_display(message),  # body_html, inline_images: all the frame loads before "Show images"
             cc=message.cc_recipients or '',
             to_all=message.to_recipients or '',
-            body_html=message.body_html or '',
             body_error=body_error,
             attachments=files,
             attachments_missing=message.has_attachments and not files,
@@ -336,6 +336,13 @@ class MaildeskInbox(models.AbstractModel):
             logged_to=self._logged_to(message),
             thread=self._thread_rows(message),
         )
+
+    @api.model
+    def maildesk_body_frame(self, message_id):
+        """The message form's body frame: the stored body as the reading pane shows it and its inline image URLs
+        (nothing fetched, nothing marked read)."""
+        message = self.env['maildesk.message'].search([('id', '=', int(message_id))])
+        return bodies.body_display(message) if message else {'body_html': '', 'inline_images': []}
 
     @api.model
     def _ensure_body(self, message):

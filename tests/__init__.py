@@ -21,5 +21,6 @@ from . import test_send_log_record
 from . import test_sync_delta
 from . import test_sync_faults
 from . import test_sync_workers
+from . import test_token_encryption
 from . import test_writeback
 from . import test_sync_real_graph

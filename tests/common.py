@@ -4,6 +4,7 @@ Everything runs for real: the emulator is a subprocess speaking HTTPS on 127.0.0
 loopback requests through), and MSAL, the Graph client, URL building and error mapping all run unmocked.
 """
 import contextlib
+import json
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -12,11 +13,17 @@ from odoo import SUPERUSER_ID, api
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 from odoo.addons.maildesk.emulator.testing import start_emulator
+from odoo.addons.maildesk.engine import connection
 from odoo.addons.maildesk.graph.errors import GraphError
 
 MAILDESK_SETTINGS = ('maildesk.client_id', 'maildesk.client_secret', 'maildesk.tenant', 'maildesk.cloud',
                      'maildesk.authority_url', 'maildesk.graph_url', 'maildesk.ca_bundle',
                      'maildesk.permission_level')
+
+
+def stored_token_cache(account):
+    """The account's MSAL token cache as a dict, decrypted (it is stored encrypted), ``{}`` when there is none."""
+    return json.loads(connection.read_token_cache(account) or '{}')
 
 
 def emulator_settings(emulator, **overrides):

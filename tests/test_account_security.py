@@ -5,7 +5,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import tagged
 from odoo.tests.common import JsonRpcException
 
-from .common import MaildeskHttpCase
+from .common import MaildeskHttpCase, stored_token_cache
 
 TOKEN_FIELDS = ('token_cache', 'home_account_id')
 
@@ -41,7 +41,7 @@ class TestAccountSecurity(MaildeskHttpCase):
         logging.getLogger().addHandler(self.logs)
         self.addCleanup(logging.getLogger().removeHandler, self.logs)
         self.account = self.make_account(user=self.user, connected=False, sender_name='Sales')
-        cache = json.loads(self.account.sudo().token_cache)
+        cache = stored_token_cache(self.account)
         self.secrets = [self.emulator.client_secret] + [
             entry['secret'] for kind in ('AccessToken', 'RefreshToken', 'IdToken')
             for entry in cache.get(kind, {}).values()]
@@ -146,7 +146,7 @@ class TestAccountSecurity(MaildeskHttpCase):
         self.assertEqual(self.authorize_over_http(self.account).status_code, 303)
         self.account.invalidate_recordset()
         self.assertEqual(self.account.state, 'authorized')
-        cache = json.loads(self.account.sudo().token_cache)
+        cache = stored_token_cache(self.account)
         self.secrets += [entry['secret'] for kind in ('AccessToken', 'RefreshToken')
                          for entry in cache.get(kind, {}).values()]
         self.account._graph_client().me()

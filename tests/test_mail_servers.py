@@ -6,7 +6,9 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
-from .common import MaildeskCase, MaildeskHttpCase
+from odoo.addons.maildesk.engine import connection
+
+from .common import MaildeskCase, MaildeskHttpCase, stored_token_cache
 
 
 def use_tokens_of(account, other):
@@ -204,11 +206,11 @@ class TestOutgoingServer(SentItemsMixin, MaildeskCase):
     def test_test_connection_checks_mail_send(self):
         # Microsoft granted the other scopes but not Mail.Send (e.g. removed from the app registration); Entra
         # writes granted scopes in its short form (Mail.Send), a full URL form is possible too
-        cache = json.loads(self.account.sudo().token_cache)
+        cache = stored_token_cache(self.account)
         for entry in cache['AccessToken'].values():
             entry['target'] = ' '.join(s for s in entry['target'].split()
                                        if s.rsplit('/', 1)[-1].lower() != 'mail.send')
-        self.account.sudo().token_cache = json.dumps(cache)
+        connection.write_token_cache(self.account, json.dumps(cache))
         with self.assertRaises(UserError) as caught:
             self.server.test_smtp_connection()
         self.assertIn('Mail.Send permission was not granted', str(caught.exception))

@@ -1,4 +1,3 @@
-import json
 from urllib.parse import parse_qsl, urlsplit
 
 from odoo.exceptions import AccessError, UserError
@@ -7,12 +6,12 @@ from odoo.tests.common import ChromeBrowser
 
 from odoo.addons.maildesk.graph.errors import AuthInvalid
 
-from .common import MaildeskCase, MaildeskHttpCase, html_form
+from .common import MaildeskCase, MaildeskHttpCase, html_form, stored_token_cache
 
 
 def refresh_tokens(account):
     """Refresh-token secrets in the account's stored MSAL cache."""
-    cache = json.loads(account.sudo().token_cache or '{}')
+    cache = stored_token_cache(account)
     return {entry['secret'] for entry in cache.get('RefreshToken', {}).values()}
 
 
@@ -70,6 +69,65 @@ class TestAuthorization(MaildeskCase):
         self.assertEqual(account._check_signed_in({'mail': 'BOB@contoso.test'}), 'BOB@contoso.test')
         with self.assertRaises(UserError):
             account._check_signed_in({'mail': 'ann.lee@contoso.test'})
+
+    def test_first_authorization_pins_the_entra_identity(self):
+        account = self.make_account(connected=False)
+        oid, tid = account._graph_client().me()['id'], self.emulator.info['tenant_id']
+        self.assertEqual((account.entra_object_id, account.entra_tenant_id), (oid, tid))
+        self.assertEqual(account.sudo().home_account_id, '%s.%s' % (oid, tid), "MSAL's <oid>.<tid>")
+        stored = account.sudo().token_cache
+        # the same address, another Entra identity (the user recreated, or of another tenant): refused
+        for changed in ({'oid': '0badc0de-0000-4000-8000-000000000001'},
+                        {'tid': '0badc0de-0000-4000-8000-00000000aaaa'}):
+            self.emulator.set_identity(account.email, **changed)
+            with self.assertRaises(UserError) as caught:
+                self.authorize_account(account)
+            self.assertIn('not the Microsoft account this mailbox was first authorized with', str(caught.exception))
+            self.assertIn(oid, str(caught.exception))
+            self.assertIn('Forget the Microsoft identity', str(caught.exception))
+            account.invalidate_recordset()
+            self.assertEqual((account.sudo().token_cache, account.entra_object_id, account.entra_tenant_id),
+                             (stored, oid, tid), 'nothing stored')
+            self.emulator.set_identity(account.email)
+        self.authorize_account(account)  # the pinned identity itself, again
+        self.assertEqual(account.state, 'authorized')
+
+    def test_authorized_before_the_pin_was_kept(self):
+        account = self.make_account(connected=False)
+        account._write_status({'entra_object_id': False, 'entra_tenant_id': False})  # as an earlier version left it
+        self.emulator.set_identity(account.email, oid='0badc0de-0000-4000-8000-000000000004')
+        with self.assertRaises(UserError):  # its tokens' home_account_id (<oid>.<tid>) stands for the pin
+            self.authorize_account(account)
+        self.emulator.set_identity(account.email)
+        self.authorize_account(account)
+        self.assertEqual(account.entra_object_id, account.sudo().home_account_id.split('.')[0], 'pinned now')
+
+    def test_disconnect_keeps_the_pin_a_manager_forgets_it(self):
+        owner = self.make_maildesk_user(self.env, 'md_pin_owner')
+        manager = self.make_maildesk_user(self.env, 'md_pin_manager', manager=True)
+        account = self.make_account(connected=False, user=owner)
+        oid = account.sudo().entra_object_id
+        account.action_disconnect()
+        self.assertEqual((account.state, account.sudo().entra_object_id), ('not_authorized', oid))
+        new_oid = '0badc0de-0000-4000-8000-000000000002'
+        self.emulator.set_identity(account.email, oid=new_oid)
+        with self.assertRaises(UserError):
+            self.authorize_account(account)
+        with self.assertRaises(AccessError):
+            account.action_forget_identity()  # the owner is no manager
+        account.with_user(manager).action_forget_identity()
+        self.assertFalse(account.sudo().entra_object_id)
+        self.authorize_account(account)
+        self.assertEqual((account.state, account.sudo().entra_object_id), ('authorized', new_oid), 'pinned anew')
+
+    def test_incoming_server_checks_the_pinned_object(self):
+        account = self.make_account(connected=False)
+        server = self.make_incoming_server(account, confirm=False)
+        self.emulator.set_identity(account.email, oid='0badc0de-0000-4000-8000-000000000003')
+        with self.assertRaises(UserError) as caught:  # the stored token now answers for another object
+            server.button_confirm_login()
+        self.assertIn('object 0badc0de-0000-4000-8000-000000000003', str(caught.exception))
+        self.assertEqual(server.state, 'draft')
 
     def test_oauth_not_configured(self):
         account = self.make_account(authorized=False, connected=False)

@@ -9,7 +9,7 @@ from odoo import fields
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
-from .common import MaildeskHttpCase
+from .common import MaildeskHttpCase, stored_token_cache
 from .reliability_common import LogCapture
 from .security_secrets import record_secrets
 
@@ -52,7 +52,7 @@ class TestSecurityAccess(MaildeskHttpCase):
     def setUp(self):
         super().setUp()
         self.authorize_account(self.account)  # real tokens in the owner's account (to look for everywhere)
-        cache = json.loads(self.account.sudo().token_cache)
+        cache = stored_token_cache(self.account)
         self.secrets = [self.emulator.client_secret] + [
             entry['secret'] for kind in ('AccessToken', 'RefreshToken', 'IdToken')
             for entry in cache.get(kind, {}).values()]

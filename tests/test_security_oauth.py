@@ -4,12 +4,11 @@ open-redirect attempts through the routes, and one user's callback delivered in 
 Each refused attempt must store nothing (no token, no status change) and must not even reach Microsoft's token
 endpoint, unless the refusal *is* Microsoft's (a replayed or misdirected code).
 """
-import json
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from odoo.tests import tagged
 
-from .common import MaildeskHttpCase
+from .common import MaildeskHttpCase, stored_token_cache
 from .reliability_common import LogCapture
 from .security_secrets import record_secrets
 
@@ -39,7 +38,7 @@ class TestSecurityOAuth(MaildeskHttpCase):
     def tearDown(self):
         text = self.logs.text()
         for account in (self.account_a, self.account_b):
-            cache = json.loads(account.sudo().token_cache or '{}')
+            cache = stored_token_cache(account)
             self.secrets += [entry['secret'] for kind in ('AccessToken', 'RefreshToken', 'IdToken')
                              for entry in cache.get(kind, {}).values()]
         record_secrets(self.secrets)
@@ -191,6 +190,25 @@ class TestSecurityOAuth(MaildeskHttpCase):
         self.assertEqual(done.status_code, 303)
         self.assertNoForeignLocation(done)
         self.assertTrue(done.headers['Location'].endswith('/odoo/maildesk-accounts/%d' % self.account_a.id))
+
+    # ------------------------------------------------------------------ another identity behind the address
+
+    def test_another_identity_behind_the_address_stores_nothing(self):
+        self.use(self.browser(self.alice))
+        self.assertEqual(self.deliver_callback(self.consent(self.start(self.account_a), self.account_a)).status_code,
+                         303)
+        self.account_a.invalidate_recordset()
+        stored_fields = ['token_cache', 'home_account_id', 'entra_object_id', 'entra_tenant_id']
+        pinned = self.account_a.sudo().read(stored_fields)[0]
+        self.assertTrue(pinned['entra_object_id'] and pinned['entra_tenant_id'])
+        # the address is given to another Entra user (same mail, same preferred_username): Microsoft's answer is
+        # genuine, the state valid, the address right, and still nothing is stored
+        self.emulator.set_identity(self.account_a.email, oid='0badc0de-0000-4000-8000-00000000000b')
+        refused = self.deliver_callback(self.consent(self.start(self.account_a), self.account_a))
+        self.assertEqual(refused.status_code, 400, refused.text[:300])
+        self.assertIn('not the Microsoft account this mailbox was first authorized with', refused.text)
+        self.account_a.invalidate_recordset()
+        self.assertEqual(self.account_a.sudo().read(stored_fields)[0], pinned)
 
     # ------------------------------------------------------------------ another user's callback
 

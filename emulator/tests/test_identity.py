@@ -265,3 +265,27 @@ def test_token_endpoint_faults_reach_msal(emu):
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.post(emu.authority + '/oauth2/v2.0/token', data={}, verify=emu.ca_bundle)
     assert 'access_token' in make_app(emu).acquire_token_by_refresh_token(rt, SCOPES)
+
+
+def test_another_identity_behind_the_same_address(emu):
+    """/_emulator/identity: the same address, another Entra object id and tenant (a recreated user, another
+    tenant): client_info, the id_token and /me all say so; neutral() restores the seeded identity."""
+    def sign_in():
+        app, flow, params = signed_in(emu, user=emu.users[0])
+        result = app.acquire_token_by_auth_code_flow(flow, params)
+        me = requests.get(emu.graph_url + '/me', headers={'Authorization': 'Bearer ' + result['access_token']},
+                          verify=emu.ca_bundle).json()
+        return result['id_token_claims'], app.get_accounts()[0]['home_account_id'], me
+
+    claims, home, me = sign_in()
+    seeded = (claims['oid'], claims['tid'])
+    assert home == '%s.%s' % seeded and me['id'] == claims['oid']
+    new_oid, new_tid = '0badc0de-0000-4000-8000-000000000001', '0badc0de-0000-4000-8000-0000000000aa'
+    assert emu.set_identity(emu.users[0], oid=new_oid, tid=new_tid) == {
+        'user': emu.users[0], 'oid': new_oid, 'tid': new_tid}
+    claims, home, me = sign_in()
+    assert (claims['oid'], claims['tid'], claims['preferred_username']) == (new_oid, new_tid, emu.users[0])
+    assert home == '%s.%s' % (new_oid, new_tid) and me['id'] == new_oid and me['mail'] == emu.users[0]
+    emu.neutral()
+    claims, home, _me = sign_in()
+    assert (claims['oid'], claims['tid']) == seeded

@@ -2,15 +2,19 @@ import { Component, onWillUpdateProps, useRef, useState } from "@odoo/owl";
 import { browser } from "@web/core/browser/browser";
 
 const REMOTE_IMAGE = /<img\b[^>]*\bsrc\s*=\s*["']?\s*(https?:)?\/\//i;
+const INLINE_IMAGE = /^\/web\/content\/\d+$/; // the stored inline images' URLs (engine/bodies.py)
 
 /**
- * The body, already sanitized server-side, in a sandboxed iframe: `sandbox="allow-same-origin"`
- * (no scripts, forms, popups or top navigation) and a CSP that blocks remote content until the
- * user asks for images. Same origin only lets us size the frame and open links in a new tab.
+ * The body, already sanitized and confined server-side (engine/bodies.py: no URL of Odoo's origin but
+ * the message's inline images), in a sandboxed iframe: `sandbox="allow-same-origin"` (no scripts,
+ * forms, popups or top navigation) and a CSP under which the frame fetches nothing but the exact URLs
+ * of the message's inline images (`images`) until the user asks for images; then remote http(s)
+ * images too. `data:` images are allowed: they are no request. Same origin only lets us size the
+ * frame and open links in a new tab.
  */
 export class BodyFrame extends Component {
     static template = "maildesk.BodyFrame";
-    static props = { html: String, messageId: Number };
+    static props = { html: String, messageId: Number, images: { type: Array, optional: true } };
 
     setup() {
         this.iframe = useRef("iframe");
@@ -26,11 +30,24 @@ export class BodyFrame extends Component {
         return REMOTE_IMAGE.test(this.props.html);
     }
 
+    /** CSP source expressions: the full URL of each inline image (not 'self', which is all of Odoo). */
+    get inlineImageSources() {
+        const origin = browser.location.origin;
+        return (this.props.images || []).filter((path) => INLINE_IMAGE.test(path)).map((path) => origin + path);
+    }
+
+    get csp() {
+        const images = [...this.inlineImageSources, "data:"];
+        if (this.state.showImages) {
+            images.push("https:", "http:");
+        }
+        return `default-src 'none'; img-src ${images.join(" ")}; style-src 'unsafe-inline'; font-src data:; form-action 'none'; base-uri 'none'`;
+    }
+
     get srcdoc() {
-        // 'self': inline images are stored attachments (/web/content/<id>)
-        const images = this.state.showImages ? "'self' data: https: http:" : "'self' data:";
         return `<!DOCTYPE html><html><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${images}; style-src 'unsafe-inline'; font-src data:">
+<meta http-equiv="Content-Security-Policy" content="${this.csp}">
+<meta http-equiv="x-dns-prefetch-control" content="off">
 <style>
 body { margin: 0; padding: 1rem; font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
        font-size: 14px; line-height: 1.5; color: #212529; overflow-wrap: anywhere; }
