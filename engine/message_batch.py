@@ -344,3 +344,17 @@ def _differs(stored, new, key):
     if stored is None or stored == '':
         stored = False
     return stored != new
+
+
+def mark_system_mail(env, account_id, message_ids):
+    """Mark the stored copies of mail Odoo sent through the mailbox (``maildesk.system.mail``) ``is_system_mail``.
+
+    For copies a sync stored before the note was committed: under the mailbox's batch lock, so a page being
+    written either committed before (marked here) or reads the note after (marked by the batch).
+    """
+    env.cr.execute('SELECT pg_advisory_xact_lock(%s, %s)', [UPSERT_LOCK, account_id])
+    env.cr.execute("""
+        UPDATE maildesk_message SET is_system_mail = TRUE
+         WHERE account_id = %s AND internet_message_id = ANY(%s) AND is_system_mail IS NOT TRUE
+    """, [account_id, list(message_ids)])
+    env['maildesk.message'].invalidate_model(['is_system_mail'])

@@ -3,7 +3,7 @@ import logging
 from email.message import Message
 from email.utils import formataddr, getaddresses, make_msgid
 
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
@@ -217,10 +217,8 @@ class IrMailServer(models.Model):
                 server=self.display_name, reason=reason)) from None
 
     def _maildesk_note_system_mail(self, account, message):
-        """Note the Message-ID in its own committed transaction before the mail leaves: the sync may store
-        Outlook's Sent Items copy before this transaction commits, and must already know it is Odoo's mail."""
-        with self.env.registry.cursor() as cr:
-            api.Environment(cr, SUPERUSER_ID, {})['maildesk.system.mail']._record(account.id, message['Message-Id'])
+        """Note the Message-ID as Odoo's own mail before it leaves: the sync hides its Outlook copies from users."""
+        self.env['maildesk.system.mail'].sudo()._record(account.id, message['Message-Id'])
 
     def _maildesk_test_connection(self):
         """Test Connection: a token for the account, ``/me`` answers for its address, and Mail.Send is granted."""
