@@ -141,7 +141,8 @@ def check_linked_attachments(env, commands):
             linked.add(command[1])
         elif command[0] == Command.SET:
             linked.update(command[2] or ())
-    env['ir.attachment'].browse(sorted(int(att_id) for att_id in linked)).check_access('read')
+    # ir.attachment's own check (its record's access; a file of no record: its creator's), not only its ACL
+    env['ir.attachment'].browse(sorted(int(att_id) for att_id in linked)).check('read')
 
 
 def _differs(account, name, value):

@@ -483,6 +483,7 @@ class MaildeskAccount(models.Model):
     def action_open_inbox(self):
         """Smart button: this mailbox in the inbox."""
         self.ensure_one()
+        self.check_access('read')
         return {'type': 'ir.actions.client', 'tag': 'maildesk.inbox', 'name': _('Inbox'),
                 'params': {'account_id': self.id}}
 

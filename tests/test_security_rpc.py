@@ -159,25 +159,25 @@ class TestSecurityRpc(MaildeskCase):
         self.env.flush_all()
         uid = user.id
         message = self.env['maildesk.message']
-        others = 'account_id IN (SELECT id FROM maildesk_account WHERE user_id != %s)' % uid
+        others = f'account_id IN (SELECT id FROM maildesk_account WHERE user_id != {uid})'
         triage = sorted(TRIAGE_COLUMNS) if user == self.roles['shared'] else []
+        tag_rel = message._fields['tag_ids']
         tables = {
-            'maildesk_account': 'user_id != %s' % uid,
+            'maildesk_account': f'user_id != {uid}',
             'maildesk_account_shared_user_rel': others,
             'maildesk_account_send_user_rel': others,
             'maildesk_folder': others,
             'maildesk_message': others,
-            message._fields['tag_ids'].relation: '%s IN (SELECT id FROM maildesk_tag WHERE user_id != %s)' % (
-                message._fields['tag_ids'].column2, uid),
+            tag_rel.relation: f'{tag_rel.column2} IN (SELECT id FROM maildesk_tag WHERE user_id != {uid})',
             message._fields['attachment_ids'].relation: 'TRUE',
-            'maildesk_tag': 'user_id != %s' % uid,
-            'maildesk_draft': 'user_id != %s' % uid,
+            'maildesk_tag': f'user_id != {uid}',
+            'maildesk_draft': f'user_id != {uid}',
             'maildesk_system_mail': 'TRUE',
-            'ir_attachment': "res_model LIKE 'maildesk.%%' AND create_uid != %s" % uid,
+            'ir_attachment': f"res_model LIKE 'maildesk.%%' AND create_uid != {uid}",
             'ir_config_parameter': "key LIKE 'maildesk.%%'",
             'fetchmail_server': 'TRUE',
             'ir_mail_server': 'TRUE',
-            'res_groups_users_rel': 'uid = %s' % uid,
+            'res_groups_users_rel': f'uid = {uid}',
         }
         digests = {}
         for table, where in tables.items():
