@@ -114,7 +114,8 @@ class TestSecurityRpc(MaildeskCase):
     def write_vals(self, model):
         """What an attacker would write on the target record."""
         return {
-            'maildesk.account': {'user_id': self.current_user.id},  # take it over
+            # (a take-over, {'user_id': ...}, meets the server-bound lock first: test_security_roles covers it)
+            'maildesk.account': {'sender_name': 'Spoofed', 'signature': '<p>Spoofed</p>'},
             'maildesk.folder': {'sync_enabled': True},
             'maildesk.message': {'subject': 'probe', 'attachment_ids': [Command.link(self.attachment.id)]},
             'maildesk.tag': {'name': 'probe'},
@@ -196,7 +197,7 @@ class TestSecurityRpc(MaildeskCase):
     # ------------------------------------------------------------------ the test
 
     def check_role(self, role):
-        user = self.current_user = self.roles[role]
+        user = self.roles[role]
         methods = maildesk_methods(self.env)
         outcomes, problems, harmless = {'refused': 0, 'harmless': 0}, [], []
         for model, name in methods:
