@@ -65,10 +65,10 @@ def compute_account_permissions(accounts):
     """``can_manage`` (owner or MailDesk manager) and ``address_locked`` (server-bound, not a system administrator)."""
     env = accounts.env
     manager = is_manager(env)
-    locked = accounts.browse() if is_system(env) else bound_accounts(accounts.filtered('id'))
+    locked = accounts.browse() if is_system(env) else bound_accounts(accounts._origin)
     for account in accounts:
         account.can_manage = manager or account.user_id == env.user
-        account.address_locked = account in locked
+        account.address_locked = account._origin in locked
 
 
 def check_can_authorize(accounts):

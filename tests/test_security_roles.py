@@ -176,6 +176,7 @@ class TestSecurityRoles(RolesCase):
     def test_system_mail_copies_are_for_system_administrators(self):
         """Point 2: Outlook's copies of Odoo's own mail are flagged by the sync and hidden from MailDesk users."""
         self.make_incoming_server(self.account)
+        (self.inbox | self.sent | self.trash).unlink()  # Outlook's own folders instead of the fixture's
         self.account.with_user(self.owner).action_fetch_folders()
         self.account.folder_ids.filtered(lambda f: f.role == 'sentitems').sync_enabled = True
         server = self.make_outgoing_server(self.account, test=False)
