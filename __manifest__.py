@@ -1,6 +1,6 @@
 {
     'name': 'MailDesk',
-    'version': '18.0.1.0.0',
+    'version': '18.0.1.1.0',
     'summary': 'Outlook.com and Microsoft 365 mailboxes inside Odoo, through Microsoft Graph',
     'category': 'Productivity/Discuss',
     'author': 'MailDesk',

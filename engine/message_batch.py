@@ -22,9 +22,10 @@ SYNCED_COLUMNS = (
     'modified_at', 'change_key', 'body_preview', 'importance', 'is_read', 'is_draft', 'flag_status', 'categories',
     'has_attachments',
 )
-BOOLEAN_COLUMNS = frozenset({'is_read', 'is_draft', 'has_attachments', 'active', 'is_local'})
+BOOLEAN_COLUMNS = frozenset({'is_read', 'is_draft', 'has_attachments', 'active', 'is_local', 'is_system_mail'})
 RECIPIENT_COLUMNS = ('to_recipients', 'cc_recipients', 'bcc_recipients')
-ROW_COLUMNS = 'id, graph_id, folder_id, active, is_local, seen_round, thread_key, ' + ', '.join(SYNCED_COLUMNS)
+ROW_COLUMNS = ('id, graph_id, folder_id, active, is_local, is_system_mail, seen_round, thread_key, '
+               + ', '.join(SYNCED_COLUMNS))
 # Advisory lock (UPSERT_LOCK, account id): one mailbox's page writes run one at a time across workers, so two
 # workers never insert the same message or lock rows in opposite orders.
 UPSERT_LOCK = 0x4D44_0100
@@ -36,7 +37,9 @@ class MessageBatch:
     ``@removed`` only soft-removes a row still in ``folder`` (a move's destination may already have claimed it);
     an item older than the stored version (``modified_at``) is a stale replay and ignored; malformed items are
     skipped and counted, never fatal; no partner is ever created. Outlook's copy of a message sent from MailDesk
-    replaces its local entry (same row), found by immutable id or by Message-ID: never two.
+    replaces its local entry (same row), found by immutable id or by Message-ID: never two. A copy of mail Odoo
+    sent through an outgoing server of the mailbox (its Message-ID noted in ``maildesk.system.mail``) is stored
+    ``is_system_mail``: only system administrators read it.
     """
 
     def __init__(self, folder):
@@ -49,6 +52,7 @@ class MessageBatch:
         self.updates = {}          # row id -> changed columns
         self.partner_updates = {}  # row id -> recipient partner ids
         self.batch_ids = []        # rows of the page's (non-removed) items, for thread linking
+        self.system_mail = set()   # Message-IDs of the page that Odoo itself sent through this mailbox
 
     def apply(self, delta, moved=None):
         """Store one page, given as :func:`graph.mail.delta_values` of its items.
@@ -66,6 +70,7 @@ class MessageBatch:
         if latest or moved:
             existing = self._existing_rows(list(latest) + list(moved))
             self.partners = self._partners_by_email([*latest.values(), *(values for _f, values in moved.values())])
+            self.system_mail = self._system_mail({**latest, **{gid: v for gid, (_f, v) in moved.items()}})
             to_create = []
             for graph_id, values in latest.items():
                 row = existing.get(graph_id)
@@ -126,6 +131,17 @@ class MessageBatch:
           GROUP BY email_normalized
         """, [list(addresses)])
         return dict(self.env.cr.fetchall())
+
+    def _system_mail(self, latest):
+        """The page's Message-IDs that Odoo sent through this mailbox (noted before they left): one query."""
+        message_ids = list({values['internet_message_id'] for values in latest.values()
+                            if values and values['internet_message_id']})
+        if not message_ids:
+            return set()
+        self.env.cr.execute(
+            'SELECT message_id FROM maildesk_system_mail WHERE account_id = %s AND message_id = ANY(%s)',
+            [self.account.id, message_ids])
+        return {row[0] for row in self.env.cr.fetchall()}
 
     def _within_backfill_depth(self, values_list):
         """Backfill depth ("last N months"): older new items are not stored (existing rows still update).
@@ -221,6 +237,8 @@ class MessageBatch:
         if row['is_local']:
             # Outlook's copy of a message sent from MailDesk: the local entry becomes it (same row).
             changes['is_local'] = False
+        if not row['is_system_mail'] and values['internet_message_id'] in self.system_mail:
+            changes['is_system_mail'] = True
         if adopting:
             changes.update(graph_id=values['graph_id'],
                            thread_key=row['thread_key'] or values['conversation_id'] or False)
@@ -261,6 +279,7 @@ class MessageBatch:
                 'graph_id': values['graph_id'],
                 'active': True,
                 'is_local': False,
+                'is_system_mail': values['internet_message_id'] in self.system_mail,
                 'thread_key': values['conversation_id'] or False,
                 'direction': self._direction(values),
                 'from_partner_id': sender,
@@ -345,3 +364,17 @@ def _differs(stored, new, key):
     if stored is None or stored == '':
         stored = False
     return stored != new
+
+
+def mark_system_mail(env, account_id, message_ids):
+    """Mark the stored copies of mail Odoo sent through the mailbox (``maildesk.system.mail``) ``is_system_mail``.
+
+    For copies a sync stored before the note was committed: under the mailbox's batch lock, so a page being
+    written either committed before (marked here) or reads the note after (marked by the batch).
+    """
+    env.cr.execute('SELECT pg_advisory_xact_lock(%s, %s)', [UPSERT_LOCK, account_id])
+    env.cr.execute("""
+        UPDATE maildesk_message SET is_system_mail = TRUE
+         WHERE account_id = %s AND internet_message_id = ANY(%s) AND is_system_mail IS NOT TRUE
+    """, [account_id, list(message_ids)])
+    env['maildesk.message'].invalidate_model(['is_system_mail'])

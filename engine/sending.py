@@ -112,7 +112,7 @@ class DraftSender:
                     # (same immutable id) is not there yet. Never send twice; the sync adopts the local entry.
                     return self._finish_sent()
                 # Deleted in Outlook: never guess, ask the user.
-                draft.graph_draft_id = False
+                draft._write_sending({'graph_draft_id': False})
                 raise DraftGone(self.env._(
                     'Outlook no longer has the draft of this message. If an earlier attempt is still on its way, '
                     'it shows in Sent Items after the next sync; otherwise click Send again to send it as a new '
@@ -129,16 +129,16 @@ class DraftSender:
                 uploaded.remove(attachment.name)
                 continue
             client.add_attachment(draft.graph_draft_id, *_file(attachment))
-        draft.send_requested_at = fields.Datetime.now()
+        draft._write_sending({'send_requested_at': fields.Datetime.now()})
         try:
             client.send_draft(draft.graph_draft_id)
         except errors.Transient:
             # The connection dropped after the request left: ask Outlook whether it went out.
             if self._still_a_draft(client):
-                draft.send_requested_at = False
+                draft._write_sending({'send_requested_at': False})
                 raise
         except errors.GraphError:
-            draft.send_requested_at = False  # refused: the draft was not sent
+            draft._write_sending({'send_requested_at': False})  # refused: the draft was not sent
             raise
         return self._finish_sent()
 
@@ -174,13 +174,14 @@ class DraftSender:
             created = client.create_draft(self._message_json(attachments=inline))
         else:
             created = client.create_reply(self._source_graph_id(), kind=KIND_GRAPH[draft.kind])
-        draft.write({'graph_draft_id': created['id'],
-                     'internet_message_id': created.get('internetMessageId') or False,
-                     'conversation_id': created.get('conversationId') or False})
+        draft._write_sending({'graph_draft_id': created['id'],
+                              'internet_message_id': created.get('internetMessageId') or False,
+                              'conversation_id': created.get('conversationId') or False})
         if draft.kind != 'new':
             # a forward keeps the original's attachments: they are on the draft already
             updated = client.update_draft(draft.graph_draft_id, self._message_json())
-            draft.internet_message_id = (updated or {}).get('internetMessageId') or draft.internet_message_id
+            draft._write_sending({'internet_message_id': (updated or {}).get('internetMessageId')
+                                  or draft.internet_message_id})
         return list(inline.mapped('name'))
 
     def _source_graph_id(self):
@@ -198,7 +199,7 @@ class DraftSender:
         if draft.attempt_count > 1 and draft.internet_message_id and self._find_sent_copy():
             return self._finish_sent()  # the sync already brought the copy of an earlier attempt
         if not draft.internet_message_id:
-            draft.internet_message_id = '<%s@%s>' % (uuid.uuid4().hex, self._message_id_domain())
+            draft._write_sending({'internet_message_id': '<%s@%s>' % (uuid.uuid4().hex, self._message_id_domain())})
         payload = self._message_json(attachments=draft.attachment_ids,
                                      internet_message_id=draft.internet_message_id)
         client = draft.account_id._graph_client()
@@ -242,7 +243,7 @@ class DraftSender:
             message.attachment_ids = [fields.Command.set([
                 attachment.copy({'res_model': message._name, 'res_id': message.id}).id
                 for attachment in draft.attachment_ids.sudo()])]
-        draft.sent_message_id = message
+        draft._write_sending({'sent_message_id': message.id})
         return message
 
     def _local_entry_values(self, graph_id):
@@ -294,9 +295,9 @@ class DraftSender:
     def _finish_sent(self, graph_message=None):
         draft = self.draft
         message = draft.sent_message_id or self._ensure_local_entry()
-        draft.write({'state': 'sent', 'sent_at': fields.Datetime.now(), 'last_error': False,
-                     'internet_message_id': draft.internet_message_id
-                     or (graph_message or {}).get('internetMessageId') or False})
+        draft._write_sending({'state': 'sent', 'sent_at': fields.Datetime.now(), 'last_error': False,
+                              'internet_message_id': draft.internet_message_id
+                              or (graph_message or {}).get('internetMessageId') or False})
         return message
 
     def _send_failed(self, exc):
@@ -310,7 +311,7 @@ class DraftSender:
         else:
             message = feedback.graph_error_text(self.env, exc, self.env._('send the message'))
         _logger.info('MailDesk draft %s: send failed (%s)', draft.id, exc.__class__.__name__)
-        draft.write({'state': 'failed', 'last_error': message, 'sent_message_id': False})
+        draft._write_sending({'state': 'failed', 'last_error': message, 'sent_message_id': False})
         return feedback.notification(message, 'danger', title=self.env._('Not sent'), sticky=True,
                                      next_action=draft._form_action())
 

@@ -2,6 +2,7 @@ from . import maildesk_bus_mixin
 from . import maildesk_account
 from . import maildesk_folder
 from . import maildesk_message
+from . import maildesk_system_mail
 from . import ir_attachment
 from . import maildesk_inbox
 from . import maildesk_tag

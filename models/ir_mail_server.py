@@ -1,6 +1,7 @@
 import base64
 import logging
-from email.utils import formataddr, getaddresses
+from email.message import Message
+from email.utils import formataddr, getaddresses, make_msgid
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -100,6 +101,8 @@ class IrMailServer(models.Model):
     def send_email(self, message, mail_server_id=None, smtp_server=None, smtp_port=None, smtp_user=None,
                    smtp_password=None, smtp_encryption=None, smtp_ssl_certificate=None, smtp_ssl_private_key=None,
                    smtp_debug=False, smtp_session=None):
+        if not isinstance(message, Message):  # e.g. a JSON-RPC call: nothing to send
+            raise UserError(_('send_email() sends an email message built by build_email().'))
         session = smtp_session
         if session is None:
             server = self._maildesk_graph_server(mail_server_id, smtp_server, message['From'])
@@ -156,11 +159,14 @@ class IrMailServer(models.Model):
         :raises MailDeliveryException: with a readable reason; the mail is never dropped silently
         """
         account = session.account
+        session.mail_server._maildesk_check_sender(session)
         bcc = message['Bcc']
         original_from = message['From']
         self._prepare_email_message(message, session)  # validates recipients, removes Bcc
         del message['From']
         message['From'] = _sender(original_from, account)
+        if not message['Message-Id']:  # Odoo's build_email always sets one; the sync recognises the copy by it
+            message['Message-Id'] = make_msgid(domain=account.email.rpartition('@')[2] or None)
         if bcc:
             message['Bcc'] = bcc  # Graph reads Bcc recipients from the MIME and does not transmit the header
         mime = message.as_bytes()
@@ -170,6 +176,7 @@ class IrMailServer(models.Model):
                 'This email is %(size)s MB once encoded, more than the %(limit)s MB Microsoft Graph accepts in one '
                 'request. Remove or shrink attachments (or send them as links) and send it again.',
                 size=round(encoded_size / 1024 / 1024, 1), limit=GRAPH_MAX_REQUEST_BYTES // 1024 // 1024))
+        self._maildesk_note_system_mail(account, message)
         try:
             session.client.send_mime(mime)
         except RequestTooLarge:
@@ -181,6 +188,37 @@ class IrMailServer(models.Model):
                 self.env, exc, _('send the email from %(mailbox)s', mailbox=account.email))) from None
         _logger.info('MailDesk: sent %s through Graph for account %s', message['Message-Id'], account.id)
         return message['Message-Id']
+
+    def _maildesk_check_sender(self, session):
+        """Send only as the mailbox the administrator bound: the account's sign-in must be its address (and the
+        server's From filter, when it is an address), else MailDeliveryException and nothing leaves."""
+        self.ensure_one()
+        account = session.account
+        address = (account.email or '').strip().lower()
+        signed_in = (account.signed_in_email or '').strip().lower()
+        pinned = (self.from_filter or '').strip().lower()
+        try:
+            if not signed_in:  # authorized before the identity was kept: ask Graph who the token is for
+                account._check_signed_in(session.client.me())
+            elif signed_in != address:
+                raise UserError(_('the mailbox account %(mailbox)s is authorized as %(signed_in)s',
+                                  mailbox=account.email, signed_in=account.signed_in_email))
+            if '@' in pinned and pinned != address:
+                raise UserError(_('the server sends from %(pinned)s but its mailbox account is now %(mailbox)s',
+                                  pinned=self.from_filter, mailbox=account.email))
+        except GraphError as exc:
+            raise MailDeliveryException(_('Mail Delivery Failed'), feedback.graph_error_text(
+                self.env, exc, _('send the email from %(mailbox)s', mailbox=account.email))) from None
+        except UserError as exc:
+            reason = exc.args[0]
+            raise MailDeliveryException(_('Mail Delivery Failed'), _(
+                'Nothing was sent through "%(server)s": %(reason)s. A system administrator must check the server '
+                'and its mailbox account (the owner signs in with the address the server sends from).',
+                server=self.display_name, reason=reason)) from None
+
+    def _maildesk_note_system_mail(self, account, message):
+        """Note the Message-ID as Odoo's own mail before it leaves: the sync hides its Outlook copies from users."""
+        self.env['maildesk.system.mail'].sudo()._record(account.id, message['Message-Id'])
 
     def _maildesk_test_connection(self):
         """Test Connection: a token for the account, ``/me`` answers for its address, and Mail.Send is granted."""

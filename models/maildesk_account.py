@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import consteq, misc
 
-from ..engine import connection, feedback, folder_tree, sync_run
+from ..engine import connection, feedback, folder_tree, permissions, sync_run
 from ..graph.errors import AuthInvalid, Transient
 
 _logger = logging.getLogger(__name__)
@@ -25,7 +25,8 @@ COUNTED_AUTH_FAILURES = frozenset({'invalid_grant', 'interaction_required', 'con
 OAUTH_STATE_SCOPE = 'maildesk_oauth'
 CALLBACK_PATH = '/maildesk/oauth/callback'
 # Fields only MailDesk itself may write (through _write_status, i.e. sudo): RPC writes of them are refused.
-STATUS_FIELDS = frozenset({'state', 'auth_failure_count', 'authorized_at', 'throttled_until', 'signed_in_email'})
+STATUS_FIELDS = frozenset({'state', 'auth_failure_count', 'authorized_at', 'throttled_until', 'signed_in_email',
+                           'last_error', 'last_sync_at'})
 # Exceptions raised before any request (see connection.check_token_usable): nothing new to record.
 LOCAL_AUTH_CODES = frozenset({'auth_invalid', 'not_authorized', 'not_configured'})
 
@@ -60,6 +61,10 @@ class MaildeskAccount(models.Model):
     is_shared = fields.Boolean('Shared', tracking=True)
     shared_user_ids = fields.Many2many('res.users', 'maildesk_account_shared_user_rel', 'account_id', 'user_id',
                                        string='Shared With')
+    send_user_ids = fields.Many2many('res.users', 'maildesk_account_send_user_rel', 'account_id', 'user_id',
+                                     string='May Send', help='Users it is shared with who may also send from it.')
+    can_manage = fields.Boolean(compute='_compute_permissions')  # owner or MailDesk manager
+    address_locked = fields.Boolean(compute='_compute_permissions')  # server-bound: address/owner for admins only
     company_id = fields.Many2one('res.company', default=lambda self: self.env.company)
 
     state = fields.Selection(ACCOUNT_STATES, string='Status', required=True, default='not_authorized',
@@ -115,6 +120,11 @@ class MaildeskAccount(models.Model):
         for account in self:
             account.sync_blocked_reason = account._check_can_sync() if account.id else False
 
+    @api.depends('user_id')
+    @api.depends_context('uid')
+    def _compute_permissions(self):
+        permissions.compute_account_permissions(self)
+
     def _compute_is_oauth_configured(self):
         self.is_oauth_configured = connection.oauth_configured(self.env)
 
@@ -129,34 +139,33 @@ class MaildeskAccount(models.Model):
     def create(self, vals_list):
         if not self.env.su:
             for vals in vals_list:
-                self._check_status_fields(vals)
+                permissions.check_status_fields(self.env, vals, STATUS_FIELDS)
         for vals in vals_list:
             if vals.get('email'):
                 vals['email'] = vals['email'].strip()
-        return super().create(vals_list)
+        accounts = super().create(vals_list)
+        permissions.normalize_sharing(accounts, {key for vals in vals_list for key in vals})
+        return accounts
 
     def write(self, vals):
         if not self.env.su:
-            self._check_status_fields(vals)
+            permissions.check_status_fields(self.env, vals, STATUS_FIELDS)
+            permissions.check_account_write(self, vals)
         if 'email' in vals and any(account.state != 'not_authorized' for account in self):
             # The tokens belong to the mailbox that signed in: another address needs another sign-in.
             vals = dict(vals, email=(vals['email'] or '').strip())
             changed = self.filtered(lambda account: account.email != vals['email'])
             if changed:
                 changed._forget_tokens()
-        return super().write(vals)
+        result = super().write(vals)
+        permissions.normalize_sharing(self, vals)
+        return result
 
     def unlink(self):
+        permissions.check_account_unlink(self)
         # Tokens go with the row; servers bound to the account stop being usable.
         self.sudo().fetchmail_server_ids.filtered(lambda server: server.state == 'done').set_draft()
         return super().unlink()
-
-    @api.model
-    def _check_status_fields(self, vals):
-        forbidden = STATUS_FIELDS.intersection(vals)
-        if forbidden:
-            raise AccessError(_('The status of a mailbox account is managed by MailDesk (%(fields)s).',
-                                fields=', '.join(sorted(forbidden))))
 
     def _write_status(self, vals):
         """Write status fields (state, failure count, throttling...) as MailDesk, bypassing the RPC guard.
@@ -266,8 +275,9 @@ class MaildeskAccount(models.Model):
                         self.id, kind, vals.get('auth_failure_count', self.auth_failure_count))
         self._write_status(vals)
         if vals.get('state') == 'auth_invalid':
-            self.message_post(body=_('Authorization suspended after repeated failures: %(reason)s',
-                                     reason=message))
+            # sudo: a shared user's send or read may be the third failure, and they do not write the account
+            self.sudo().message_post(body=_('Authorization suspended after repeated failures: %(reason)s',
+                                            reason=message))
 
     # ------------------------------------------------------------------ tokens and Graph
 
@@ -344,11 +354,7 @@ class MaildeskAccount(models.Model):
 
     def _check_can_authorize(self):
         """Only the owner (or a MailDesk manager) binds Microsoft credentials to an account."""
-        self.check_access('write')
-        if self.env.su or self.env.user.has_group('maildesk.group_maildesk_manager'):
-            return
-        if any(account.user_id != self.env.user for account in self):
-            raise AccessError(_('Only the owner of a mailbox account or a MailDesk manager can authorize it.'))
+        permissions.check_can_authorize(self)
 
     def _oauth_redirect_uri(self):
         return self.env['ir.config_parameter'].sudo().get_param('web.base.url', '').rstrip('/') + CALLBACK_PATH
@@ -439,9 +445,9 @@ class MaildeskAccount(models.Model):
         return feedback.notification(message, 'success', title=_('Folders fetched'), next_action=feedback.SOFT_RELOAD)
 
     def action_sync_now(self):
-        """Sync now: one round in the foreground (changes, newest pages, then backfill for a few seconds)."""
+        """Sync now (whoever reads the mailbox): one round in the foreground (changes, newest pages, backfill)."""
         self.ensure_one()
-        self.check_access('write')
+        self.check_access('read')
         reason = self._check_can_sync()
         if reason:
             raise UserError(reason)
@@ -474,6 +480,7 @@ class MaildeskAccount(models.Model):
     def action_open_inbox(self):
         """Smart button: this mailbox in the inbox."""
         self.ensure_one()
+        self.check_access('read')
         return {'type': 'ir.actions.client', 'tag': 'maildesk.inbox', 'name': _('Inbox'),
                 'params': {'account_id': self.id}}
 

@@ -9,16 +9,21 @@ import re
 from markupsafe import Markup
 
 from odoo import _, api, fields, models, tools
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools.mail import email_split_tuples
 
-from ..engine import feedback
+from ..engine import feedback, permissions
 from ..engine.sending import DraftSender
 from ..graph.outgoing import INLINE_REQUEST_BUDGET, MB, SMALL_ATTACHMENT_LIMIT
 
 DEFAULT_MAX_MESSAGE_MB = 150  # Graph's upper bound for upload sessions; lower it to the mailbox's own limit
 SUBJECT_PREFIX = {'reply': 'Re: ', 'reply_all': 'Re: ', 'forward': 'Fw: '}
 PREFIX_RE = re.compile(r'^\s*(re|aw|sv|fw|fwd|wg|tr)\s*:', re.I)
+# The sending state, written by MailDesk only (:meth:`MaildeskDraft._write_sending`, sudo): refused to users.
+SENDING_FIELDS = frozenset({'state', 'last_error', 'attempt_count', 'sent_at', 'graph_draft_id',
+                            'internet_message_id', 'conversation_id', 'sent_message_id', 'send_requested_at'})
+# Set when the composer opens (the message answered, how, by whom), never changed afterwards by a user.
+COMPOSER_FIELDS = frozenset({'kind', 'source_message_id', 'user_id'})
 
 
 class MaildeskDraft(models.Model):
@@ -88,12 +93,44 @@ class MaildeskDraft(models.Model):
         for draft in self:
             draft.display_name = draft.subject or _('(no subject)')
 
+    # ------------------------------------------------------------------ field guards
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            for vals in vals_list:
+                self._check_user_vals(vals, SENDING_FIELDS)
+                source = self.env['maildesk.message'].browse(vals.get('source_message_id') or [])
+                source.check_access('read')
+                if source and source.account_id.id != vals.get('account_id', source.account_id.id):
+                    raise AccessError(_('A reply is sent from the mailbox of the message it answers.'))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        """What MailDesk records about a send (Outlook draft id, Sent Items row, state...) is not the user's to set:
+        a planted ``sent_message_id`` would be deleted by a failing send, a planted ``graph_draft_id`` sent."""
+        if not self.env.su:
+            self._check_user_vals(vals, SENDING_FIELDS | COMPOSER_FIELDS)
+        return super().write(vals)
+
+    @api.model
+    def _check_user_vals(self, vals, forbidden):
+        if forbidden.intersection(vals):
+            raise AccessError(_('These draft fields are maintained by MailDesk: %(fields)s',
+                                fields=', '.join(sorted(forbidden.intersection(vals)))))
+        if 'attachment_ids' in vals:
+            permissions.check_linked_attachments(self.env, vals['attachment_ids'])
+
+    def _write_sending(self, vals):
+        """Record the sending state (the guarded fields) as MailDesk, once the caller's access was checked."""
+        return self.sudo().write(vals)
+
     # ------------------------------------------------------------------ opening the composer
 
     @api.model
     def _open_composer(self, account, kind='new', message=None):
         """Create a draft for ``account`` (a reply to / forward of ``message`` when given) and open it."""
-        account.check_access('read')
+        permissions.check_can_send(account)
         vals = {'account_id': account.id, 'kind': kind, 'body_html': self._initial_body(account, kind, message)}
         if message:
             vals.update(source_message_id=message.id, subject=_prefixed_subject(message.subject, kind))
@@ -196,7 +233,7 @@ class MaildeskDraft(models.Model):
         self.env.cr.execute('SELECT id FROM maildesk_draft WHERE id = %s FOR NO KEY UPDATE', [self.id])
         self.invalidate_recordset()
         self._check_sendable()
-        self.attempt_count += 1
+        self._write_sending({'attempt_count': self.attempt_count + 1})
         return DraftSender(self).send()
 
     def action_discard(self):
@@ -218,7 +255,7 @@ class MaildeskDraft(models.Model):
         self.ensure_one()
         if self.state == 'sent':
             raise UserError(_('This message was already sent on %(date)s.', date=self.sent_at))
-        self.account_id.check_access('read')
+        permissions.check_can_send(self.account_id)
         if not (self.to_partner_ids or self.cc_partner_ids or self.bcc_partner_ids
                 or self.to_emails or self.cc_emails or self.bcc_emails):
             raise UserError(_('Add at least one recipient (To, Cc or Bcc).'))

@@ -7,15 +7,17 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, create_index
 
-from ..engine import bodies, feedback, log_to_record
+from ..engine import bodies, feedback, log_to_record, permissions
 from ..engine.sending import LOCAL_ID_PREFIX
 from ..engine.write_back import WriteBack
 
 _logger = logging.getLogger(__name__)
 
-# Written by MailDesk itself only (sync, sending, write-back bookkeeping), as superuser; refused to users' writes.
-SYSTEM_WRITTEN_FIELDS = frozenset({'account_id', 'graph_id', 'body_html', 'body_fetched_at', 'is_local',
-                                   'pending_action', 'res_model', 'res_id'})
+# The only fields a user's write may change: what the message actions change (read, flag, categories, move,
+# delete) and the user's own tags. Everything else is what Outlook says a message is, or MailDesk's bookkeeping
+# (sync, sending, write-back, bodies, downloaded attachments, system mail), written by MailDesk as superuser: a
+# new field is protected until it is listed here.
+USER_WRITABLE_FIELDS = frozenset({'is_read', 'flag_status', 'categories', 'folder_id', 'active', 'tag_ids'})
 
 
 class MaildeskMessage(models.Model):
@@ -80,6 +82,9 @@ class MaildeskMessage(models.Model):
     attachment_ids = fields.Many2many('ir.attachment', string='Downloaded Attachments')
     direction = fields.Selection([('incoming', 'Incoming'), ('outgoing', 'Outgoing')])
 
+    # A copy of mail Odoo itself sent through an outgoing server bound to the account (password resets,
+    # notifications): only system administrators read these rows (record rules); set by the sync.
+    is_system_mail = fields.Boolean('Sent by Odoo', readonly=True, copy=False)
     is_local = fields.Boolean('Local Entry', readonly=True,
                               help='Created by MailDesk at send time; replaced by Outlook\'s copy on the next sync.')
     pending_action = fields.Char(readonly=True, help='Write-back sent to Outlook and not yet confirmed.')
@@ -114,7 +119,7 @@ class MaildeskMessage(models.Model):
         mailbox, or write a raw ``body_html`` (sanitized only when fetched from Outlook).
         """
         if not self.env.su:
-            forbidden = SYSTEM_WRITTEN_FIELDS.intersection(vals)
+            forbidden = set(vals) - USER_WRITABLE_FIELDS
             if forbidden:
                 raise AccessError(_('These message fields are maintained by MailDesk: %(fields)s',
                                     fields=', '.join(sorted(forbidden))))
@@ -122,6 +127,8 @@ class MaildeskMessage(models.Model):
                 folder = self.env['maildesk.folder'].browse(vals['folder_id'])
                 if any(message.account_id != folder.account_id for message in self):
                     raise AccessError(_('A message can only be moved to a folder of its own mailbox.'))
+            if 'tag_ids' in vals:
+                vals = dict(vals, tag_ids=permissions.tag_commands(self, vals['tag_ids']))
         return super().write(vals)
 
     # ------------------------------------------------------------------ bodies on open

@@ -1,12 +1,13 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 
 class ResConfigSettings(models.TransientModel):
     """Settings > MailDesk: the Entra ID app (client id/secret, tenant, cloud), permissions and sync limits.
 
     The client secret is write-only: ``maildesk_client_secret`` always opens empty and is saved only when
-    filled, so a saved secret never travels back to a browser.
+    filled, so a saved secret never travels back to a browser. These methods are public (JSON-RPC reaches them on an
+    empty recordset, without the model's access rights): each checks that the caller is a system administrator.
     """
     _inherit = 'res.config.settings'
 
@@ -49,6 +50,8 @@ class ResConfigSettings(models.TransientModel):
 
     def get_values(self):
         res = super().get_values()
+        if not self._maildesk_is_admin():  # the settings form is administrators'; others learn nothing here
+            return res
         res.update(
             maildesk_client_secret_set=bool(self.env['ir.config_parameter'].sudo().get_param('maildesk.client_secret')),
             maildesk_redirect_uri=self.env['maildesk.account']._oauth_redirect_uri(),
@@ -64,6 +67,7 @@ class ResConfigSettings(models.TransientModel):
                 raise ValidationError(_('MailDesk backfill and retention cannot be negative.'))
 
     def set_values(self):
+        self._maildesk_check_admin()  # before core writes any config parameter (MailDesk's included)
         super().set_values()
         secret = (self.maildesk_client_secret or '').strip()
         if secret:
@@ -72,5 +76,14 @@ class ResConfigSettings(models.TransientModel):
             self.maildesk_client_secret = False
 
     def action_maildesk_clear_client_secret(self):
+        """Remove the saved client secret (every mailbox stops until a new one is saved)."""
+        self._maildesk_check_admin()
         self.env['ir.config_parameter'].sudo().set_param('maildesk.client_secret', False)
         return {'type': 'ir.actions.client', 'tag': 'reload'}
+
+    def _maildesk_is_admin(self):
+        return self.env.su or self.env.user.has_group('base.group_system')
+
+    def _maildesk_check_admin(self):
+        if not self._maildesk_is_admin():
+            raise AccessError(_('Only system administrators can change the MailDesk settings.'))

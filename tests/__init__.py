@@ -15,6 +15,8 @@ from . import test_reliability_concurrency
 from . import test_reliability_faults
 from . import test_security_access
 from . import test_security_oauth
+from . import test_security_roles
+from . import test_security_rpc
 from . import test_send
 from . import test_send_concurrency
 from . import test_send_log_record

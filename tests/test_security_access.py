@@ -194,6 +194,29 @@ class TestSecurityAccess(MaildeskHttpCase):
             'name': {}, 'folder_ids': {'fields': {'name': {}, 'sync_state': {}}}}))
         for field in ('delta_link', 'next_link'):
             self.assertDenied('maildesk.folder', 'read', [self.folder.id], [field])
+        # reading is not managing: no take-over, no new address, no deletion, no sharing further (issue #14)
+        account = [self.account.id]
+        for vals in ({'user_id': self.other.id}, {'email': 'mine@contoso.test'}, {'sender_name': 'Spoof'},
+                     {'is_shared': False}, {'shared_user_ids': [(4, self.portal.id)]},
+                     {'send_user_ids': [(4, self.other.id)]}):
+            self.assertDenied('maildesk.account', 'write', account, vals)
+        self.assertDenied('maildesk.account', 'unlink', account)
+        self.assertDenied('maildesk.account', 'action_disconnect', account)
+        self.assertDenied('maildesk.folder', 'write', [self.folder.id], {'sync_enabled': False})
+        # nor sending as the owner unless allowed
+        self.assertDenied('maildesk.message', 'action_reply', [self.message.id])
+        # system-written fields of a message one may act on
+        self.assertDenied('maildesk.message', 'write', [self.message.id], {'attachment_ids': [(6, 0, [])]})
+        self.assertDenied('maildesk.message', 'write', [self.message.id], {'subject': 'Rewritten'})
+        self.message.invalidate_recordset()
+        self.assertEqual(self.message.attachment_ids, self.attachment)
+        self.account.invalidate_recordset()
+        self.assertEqual((self.account.user_id, self.account.email, self.account.shared_user_ids),
+                         (self.owner, self.emulator.users[0], self.other))
+        # unticking Shared ends it
+        self.account.with_user(self.owner).write({'is_shared': False})
+        self.assertDenied('maildesk.account', 'read', account, ['name'])
+        self.assertEqual(self.call('maildesk.message', 'search_count', []), 1, 'only his own mail')
 
     def test_tokens_through_related_paths(self):
         self.login(self.owner)
@@ -233,6 +256,11 @@ class TestSecurityAccess(MaildeskHttpCase):
         page = self.url_open('/odoo/maildesk')
         self.assertNotIn('Owner secret plans', page.text)
         self.assertNotIn('Owner mailbox', page.text)
+        # the settings' buttons, called over JSON-RPC on an empty recordset (no access right needed for that)
+        self.assertDenied('res.config.settings', 'action_maildesk_clear_client_secret', [])
+        self.assertDenied('res.config.settings', 'set_values', [])
+        self.assertEqual(self.env['ir.config_parameter'].sudo().get_param('maildesk.client_secret'),
+                         self.emulator.client_secret)
         complete = self.opener.post(self.base_url() + '/maildesk/oauth/complete', allow_redirects=False,
                                     data={'state': '%d.x.y' % self.account.id, 'code': 'abc'}, timeout=30)
         self.assertEqual(complete.status_code, 403)
