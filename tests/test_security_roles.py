@@ -188,6 +188,7 @@ class TestSecurityRoles(RolesCase):
         draft = self.env['maildesk.draft'].browse(self.as_(self.owner).action_compose()['res_id'])
         draft.with_user(self.owner).write({'to_emails': 'ann@fabrikam.test', 'subject': 'From MailDesk'})
         draft.with_user(self.owner).action_send()
+        self.emulator.settle()  # the Sent Items copies appear now (sent_copy_delay)
         self.sync()
         Message = self.env['maildesk.message'].sudo()
         copy = Message.search([('internet_message_id', '=', message_id)])
