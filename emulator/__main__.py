@@ -1,4 +1,5 @@
-"""python3 -m emulator --port PORT --state-dir DIR [--users N] [--messages N] [--seed S] [--token-lifetime S]"""
+"""python3 -m emulator --port PORT --state-dir DIR [--users N] [--messages N] [--seed S] [--token-lifetime S]
+[--no-realistic] [--config JSON] [--redirect-uri URI]"""
 import argparse
 import json
 import os
@@ -22,6 +23,13 @@ def main(argv=None):
     p.add_argument('--code-lifetime', type=int, default=600)
     p.add_argument('--anchor', default=None, help='ISO date the seeded mail ends at (default: today 00:00 UTC)')
     p.add_argument('--verbose', action='store_true', help='log every request to stderr')
+    p.add_argument('--no-realistic', dest='realistic', action='store_false',
+                   help="turn the realistic mode off (sparse/duplicated/empty delta pages, delayed Sent Items "
+                        "copies, ...): a deterministic, kind service; see README.md")
+    p.add_argument('--config', default=None, help='JSON object of /_emulator/config values to start with '
+                                                  '(they become what /_emulator/neutral restores)')
+    p.add_argument('--redirect-uri', action='append', default=[],
+                   help='register one more redirect URI for the app (repeatable)')
     args = p.parse_args(argv)
     state_dir = args.state_dir or tempfile.mkdtemp(prefix='maildesk-emulator-')
     cert, key, bundle = certs.ensure_certs(state_dir)
@@ -30,8 +38,17 @@ def main(argv=None):
     anchor = parse_iso(args.anchor) if args.anchor else None
     seed.seed_store(store, max(1, args.users), max(0, args.messages), args.seed, anchor)
     seed_seconds = time.perf_counter() - t0
-    app = server.App(store, {'token_lifetime': args.token_lifetime, 'code_lifetime': args.code_lifetime},
-                     verbose=args.verbose)
+    config = {'token_lifetime': args.token_lifetime, 'code_lifetime': args.code_lifetime,
+              'realistic': args.realistic}
+    extra = json.loads(args.config) if args.config else {}
+    unknown = set(extra) - set(server.DEFAULT_CONFIG) - set(server.KIND) - {'realistic'}
+    if unknown:
+        p.error('unknown --config keys %s' % sorted(unknown))
+    config.update(extra)
+    if args.redirect_uri:
+        config['redirect_uris'] = list(extra.get('redirect_uris', server.DEFAULT_CONFIG['redirect_uris'])) + \
+            args.redirect_uri
+    app = server.App(store, config, verbose=args.verbose)
     httpd = server.Server(app, args.port, certs.server_context(cert, key))
     port = httpd.server_address[1]
     app.bind('https://127.0.0.1:%d' % port, os.path.abspath(bundle))

@@ -17,7 +17,7 @@ def attachment_routes(ctx, method, msg, tail):
             atts.append(att)
             _finish_atts(msg)
             _check_size(ctx, msg)
-            ctx.store.update(ctx.mbx, msg, {})
+            ctx.store.update(ctx.mbx, msg, {}, props=('hasAttachments',))
             return Response(201, render.attachment_json(att))
         need(ctx, READ)
         return {'@odata.context': '%s/$metadata#Collection(attachment)' % ctx.graph_url,
@@ -35,10 +35,17 @@ def attachment_routes(ctx, method, msg, tail):
         need(ctx, WRITE)
         _materialize_atts(msg)
         msg.atts = [a for a in msg.atts if a['id'] != att['id']]
-        ctx.store.update(ctx.mbx, msg, {})
+        ctx.store.update(ctx.mbx, msg, {}, props=('hasAttachments',))
         return Response(204)
     if low[1:] == ['$value'] and method == 'GET':
         need(ctx, READ)
+        if att.get('kind') == 'reference':
+            # "Get the raw contents of a file or item attachment" (attachment-get): not of a cloud link
+            raise GraphFail(400, 'ErrorInvalidRequest', 'The raw content of a reference attachment cannot be '
+                            'retrieved.')
+        if att.get('kind') == 'item':
+            # graph-api.md §12 / attachment-get: $value of an itemAttachment is the attached message's MIME
+            return Response(200, render.att_data(att), content_type='message/rfc822')
         return Response(200, att['data'], content_type=att['contentType'])  # graph-api.md §4.4: raw bytes
     raise GraphFail(405, 'ErrorInvalidRequest', 'The OData request is not supported.')
 
@@ -91,6 +98,12 @@ class Uploads:
             return GraphFail(400, 'invalidRange', 'Missing or malformed Content-Range header.')
         if total != sess['size'] or start != len(sess['buf']) or end - start + 1 != len(req.body) or end >= total:
             return GraphFail(416, 'invalidRange', 'Uploaded fragment overlaps with existing data.')  # §2.1 [ERR]
+        limit = self.app.config.get('max_upload_range')
+        if limit and len(req.body) >= limit:
+            # graph-api.md §12: "iteratively upload ranges of bytes (up to 4 MB each time)" (attachment:
+            # createUploadSession) - a range of 4 MB or more is refused
+            return GraphFail(413, 'RequestEntityTooLarge', 'The uploaded fragment is too large; upload ranges of '
+                             'less than 4 MB.')
         sess['buf'] += req.body
         if len(sess['buf']) < total:
             return Response(200, {'expirationDateTime': iso(sess['expires']),
@@ -106,7 +119,7 @@ class Uploads:
                    'contentId': sess['contentId'], 'data': bytes(sess['buf'])}
             atts.append(att)
             _finish_atts(msg)
-            store.update(mbx, msg, {})
+            store.update(mbx, msg, {}, props=('hasAttachments',))
         location = "%s/users('%s')/messages('%s')/attachments('%s')" % (
             self.app.graph_url, mbx.oid, render.message_id(msg, True), att['id'])
         return Response(201, b'', {'Location': location})

@@ -193,9 +193,44 @@ def deliver(app, data):
             body = spec['body']
             msg.body = (body.get('contentType', 'html').lower(), body.get('content', '')) if isinstance(body, dict) \
                 else ('html', str(body))
+        elif spec.get('attachments') and any((a.get('@odata.type') or '').lower().endswith('referenceattachment')
+                                             for a in spec['attachments']):
+            links = ''.join('<p><a href="%s">%s</a></p>' % (a.get('sourceUrl') or '', a.get('name') or 'link')
+                            for a in spec['attachments']
+                            if (a.get('@odata.type') or '').lower().endswith('referenceattachment'))
+            msg.body = ('html', '<html><body><p>Shared with you:</p>%s</body></html>' % links)
+        if spec.get('type') or spec.get('meetingMessageType'):
+            # meeting mail (graph-api.md §12): eventMessageRequest / eventMessage / eventMessageResponse
+            kind = (spec.get('type') or 'eventMessageRequest').replace('#microsoft.graph.', '')
+            if kind not in ('eventMessage', 'eventMessageRequest', 'eventMessageResponse'):
+                raise ValueError('unknown message type %r' % kind)
+            start = parse_iso(_dt(spec.get('startDateTime'))) if spec.get('startDateTime') else received + 86400
+            end = parse_iso(_dt(spec.get('endDateTime'))) if spec.get('endDateTime') else start + 1800
+            location = spec.get('location')
+            if isinstance(location, dict):
+                location = location.get('displayName')
+            default_type = {'eventMessageRequest': 'meetingRequest', 'eventMessageResponse': 'meetingAccepted'}
+            msg.event = {'type': kind, 'meetingMessageType': spec.get('meetingMessageType') or default_type.get(
+                kind, 'meetingCancelled'), 'start': start, 'end': end, 'location': location or '',
+                'isAllDay': bool(spec.get('isAllDay')), 'responseType': spec.get('responseType', 'accepted')}
         if spec.get('attachments'):
             msg.atts = []
             for a in spec['attachments']:
+                otype = (a.get('@odata.type') or '').lower()
+                if otype.endswith('itemattachment'):
+                    # an attached message (graph-api.md §12); "item": {subject, from, body, internetMessageId}
+                    item = a.get('item') or {}
+                    msg.atts.append({'kind': 'item', 'name': a.get('name') or item.get('subject') or 'message',
+                                     'contentType': None, 'isInline': False, 'contentId': None, 'data': None,
+                                     'item': seed.attached_message(msg, item)})
+                    continue
+                if otype.endswith('referenceattachment'):
+                    msg.atts.append({'kind': 'reference', 'name': a.get('name') or 'link', 'contentType': None,
+                                     'isInline': False, 'contentId': None, 'data': b'',
+                                     'sourceUrl': a.get('sourceUrl') or seed.REF_URL % msg.core[:8],
+                                     'providerType': a.get('providerType') or 'oneDriveBusiness',
+                                     'permission': a.get('permission') or 'view', 'isFolder': bool(a.get('isFolder'))})
+                    continue
                 if 'size' in a and 'contentBytes' not in a:
                     raw = (b'0123456789abcdef' * (int(a['size']) // 16 + 1))[:int(a['size'])]
                 else:
@@ -209,6 +244,10 @@ def deliver(app, data):
         ids.append(message_id(msg, True))
         regular.append(message_id(msg, False))
     return {'ids': ids, 'regular_ids': regular, 'folder': folder.id}
+
+
+def _dt(value):
+    return value.get('dateTime') if isinstance(value, dict) else value
 
 
 def mutate(app, data):
@@ -270,6 +309,7 @@ def handle(app, req):
     try:
         data = _body(req) if m in ('POST', 'PUT', 'PATCH') else {}
         with app.store.lock:
+            graph_write.settle(app.store)  # time passes for the control API too (Sent Items copies)
             result = _route(app, req, path, m, data)
     except (KeyError, ValueError, TypeError) as exc:
         return Response(400, {'error': str(exc)})
@@ -372,6 +412,42 @@ def _route(app, req, path, m, data):
             unknown = set(data) - set(app.config)
             if unknown:
                 raise KeyError('unknown config keys %s' % sorted(unknown))
-            app.config.update(data)
+            from .server import apply_config
+            apply_config(app.config, data)
         return dict(app.config)
+    if path == '/neutral' and m == 'POST':
+        # back to a neutral service between tests: no faults, token errors, auto-consent, consent grants,
+        # delta quirks, mailbox switches, changed identities or sends in flight; the realism knobs as the
+        # emulator started
+        app.faults.set([])
+        ident.injections = []
+        ident.consent = {'auto': None, 'user': None}
+        ident.consented = {}
+        graph_write.settle(store, force=True)
+        for mbx in store.mailboxes:
+            mbx.quirks = {}
+            mbx.exchange_online = True
+            mbx.send_as = []
+            ident.set_identity(mbx)
+        from .server import KIND
+        for key in list(KIND) + ['realistic']:
+            app.config[key] = app.startup_config[key]
+        for key in ('max_request_size', 'max_upload_range', 'redirect_uris', 'token_scope'):
+            app.config[key] = app.startup_config[key]
+        return {'ok': True, 'config': dict(app.config)}
+    if path == '/settle' and m == 'POST':
+        # every send in flight completes now (its Sent Items copy appears, recipients get it)
+        pending = store.transit
+        graph_write.settle(store, force=True)
+        return {'ok': True, 'settled': pending}
+    if path == '/mailbox' and m == 'POST':
+        # per-mailbox switches (graph-api.md §12): {"user", "exchange_online": false} -> 404
+        # MailboxNotEnabledForRESTAPI on mail calls; {"send_as": [addresses]} -> allowed From addresses
+        mbx = _mbx(app, data.get('user'))
+        if 'exchange_online' in data:
+            mbx.exchange_online = bool(data['exchange_online'])
+        if 'send_as' in data:
+            mbx.send_as = [str(a) for a in data['send_as'] or []]
+        return {'user': mbx.address, 'exchange_online': mbx.exchange_online, 'send_as': list(mbx.send_as),
+                'in_transit': len(mbx.in_transit)}
     return Response(404, {'error': 'unknown control endpoint %s %s' % (m, path), 'request_id': guid()})

@@ -5,8 +5,10 @@ Tokens are sealed (opaque, HMAC'd) dicts: k = 'i' initial-round page, 'c' change
 Cost grows with changes, not folder size: a change round bisects the folder's change log at the watermark.
 """
 import bisect
+import random
 
 from . import render
+from .mailstore import folder_at
 from .util import GraphFail, now, parse_iso
 
 DEFAULT_PAGE = 10       # graph-api.md §1.3: observed default 10 items/page without Prefer: odata.maxpagesize
@@ -67,6 +69,10 @@ def _check_state(ctx, state, folder_id):
     ttl = ctx.config.get('delta_token_ttl')
     if ttl and now() - state['t'] > ttl:
         raise GraphFail(410, 'SyncStateNotFound', GONE_MESSAGES['SyncStateNotFound'], {'Location': ctx.fresh_link})
+    link_ttl = ctx.config.get('delta_link_ttl')
+    if link_ttl and state.get('k') == 'd' and now() - state['t'] > link_ttl:
+        # graph-api.md §1.8 / §12 (realistic): Outlook evicts sync states - an old deltaLink answers 410
+        raise GraphFail(410, 'SyncStateNotFound', GONE_MESSAGES['SyncStateNotFound'], {'Location': ctx.fresh_link})
     if (ctx.config.get('stale_nextlinks') and 'rid' in state and state['k'] in ('i', 'c')
             and state.get('pi', 0) < ctx.mbx.round_pages.get(state['rid'], 0)):
         # graph-api.md §1.8 (observed, opt-in): older nextLinks of a round turn SyncStateNotFound once later
@@ -125,16 +131,39 @@ def message_delta(ctx, folder):
         if top is not None and state['tp'] is None:
             raise GraphFail(400, 'BadRequest', "Invalid value '%s' for $top." % top)
     size = page_size(ctx)
-    if _take_quirk(ctx, 'empty_pages', folder.id):
-        # graph-api.md §1.3 [DQO]: a nextLink means more pages even if the current page is empty
-        return _page(ctx, [], base + '?$skiptoken=' + _seal(ctx, state), None)
     if state['k'] == 'd':
         # a new change round: everything logged in (watermark, now]; r = replayed log entries (§1.7 [DQO])
         state = dict(state, k='c', u=ctx.mbx.seq, c=0, t0=state['t'], r=_take_quirk(ctx, 'replay', folder.id),
                      rid=ctx.store.token_gen + 1, pi=0)
+    rng = _page_rng(ctx, state)
+    if _take_quirk(ctx, 'empty_pages', folder.id) or (
+            rng.random() < float(ctx.config.get('delta_empty_page_share') or 0) and state.get('e', 0) < 3):
+        # graph-api.md §1.3 [DQO]: a nextLink means more pages even if the current page is empty (realistic:
+        # now and then, at most 3 in a row; microsoftgraph/microsoft-graph-docs-contrib issue 1316)
+        return _page(ctx, [], base + '?$skiptoken=' + _seal(ctx, dict(state, e=state.get('e', 0) + 1)), None)
+    state = dict(state, e=0)
+    if ctx.config.get('delta_page_jitter') and size > 1:
+        # "The number of objects in each page can vary" (delta-query-overview): at most maxpagesize, often fewer
+        size = rng.randint(max(1, size // 2), size)
+    replay = 0
+    if state.get('pi') and size > 1 and rng.random() < float(ctx.config.get('delta_replay_share') or 0):
+        replay = rng.randint(1, min(2, size - 1))  # replays: the page starts again with what the last one sent
+    dup = rng.random() < float(ctx.config.get('delta_duplicate_share') or 0)
     if state['k'] == 'i':
-        return _initial_page(ctx, folder, state, size, base)
-    return _change_page(ctx, folder, state, size, base)
+        return _initial_page(ctx, folder, state, size, base, replay, dup, rng)
+    return _change_page(ctx, folder, state, size, base, replay, dup, rng)
+
+
+def _page_rng(ctx, state):
+    """Deterministic per page: the same link always gives the same page (a retried request sees no new quirk)."""
+    return random.Random('delta:%s:%s:%s:%s:%s' % (ctx.store.seed, ctx.mbx.idx, state.get('f'), state.get('rid'),
+                                                   state.get('pi', 0)))
+
+
+def _duplicate(value, rng):
+    """graph-api.md §1.7 [DQO]: the same item can appear twice in one response."""
+    if value:
+        value.insert(rng.randint(0, len(value)), dict(value[rng.randrange(len(value))]))
 
 
 def _matches(state, msg):
@@ -144,11 +173,11 @@ def _matches(state, msg):
     return msg.received >= fl[1] if fl[0] == 'ge' else msg.received > fl[1]
 
 
-def _render(ctx, state, msg):
-    return render.message_json(msg, state['s'], ctx.immutable, ctx.body_type, odata_type=True)
+def _render(ctx, state, msg, only=None):
+    return render.message_json(msg, state['s'], ctx.immutable, ctx.body_type, odata_type=True, only=only)
 
 
-def _initial_page(ctx, folder, state, size, base):
+def _initial_page(ctx, folder, state, size, base, replay=0, dup=False, rng=None):
     """graph-api.md §1.6 [DQO]: the initial round returns the items currently present (no change type)."""
     keys = folder.keys
     if state.get('end'):
@@ -161,8 +190,9 @@ def _initial_page(ctx, folder, state, size, base):
     lo = 0
     if fl is not None:
         lo = bisect.bisect_left(keys, (fl[1], '')) if fl[0] == 'ge' else bisect.bisect_right(keys, (fl[1], '\uffff'))
-    replay = _take_quirk(ctx, 'replay', folder.id) if state['c'] else 0  # nothing to replay on page 1
+    replay = (_take_quirk(ctx, 'replay', folder.id) or replay) if state['c'] else 0  # nothing to replay on page 1
     want = max(0, min(size, cap - state['n']))
+    replay = min(replay, max(0, want - 1))  # a page always makes progress
     c = tuple(state['c']) if state['c'] else None
     if state['o']:  # newest first ($orderby=receivedDateTime desc)
         hi = bisect.bisect_left(keys, c) if c else len(keys)
@@ -181,6 +211,8 @@ def _initial_page(ctx, folder, state, size, base):
     value = [_render(ctx, state, msgs[core]) for _, core in chunk]
     if value and _take_quirk(ctx, 'duplicates', folder.id):
         value.append(dict(value[0]))  # graph-api.md §1.7: the same item can appear twice in a response
+    elif dup:
+        _duplicate(value, rng)
     state = dict(state, n=state['n'] + len(value))
     if chunk:
         state['c'] = list(chunk[-1])
@@ -201,43 +233,71 @@ def _finish(ctx, state, value, base):
 
 
 def changed_cores(folder, since, upto, replay=0):
-    """Distinct (core, gen) changed in (since, upto], ordered by their last change; O(changes) via bisect."""
+    """Distinct (core, gen, first gen) changed in (since, upto], ordered by their last change; O(changes) via
+    bisect. ``first gen`` is the move generation of the core's oldest entry in the window (the regular id the
+    client last saw, when the message left and came back)."""
     i0 = bisect.bisect_right(folder.log_seq, since)
     i1 = bisect.bisect_right(folder.log_seq, upto)
     i0 = max(0, i0 - replay)
-    seen = set()
+    first = {}
     out = []
     cores, gens = folder.log_core, folder.log_gen
     for i in range(i1 - 1, i0 - 1, -1):
         core = cores[i]
-        if core not in seen:
-            seen.add(core)
+        if core not in first:
             out.append((core, gens[i]))
+        first[core] = gens[i]
     out.reverse()
-    return out
+    return [(core, gen, first[core]) for core, gen in out]
 
 
-def _change_page(ctx, folder, state, size, base):
+def _change_page(ctx, folder, state, size, base, replay=0, dup=False, rng=None):
     """graph-api.md §1.5/§1.6: present items (current representation, no change type) + @removed for leavers."""
     changes = changed_cores(folder, state['w'], state['u'], state.get('r', 0))
     offset = state['c']
+    if replay and offset:
+        offset = max(0, offset - min(replay, size - 1))  # replays (delta-query-overview)
     msgs = ctx.mbx.msgs
     value = []
     ct = state['ct']
+    w = state['w']
+    cfg = ctx.config
     while offset < len(changes) and len(value) < size:
-        core, gen = changes[offset]
+        core, gen, first_gen = changes[offset]
         offset += 1
         msg = msgs.get(core)
         if msg is not None and msg.folder == folder.id:
+            if (first_gen != msg.gen and not ctx.immutable and ct in (None, 'deleted')
+                    and folder_at(msg, w) == folder.id):
+                # regular ids: it left and came back under a new id - the id the client knew is gone
+                value.append(render.removed_json(core, False, first_gen))
             if ct == 'deleted' or not _matches(state, msg):
                 continue
             if ct == 'created' and msg.created < state['t0']:
                 continue
+            stayed = msg.entered <= w  # in this folder since before the round's watermark: an update
+            if (not stayed and state.get('im') and cfg.get('delta_move_back_removed')
+                    and folder_at(msg, w) == folder.id and msg.seq == msg.entered):
+                # immutable ids, moved A -> B -> A since the last round: reported @removed in A and not again
+                # until it changes (microsoftgraph/microsoft-graph-docs-contrib issue 72, graph-api.md §1.9)
+                if ct in (None, 'deleted'):
+                    value.append(render.removed_json(core, ctx.immutable, gen))
+                continue
+            if stayed and cfg.get('delta_sparse_updates'):
+                changed = {p for p, seq in (msg.chg or {}).items() if seq > w}
+                if changed:
+                    # graph-api.md §1.6 / §12: an updated item is its id + at least the changed properties
+                    # (delta-query-overview); a read toggle came back as id, isRead, parentFolderId only
+                    # (microsoftgraph/microsoft-graph-docs issue 7776)
+                    value.append(_render(ctx, state, msg, only=changed))
+                    continue
             value.append(_render(ctx, state, msg))
         elif ct in (None, 'deleted'):
             value.append(render.removed_json(core, ctx.immutable, gen))
     if value and _take_quirk(ctx, 'duplicates', folder.id):
         value.append(dict(value[0]))
+    elif dup:
+        _duplicate(value, rng)
     state = dict(state, c=offset)
     if offset < len(changes):
         return _page(ctx, value, base + '?$skiptoken=' + _seal(ctx, state), None)

@@ -28,8 +28,10 @@ class Ctx:
         # graph-api.md §4.2 [IMMUT]: Prefer: IdType="ImmutableId" per request, parsed case-insensitively
         self.immutable = self.prefer.get('idtype', '').lower() == 'immutableid'
         bt = self.prefer.get('outlook.body-content-type', '').lower()
-        self.body_type = 'text' if bt == 'text' else 'html'
+        # graph-api.md §4.2; without the Prefer header a body comes back in the format it is stored in: "some
+        # emails are returned as html and others are text" (microsoftgraph/microsoft-graph-docs-contrib issue 664)
         self.body_pref = bt if bt in ('text', 'html') else None
+        self.body_type = self.body_pref
         self.graph_url = app.graph_url
         self.link_base = link_base
         self.fresh_link = None

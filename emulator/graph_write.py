@@ -9,7 +9,7 @@ from email.parser import BytesParser
 
 from . import render, seed
 from .mailstore import Message
-from .util import GraphFail, Response, guid, iso, now
+from .util import GraphFail, Response, guid, iso, now, parse_iso
 
 ATTACH_LIMIT = 3 * 1024 * 1024  # graph-api.md §4.5 [POSTATT][LARGE]: POST attachment < 3 MB, else upload session
 UPDATABLE = {'isRead', 'flag', 'categories', 'importance', 'inferenceClassification', 'isDeliveryReceiptRequested',
@@ -33,6 +33,29 @@ def _json(ctx):
     return body
 
 
+def _type_error(value, edm):
+    """OData's answer to a JSON value of the wrong type (graph-api.md §12: PATCH values are typed,
+    https://learn.microsoft.com/graph/api/message-update)."""
+    if isinstance(value, (dict, list)):
+        return _bad("An unexpected '%s' node was found when reading from the JSON reader. A 'PrimitiveValue' node "
+                    "was expected." % ('StartObject' if isinstance(value, dict) else 'StartArray'),
+                    'RequestBodyRead')
+    return _bad("Cannot convert the literal '%s' to the expected type '%s'." % (
+        str(value).lower() if isinstance(value, bool) else value, edm), 'RequestBodyRead')
+
+
+def _bool(value):
+    if not isinstance(value, bool):
+        raise _type_error(value, 'Edm.Boolean')
+    return value
+
+
+def _string(value, prop):
+    if value is not None and not isinstance(value, str):
+        raise _type_error(value, 'Edm.String')
+    return value
+
+
 def _recipients(value, prop):
     if value is None:
         return ()
@@ -40,31 +63,62 @@ def _recipients(value, prop):
         raise _bad("Invalid value for '%s'." % prop, 'RequestBodyRead')
     out = []
     for r in value:
-        addr = (r or {}).get('emailAddress') or {}
-        if not addr.get('address') or '@' not in addr['address']:
+        if not isinstance(r, dict) or not isinstance(r.get('emailAddress', {}), dict):
+            raise _bad("An unexpected 'PrimitiveValue' node was found when reading from the JSON reader. A "
+                       "'StartObject' node was expected.", 'RequestBodyRead')
+        addr = r.get('emailAddress') or {}
+        if not isinstance(addr.get('address'), str) or '@' not in addr['address']:
             raise _bad('At least one recipient is not valid.', 'ErrorInvalidRecipients')
         out.append((addr.get('name') or addr['address'], addr['address']))
     return tuple(out)
 
 
+def _date_time_zone(value, prop):
+    """graph-api.md §12: followupFlag dates are dateTimeTimeZone {"dateTime", "timeZone"}, never a bare string
+    (resources/followupflag, resources/datetimetimezone on learn.microsoft.com)."""
+    if not isinstance(value, dict):
+        raise _bad("An unexpected 'PrimitiveValue' node was found when reading from the JSON reader. A "
+                   "'StartObject' node was expected.", 'RequestBodyRead')
+    dt, tz = value.get('dateTime'), value.get('timeZone')
+    if not isinstance(dt, str) or (tz is not None and not isinstance(tz, str)):
+        raise _type_error(dt, 'Edm.String')
+    try:
+        parse_iso(dt)
+    except ValueError:
+        # the value of a dateTimeTimeZone must parse (microsoftgraph/microsoft-graph-toolkit issue 152)
+        raise _bad("The value '%s' of parameter 'DateTime' is invalid." % dt, 'InvalidDateTime') from None
+    return {'dateTime': dt, 'timeZone': tz or 'UTC'}
+
+
 def _flag(value):
-    if not isinstance(value, dict) or value.get('flagStatus', 'notFlagged') not in FLAG_STATUS:
-        raise _bad("Invalid flagStatus; expected notFlagged, flagged or complete.", 'RequestBodyRead')
-    if value.get('dueDateTime') and not value.get('startDateTime'):
-        # graph-api.md §4.1 (resources/followupflag.md): dueDateTime requires startDateTime
-        raise _bad('The due date can not be set without a start date.', 'ErrorInvalidRequest')
-    flag = {'flagStatus': value.get('flagStatus', 'notFlagged')}
+    if not isinstance(value, dict):
+        raise _bad("An unexpected '%s' node was found when reading from the JSON reader. A 'StartObject' node "
+                   "was expected." % ('StartArray' if isinstance(value, list) else 'PrimitiveValue'),
+                   'RequestBodyRead')
+    status = value.get('flagStatus', 'notFlagged')
+    if not isinstance(status, str) or status not in FLAG_STATUS:
+        raise _bad("The request is invalid. Requested value '%s' was not found." % status, 'RequestBodyRead')
+    flag = {'flagStatus': status}
     for k in ('startDateTime', 'dueDateTime', 'completedDateTime'):
-        if value.get(k):
-            flag[k] = value[k]
+        if value.get(k) is not None:
+            flag[k] = _date_time_zone(value[k], k)
+    if flag.get('dueDateTime') and not flag.get('startDateTime'):
+        # dueDateTime requires startDateTime (resources/followupflag.md); the service answers
+        # ErrorInvalidArgument "The request is invalid." (microsoftgraph/microsoft-graph-docs-contrib issue 6473)
+        raise _bad('The request is invalid.', 'ErrorInvalidArgument')
     return flag
 
 
 def _body_value(value):
     if not isinstance(value, dict):
         raise _bad("Invalid value for 'body'.", 'RequestBodyRead')
-    ctype = (value.get('contentType') or 'text').lower()
-    return ('html' if ctype == 'html' else 'text', value.get('content') or '')
+    ctype = value.get('contentType') or 'text'
+    content = value.get('content') or ''
+    if not isinstance(ctype, str) or ctype.lower() not in ('text', 'html'):
+        raise _bad("The request is invalid. Requested value '%s' was not found." % ctype, 'RequestBodyRead')
+    if not isinstance(content, str):
+        raise _type_error(content, 'Edm.String')
+    return ('html' if ctype.lower() == 'html' else 'text', content)
 
 
 def _fields(ctx, data, msg=None, creating=False):
@@ -77,23 +131,26 @@ def _fields(ctx, data, msg=None, creating=False):
             raise _bad("Update operation is invalid for property '%s' of a sent message." % prop,
                        'ErrorInvalidPropertyUpdateSentMessage')
         if prop == 'isRead':
-            out['is_read'] = bool(value)
+            out['is_read'] = _bool(value)
         elif prop == 'flag':
             out['flag'] = _flag(value)
         elif prop == 'categories':
             if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-                raise _bad("Invalid value for 'categories'.", 'RequestBodyRead')
+                raise _type_error(value if not isinstance(value, list) else next(
+                    c for c in value if not isinstance(c, str)), 'Edm.String')
             out['categories'] = tuple(value)
         elif prop == 'importance':
-            if str(value).lower() not in ('low', 'normal', 'high'):
-                raise _bad("Invalid importance '%s'." % value, 'RequestBodyRead')
-            out['importance'] = str(value).lower()
+            if not isinstance(value, str) or value.lower() not in ('low', 'normal', 'high'):
+                raise _bad("The request is invalid. Requested value '%s' was not found." % value, 'RequestBodyRead')
+            out['importance'] = value.lower()
         elif prop == 'inferenceClassification':
-            out['inference'] = 'other' if str(value).lower() == 'other' else 'focused'
+            if not isinstance(value, str) or value.lower() not in ('focused', 'other'):
+                raise _bad("The request is invalid. Requested value '%s' was not found." % value, 'RequestBodyRead')
+            out['inference'] = value.lower()
         elif prop == 'isDeliveryReceiptRequested':
-            out['drr'] = bool(value)
+            out['drr'] = _bool(value)
         elif prop == 'isReadReceiptRequested':
-            out['rrr'] = bool(value)
+            out['rrr'] = _bool(value)
         elif prop in ('from', 'sender'):
             out['sender'] = _recipients([value], prop)[0] if value else (ctx.mbx.name, ctx.mbx.address)
         elif prop in ('toRecipients', 'ccRecipients', 'bccRecipients', 'replyTo'):
@@ -102,9 +159,9 @@ def _fields(ctx, data, msg=None, creating=False):
         elif prop == 'body':
             out['body'] = _body_value(value)
         elif prop == 'subject':
-            out['subject'] = str(value or '')
+            out['subject'] = _string(value, prop) or ''
         elif prop == 'internetMessageId':
-            out['imid'] = str(value)
+            out['imid'] = _string(value, prop)
         elif prop == 'internetMessageHeaders' and creating:
             hdrs = []
             for h in value or []:
@@ -141,7 +198,7 @@ def _new_attachment(data):
 
 def _size(msg):
     atts = seed.attachments(msg) if msg.att_kind or msg.atts else []
-    return sum(len(a['data']) for a in atts) + len(seed.body_html(msg))
+    return sum(len(render.att_data(a)) for a in atts) + len(seed.body_html(msg))
 
 
 def _check_size(ctx, msg):
@@ -246,22 +303,72 @@ def deliver_local(store, msg):
                      bcc=(), received=now())
 
 
+def _check_send_as(ctx, msg):
+    """graph-api.md §12: ``from`` must be the mailbox or one it may send as (Send As granted in Exchange), else
+    403 ErrorSendAsDenied (Send Outlook messages from another user, learn.microsoft.com/graph/
+    outlook-send-mail-from-other-user; microsoftgraph/microsoft-graph-docs-contrib issue 7401)."""
+    mbx = ctx.mbx
+    addr = (msg.sender[1] if msg.sender else mbx.address).lower()
+    if addr != mbx.address.lower() and addr not in [a.lower() for a in mbx.send_as]:
+        raise GraphFail(403, 'ErrorSendAsDenied', 'The user account which was used to submit this request does not '
+                        'have the right to send mail on behalf of the specified sending account., Cannot submit '
+                        'message.')
+
+
+def _complete_send(store, mbx, msg, save, t):
+    """The send is through: the Sent Items copy appears (same core = same immutable id), recipients get it."""
+    msg.is_draft = False
+    msg.sent = msg.received = t
+    msg.is_read = True
+    if save:
+        store.attach(mbx, mbx.folders[mbx.wk['sentitems']], msg)
+    deliver_local(store, msg)
+
+
+def settle(store, force=False):
+    """Complete the sends whose ``sent_copy_delay`` is over (caller holds the store lock)."""
+    if not store.transit:
+        return
+    t = now()
+    for mbx in store.mailboxes:
+        for core, (due, msg, save, sent_at) in sorted(mbx.in_transit.items(), key=lambda kv: kv[1][0]):
+            if force or due <= t:
+                del mbx.in_transit[core]
+                store.transit -= 1
+                _complete_send(store, mbx, msg, save, sent_at)
+
+
 def _send(ctx, msg, save=True):
     if not (msg.to or msg.cc or msg.bcc):
         raise _bad('At least one recipient is not valid., A message can\'t be sent because it contains no '
                    'recipients.', 'ErrorInvalidRecipients')
+    _check_send_as(ctx, msg)
     _check_size(ctx, msg)
     t = now()
-    sent = ctx.mbx.folders[ctx.mbx.wk['sentitems']]
-    if msg.core in ctx.mbx.msgs:
+    store, mbx = ctx.store, ctx.mbx
+    delay = float(ctx.config.get('sent_copy_delay') or 0)
+    if msg.core in mbx.msgs:
+        if delay > 0:
+            # graph-api.md §12 / outlook-immutable-id: the draft leaves Drafts at once; its Sent Items copy (same
+            # immutable id) appears a few seconds later - meanwhile a GET by the id answers 404
+            store.detach(mbx, msg)
+            mbx.in_transit[msg.core] = (t + delay, msg, True, t)
+            store.transit += 1
+            return Response(202)
         # graph-api.md §5 [MSEND][IMMUT]: the draft becomes the Sent Items copy (same immutable id)
-        ctx.store.move(ctx.mbx, msg, sent, received=t)
-        ctx.store.update(ctx.mbx, msg, {'is_draft': False, 'sent': t, 'is_read': True})
-    elif save:
+        store.move(mbx, msg, mbx.folders[mbx.wk['sentitems']], received=t)
+        store.update(mbx, msg, {'is_draft': False, 'sent': t, 'is_read': True})
+        deliver_local(store, msg)
+        return Response(202)
+    if delay > 0:
+        mbx.in_transit[msg.core] = (t + delay, msg, save, t)
+        store.transit += 1
+        return Response(202)
+    if save:
         msg.is_draft = False
         msg.sent = msg.received = t
-        ctx.store.insert(ctx.mbx, sent, msg)
-    deliver_local(ctx.store, msg)
+        store.insert(mbx, mbx.folders[mbx.wk['sentitems']], msg)
+    deliver_local(store, msg)
     return Response(202)
 
 

@@ -32,9 +32,11 @@ SCENARIOS = {
     '70043': (400, 'invalid_grant', 'The refresh token has expired or is invalid due to sign-in frequency checks '
                                     'by conditional access.'),
     '9002313': (400, 'invalid_grant', 'Invalid request. Request is malformed or invalid.'),
-    '65001': (400, 'consent_required', "The user or administrator has not consented to use the application with ID "
-                                       "'%s' named 'MailDesk'. Send an interactive authorization request for this "
-                                       "user and resource." % CLIENT_ID),
+    # graph-api.md §12: AADSTS65001 arrives as invalid_grant with suberror consent_required (MicrosoftDocs/
+    # azure-docs issue 39189, Azure-Samples/ms-identity-javascript-tutorial issue 14 show the real body)
+    '65001': (400, 'invalid_grant', "The user or administrator has not consented to use the application with ID "
+                                    "'%s' named 'MailDesk'. Send an interactive authorization request for this "
+                                    "user and resource." % CLIENT_ID),
     '50076': (400, 'interaction_required', 'Due to a configuration change made by your administrator, or because you '
                                            'moved to a new location, you must use multi-factor authentication to '
                                            'access this resource.'),
@@ -51,7 +53,21 @@ SCENARIOS = {
     '70003': (400, 'unsupported_grant_type', 'The app requested an unsupported grant type.'),
     '70011': (400, 'invalid_scope', "The provided value for the input parameter 'scope' is not valid."),
     '90002': (400, 'invalid_tenant', "Tenant '%s' not found."),
+    # graph-api.md §12: intermittent identity failures that succeed on retry
+    '70000': (400, 'invalid_grant', 'The request was denied because one or more scopes requested are unauthorized '
+                                    'or expired. The user must first sign in and grant the client application '
+                                    'access to the requested scope.'),
+    '90033': (503, 'temporarily_unavailable', 'A transient error has occurred. Please try again.'),
+    '50196': (429, 'temporarily_unavailable', 'The server terminated an operation because it encountered a client '
+                                              'request loop. Please contact your app vendor.'),
 }
+# Entra's spelling of the Graph permissions it puts in a token response's ``scope`` (graph-api.md §12)
+CANONICAL = {'mail.read': 'Mail.Read', 'mail.readwrite': 'Mail.ReadWrite', 'mail.send': 'Mail.Send',
+             'user.read': 'User.Read', 'mail.readbasic': 'Mail.ReadBasic'}
+# injected identity faults (POST /_emulator/faults with a path_contains on an identity path): HTTP status ->
+# the AADSTS scenario whose flat body they carry (graph-api.md §8.5: identity errors are never Graph-shaped)
+FAULT_SCENARIOS = {429: '50196', 500: '90033', 502: '90033', 503: '90033', 504: '90033', 400: '70000',
+                   401: '7000215'}
 
 
 def normalize_scope(scope):
@@ -89,6 +105,67 @@ def token_error(scenario, *args, correlation_id=None, status=None, error=None):
                     content_type='application/json; charset=utf-8')
 
 
+def identity_fault_response(rule, req):
+    """An injected fault on an identity endpoint, in the identity platform's flat error shape (graph-api.md §8.5,
+    §12): {"error", "error_description", "error_codes", "timestamp", "trace_id", "correlation_id", "error_uri"}.
+    ``rule['code']`` may name an AADSTS number (e.g. "90033"), ``rule['error']`` the ``error`` string."""
+    status = rule.get('status', 503)
+    if status in ('drop', 'timeout', 'delay'):
+        resp = Response(0)
+        resp.delay = float(rule.get('delay', 0 if status == 'drop' else 1.0))
+        resp.drop = status != 'delay'
+        return resp
+    status = int(status)
+    scenario = str(rule.get('code') or FAULT_SCENARIOS.get(status, '90033'))
+    if scenario not in SCENARIOS:
+        scenario = FAULT_SCENARIOS.get(status, '90033')
+    resp = token_error(scenario, correlation_id=req.header('client-request-id'), status=status,
+                       error=rule.get('error'))
+    if rule.get('retry_after') is not None:
+        resp.headers['Retry-After'] = str(rule['retry_after'])
+    return resp
+
+
+def _split(uri):
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        return parts
+    except ValueError:
+        return None
+
+
+def redirect_uri_registered(uri, registered):
+    """graph-api.md §12 / "Redirect URI (reply URL) restrictions" (learn.microsoft.com/entra/identity-platform/
+    reply-url): exact, case-sensitive match with one registered URI; https only, except http for localhost /
+    127.0.0.1 / [::1], whose port is ignored when matching."""
+    parts = _split(uri)
+    if parts is None or parts.fragment:
+        return False
+    loopback = (parts.hostname or '') in ('localhost', '127.0.0.1', '::1')
+    if parts.scheme != 'https' and not (parts.scheme == 'http' and loopback):
+        return False
+    for reg in registered or ():
+        if reg == uri:
+            return True
+        r = _split(reg) if loopback else None
+        if r is not None and (r.scheme, r.hostname, r.path, r.query) == (
+                parts.scheme, parts.hostname, parts.path, parts.query):
+            return True
+    return False
+
+
+def entra_scope(graph, requested):
+    """The ``scope`` of a token response as Entra writes it for Graph (graph-api.md §12): the short permission
+    names in Entra's own case without the https://graph.microsoft.com/ prefix - every permission the user
+    consented to for the app, not only those asked for (microsoftgraph/microsoft-graph-docs issue 5722) - plus
+    ``email openid profile`` when openid was asked for (offline_access is never listed)."""
+    out = {CANONICAL.get(g, g) for g in graph}
+    if any(s.lower() == 'openid' for s in requested):
+        out |= {'email', 'openid', 'profile'}
+    return ' '.join(sorted(out))
+
+
 def fake_jwt(claims):
     header = {'typ': 'JWT', 'alg': 'RS256', 'kid': 'emulator-key-1'}
     return '.'.join([b64u(json.dumps(header).encode()), b64u(json.dumps(claims, ensure_ascii=False).encode()),
@@ -105,6 +182,7 @@ class Identity:
         self.revoked_at = {}          # user address -> time; refresh tokens issued before are revoked (AADSTS50173)
         self.consent = {'auto': None, 'user': None}
         self.injections = []          # [{"scenario","count","user","grant_type","error"}]
+        self.consented = {}           # user address -> Graph permissions consented to (incremental consent)
         self.counters = {'total': 0, 'by_user': {}, 'by_grant': {}}
         self.seeded_oids = {}         # user address -> the oid it was seeded with (before set_identity)
         self.tenant_of = {}           # user address -> another tenant id than TENANT_ID (set_identity)
@@ -217,10 +295,14 @@ class Identity:
             return self._error_page(400, '700016', "Application with identifier '%s' was not found in the "
                                                    "directory '%s'." % (params.get('client_id'), DOMAIN))
         redirect_uri = params.get('redirect_uri', '')
-        if not redirect_uri.startswith(('http://', 'https://')):
-            # the redirect URI can't be trusted, so the error is shown rather than redirected (§8.2)
+        if not redirect_uri_registered(redirect_uri, self.app.config.get('redirect_uris')):
+            # graph-api.md §12 (reply-url restrictions): exactly one of the app's registered URIs, https except
+            # localhost. The URI can't be trusted, so the error is shown rather than redirected (§8.2)
             return self._error_page(400, '50011', "The redirect URI '%s' specified in the request does not match "
-                                                  "the redirect URIs configured for the application." % redirect_uri)
+                                                  "the redirect URIs configured for the application '%s'. Make "
+                                                  "sure the redirect URI sent in the request matches one added to "
+                                                  "your application in the Azure portal."
+                                    % (redirect_uri, CLIENT_ID))
         state = params.get('state')
         mode = params.get('response_mode') or 'query'
         if params.get('response_type') != 'code':
@@ -400,6 +482,9 @@ background:#fff;padding:32px;box-shadow:0 2px 6px rgba(0,0,0,.2)}button{padding:
             if not graph_scopes(requested) <= graph_scopes(granted):
                 return token_error('65001', correlation_id=corr)
             rec['used'] = True
+            # consent given on the sign-in page stays with the user + app (incremental consent)
+            user = rec['user'].lower()
+            self.consented[user] = self.consented.get(user, frozenset()) | graph_scopes(granted)
         mbx = self.app.store.mailbox(rec['user'])
         return self._success(mbx, requested, form, nonce=rec.get('nonce'), granted=granted)
 
@@ -416,16 +501,21 @@ background:#fff;padding:32px;box-shadow:0 2px 6px rgba(0,0,0,.2)}button{padding:
             if rec['last_used'] + self.app.config['refresh_token_lifetime'] < now():
                 return token_error('700082', correlation_id=corr)  # §8.5: expired from inactivity
             requested = (form.get('scope') or ' '.join(rec['scopes'])).split()
-            if not graph_scopes(requested) <= graph_scopes(rec['scopes']):
+            consented = graph_scopes(rec['scopes']) | self.consented.get(rec['user'].lower(), frozenset())
+            if not graph_scopes(requested) <= consented:
                 return token_error('65001', correlation_id=corr)  # asking for more than was consented
             rec['last_used'] = now()
         mbx = self.app.store.mailbox(rec['user'])
         return self._success(mbx, requested, form, granted=rec['scopes'])
 
     def _success(self, mbx, requested, form, nonce=None, granted=None):
-        access, lifetime = self.mint_access_token(mbx, requested)
-        # graph-api.md §10: scope echoes the requested strings; RT only with offline_access, id_token with openid
-        body = {'token_type': 'Bearer', 'scope': ' '.join(requested), 'expires_in': int(lifetime),
+        # the access token carries every Graph permission the user consented to for the app, and the response's
+        # ``scope`` says so in Entra's form (graph-api.md §12, microsoftgraph/microsoft-graph-docs issue 5722)
+        graph = graph_scopes(requested) | self.consented.get(mbx.address.lower(), frozenset())
+        access, lifetime = self.mint_access_token(mbx, sorted(graph))
+        # RT only with offline_access, id_token only with openid (graph-api.md §8.4)
+        scope = entra_scope(graph, requested) if self.app.config.get('token_scope') != 'echo' else ' '.join(requested)
+        body = {'token_type': 'Bearer', 'scope': scope, 'expires_in': int(lifetime),
                 'ext_expires_in': int(lifetime), 'access_token': access}
         low = [s.lower() for s in requested]
         if 'offline_access' in low:

@@ -64,12 +64,15 @@ class Message:
         'body_seed',
         'categories',
         'cc',
+        'chg',
         'ck',
         'conv',
         'conv_index',
         'core',
         'created',
         'drr',
+        'entered',
+        'event',
         'flag',
         'folder',
         'gen',
@@ -80,6 +83,7 @@ class Message:
         'inference',
         'is_draft',
         'is_read',
+        'kind',
         'mbx',
         'modified',
         'received',
@@ -90,6 +94,7 @@ class Message:
         'seq',
         'subject',
         'to',
+        'trail',
     )
 
     def __init__(self):
@@ -112,6 +117,11 @@ class Message:
         self.ck = 1
         self.seq = 0
         self.body_seed = 0
+        self.chg = None          # {Graph property: seq of its last change} (sparse delta items, graph-api.md §12)
+        self.entered = 0         # seq at which the message entered its current folder
+        self.trail = None        # [(seq, folder id)] once moved: where it was when (A -> B -> A, §1.9)
+        self.kind = None         # None | 'text' (a plain-text body, graph-api.md §12)
+        self.event = None        # meeting message: {'type', 'meetingMessageType', 'start', 'end', 'location', ...}
 
     @property
     def key(self):
@@ -138,6 +148,9 @@ class Mailbox:
         self.delta_expired = {}   # folder id | 'hierarchy' | '*' -> (token generation cutoff, error code)
         self.quirks = {}          # delta edge cases on demand: empty_pages / duplicates / replay
         self.round_pages = {}     # delta round id -> newest nextLink page index (stale_nextlinks)
+        self.in_transit = {}      # core -> (due, msg, save, t): sent, Sent Items copy not there yet (§12)
+        self.exchange_online = True   # False -> 404 MailboxNotEnabledForRESTAPI on mail endpoints (§2.4)
+        self.send_as = []         # other addresses this mailbox may send as (Exchange Send As grants)
 
     def new_core(self):
         self.counter += 1
@@ -148,6 +161,28 @@ class Mailbox:
         self.fcounter += 1
         digest = hashlib.blake2b(('%s:%s:%s' % (self.idx, label, self.fcounter)).encode(), digest_size=15).digest()
         return FOLDER_PREFIX + b64u(digest) + 'AAAA'
+
+
+# Store field -> the Graph message properties it backs (what a sparse delta item carries, graph-api.md §12)
+FIELD_PROPS = {
+    'is_read': ('isRead',), 'flag': ('flag',), 'categories': ('categories',), 'importance': ('importance',),
+    'inference': ('inferenceClassification',), 'drr': ('isDeliveryReceiptRequested',),
+    'rrr': ('isReadReceiptRequested',), 'sender': ('from', 'sender'), 'to': ('toRecipients',),
+    'cc': ('ccRecipients',), 'bcc': ('bccRecipients',), 'reply_to': ('replyTo',),
+    'body': ('body', 'bodyPreview', 'uniqueBody'), 'subject': ('subject',), 'imid': ('internetMessageId',),
+    'is_draft': ('isDraft',), 'sent': ('sentDateTime',), 'atts': ('hasAttachments',),
+    'headers': ('internetMessageHeaders',),
+}
+
+
+def folder_at(msg, seq):
+    """The folder ``msg`` was in right after mailbox seq ``seq`` (None: not in this mailbox yet / in transit)."""
+    if msg.trail:
+        for s, fid in reversed(msg.trail):
+            if s <= seq:
+                return fid
+        return None
+    return msg.folder if msg.entered <= seq else None
 
 
 def message_id(msg, immutable):
@@ -180,6 +215,7 @@ class Store:
         self.by_addr = {}
         self.by_oid = {}
         self.token_gen = 0
+        self.transit = 0      # sends whose Sent Items copy is still on its way (graph_write.settle)
         self.sealer = Sealer('%s:%s' % (seed, os.urandom(8).hex()))
 
     # -- lookup -----------------------------------------------------------------------------------------------
@@ -277,6 +313,9 @@ class Store:
             self._bump(mbx, msg)
             msg.ck = 1
             self._log(mbx, folder, msg)
+        msg.entered = mbx.seq
+        msg.chg = None
+        msg.trail = None
 
     def bulk_insert(self, mbx, folder, msgs):
         """Seeding path: one sort at the end; each message still gets its own seq + log entry."""
@@ -290,7 +329,7 @@ class Store:
             if not msg.is_read:
                 folder.unread += 1
             seq += 1
-            msg.seq = seq
+            msg.seq = msg.entered = seq
             folder.log_seq.append(seq)
             folder.log_core.append(msg.core)
             folder.log_gen.append(msg.gen)
@@ -307,8 +346,12 @@ class Store:
             folder.unread -= 1
         return folder
 
-    def update(self, mbx, msg, fields):
-        """Apply already-validated fields (isRead, flag, categories, ...) and record the change."""
+    def update(self, mbx, msg, fields, props=()):
+        """Apply already-validated fields (isRead, flag, categories, ...) and record the change.
+
+        ``props``: Graph properties changed beyond ``fields`` (e.g. hasAttachments after an attachment POST).
+        Each changed Graph property remembers the seq of its change: a later delta round sends an updated item
+        as ``id`` + the properties changed since its watermark (graph-api.md §1.6 [DQO], §12)."""
         folder = mbx.folders[msg.folder]
         for name, value in fields.items():
             if name == 'is_read' and bool(value) != msg.is_read:
@@ -316,6 +359,12 @@ class Store:
             setattr(msg, name, value)
         self._bump(mbx, msg)
         self._log(mbx, folder, msg)
+        changed = [p for name in fields for p in FIELD_PROPS.get(name, ())] + list(props)
+        if changed:
+            if msg.chg is None:
+                msg.chg = {}
+            for prop in changed:
+                msg.chg[prop] = mbx.seq
 
     def move(self, mbx, msg, dest, received=None):
         """graph-api.md §6 [MOVE] + §1.5: @removed in the source delta, present in the destination delta."""
@@ -324,12 +373,46 @@ class Store:
             msg.received = received
         self._bump(mbx, msg)
         self._log(mbx, src, msg)
+        if msg.trail is None:
+            msg.trail = [(msg.entered, src.id)]
         msg.gen += 1  # graph-api.md §4.3: regular id changes on move, immutable id does not
         msg.folder = dest.id
         bisect.insort(dest.keys, (msg.received, msg.core))
         if not msg.is_read:
             dest.unread += 1
         self._log(mbx, dest, msg)
+        msg.entered = mbx.seq
+        msg.trail.append((mbx.seq, dest.id))
+        del msg.trail[:-8]
+        msg.chg = None
+
+    def detach(self, mbx, msg):
+        """Take a message out of its folder and out of reach (a sent draft on its way, graph-api.md §12): the
+        folder's delta reports it @removed, a GET by its id answers 404 until :meth:`attach` puts it back."""
+        folder = self._unlink(mbx, msg)
+        self._bump(mbx, msg)
+        self._log(mbx, folder, msg)
+        if msg.trail is None:
+            msg.trail = [(msg.entered, folder.id)]
+        msg.trail.append((mbx.seq, None))
+        del mbx.msgs[msg.core]
+
+    def attach(self, mbx, folder, msg):
+        """Put a detached (or new) message into ``folder`` keeping its core (= immutable id); new regular id."""
+        if msg.core in mbx.msgs or msg.trail:
+            msg.gen += 1
+        msg.mbx = mbx
+        msg.folder = folder.id
+        mbx.msgs[msg.core] = msg
+        bisect.insort(folder.keys, (msg.received, msg.core))
+        if not msg.is_read:
+            folder.unread += 1
+        self._bump(mbx, msg)
+        self._log(mbx, folder, msg)
+        msg.entered = mbx.seq
+        if msg.trail is not None:
+            msg.trail.append((mbx.seq, folder.id))
+        msg.chg = None
 
     def hard_delete(self, mbx, msg):
         folder = self._unlink(mbx, msg)

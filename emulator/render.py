@@ -2,7 +2,9 @@
 import base64
 import email.policy
 import email.utils
+import time
 from email.message import EmailMessage
+from email.parser import BytesParser
 from urllib.parse import quote
 
 from . import seed
@@ -20,6 +22,15 @@ _CANON = {p.lower(): p for p in MESSAGE_PROPS + SELECT_ONLY}
 FOLDER_PROPS = ['id', 'displayName', 'parentFolderId', 'childFolderCount', 'unreadItemCount', 'totalItemCount',
                 'isHidden']
 _FCANON = {p.lower(): p for p in FOLDER_PROPS}
+# graph-api.md §12: meeting mail is an eventMessage (v1.0 resources/eventmessage, eventmessagerequest,
+# eventmessageresponse on learn.microsoft.com): extra properties, returned without $select (or when cast-selected
+# as microsoft.graph.eventMessage/<name>), with an @odata.type naming the derived type in every listing
+EVENT_PROPS = ['meetingMessageType', 'startDateTime', 'endDateTime', 'location', 'isAllDay', 'isDelegated',
+               'isOutOfDate', 'recurrence', 'type']
+REQUEST_PROPS = ['allowNewTimeProposals', 'previousStartDateTime', 'previousEndDateTime', 'previousLocation',
+                 'responseRequested']
+RESPONSE_PROPS = ['proposedNewTime', 'responseType']
+_ECANON = {p.lower(): p for p in EVENT_PROPS + REQUEST_PROPS + RESPONSE_PROPS}
 USER_PROPS = ['businessPhones', 'displayName', 'givenName', 'id', 'jobTitle', 'mail', 'mobilePhone',
               'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName']
 
@@ -33,6 +44,16 @@ def parse_select(text, kind='message'):
     for raw in text.split(','):
         name = raw.strip()
         if not name:
+            continue
+        if kind == 'message' and '/' in name:
+            # a derived type's property: microsoft.graph.eventMessage/meetingMessageType (OData type cast)
+            cast, _, sub = name.rpartition('/')
+            prop = _ECANON.get(sub.lower()) if cast.lower().startswith('microsoft.graph.eventmessage') else None
+            if prop is None:
+                raise GraphFail(400, 'RequestBroker--ParseUri',
+                                "Could not find a property named '%s' on type '%s'." % (sub, cast))
+            if prop not in out:
+                out.append(prop)
             continue
         prop = canon.get(name.lower())
         if prop is None:
@@ -55,7 +76,16 @@ def change_key(msg):
     return 'CQAAABYAAAD%s%06x' % (msg.core[:10], msg.ck)
 
 
+def native_body_type(msg):
+    """The format a body is stored in: plain text for text mail (graph-api.md §12), else HTML."""
+    if msg.body is not None:
+        return 'text' if msg.body[0] == 'text' else 'html'
+    return 'text' if msg.kind == 'text' else 'html'
+
+
 def _body(msg, body_type):
+    if body_type is None:
+        body_type = native_body_type(msg)  # no Prefer header: the stored format (docs-contrib issue 664)
     if body_type == 'text':
         return {'contentType': 'text', 'content': seed.body_text(msg)}
     return {'contentType': 'html', 'content': seed.body_html(msg)}
@@ -114,16 +144,81 @@ _GETTERS = {
 }
 
 
-def message_json(msg, select, immutable, body_type='html', odata_type=False):
-    """One message; ``select`` None = default property set (bodies only generated when body is selected)."""
+def _dtz(ts):
+    return {'dateTime': time.strftime('%Y-%m-%dT%H:%M:%S.0000000', time.gmtime(ts)), 'timeZone': 'UTC'}
+
+
+def _location(name):
+    if not name:
+        return {'displayName': '', 'locationType': 'default', 'uniqueIdType': 'unknown'}
+    return {'displayName': name, 'locationType': 'default', 'uniqueId': name, 'uniqueIdType': 'private'}
+
+
+def _event_value(msg, prop):
+    ev = msg.event
+    if prop == 'meetingMessageType':
+        return ev.get('meetingMessageType', 'meetingRequest')
+    if prop in ('startDateTime', 'endDateTime'):
+        return _dtz(ev['start'] if prop == 'startDateTime' else ev['end'])
+    if prop == 'location':
+        return _location(ev.get('location'))
+    if prop == 'isAllDay':
+        return bool(ev.get('isAllDay'))
+    if prop in ('isDelegated', 'isOutOfDate'):
+        return bool(ev.get(prop))
+    if prop == 'recurrence':
+        return None
+    if prop == 'type':
+        return 'singleInstance'
+    if prop == 'allowNewTimeProposals':
+        return True
+    if prop in ('previousStartDateTime', 'previousEndDateTime'):
+        return None
+    if prop == 'previousLocation':
+        return None
+    if prop == 'responseRequested':
+        return True
+    if prop == 'proposedNewTime':
+        return None
+    if prop == 'responseType':
+        return ev.get('responseType', 'accepted')
+    return None
+
+
+def event_props(msg):
+    kind = msg.event.get('type', 'eventMessage')
+    return EVENT_PROPS + (REQUEST_PROPS if kind == 'eventMessageRequest' else RESPONSE_PROPS
+                          if kind == 'eventMessageResponse' else [])
+
+
+def default_props(msg):
+    return MESSAGE_PROPS + event_props(msg) if msg.event else MESSAGE_PROPS
+
+
+def message_json(msg, select, immutable, body_type=None, odata_type=False, only=None):
+    """One message; ``select`` None = default property set (bodies only generated when body is selected).
+
+    ``only``: a sparse updated delta item - just the properties in ``only`` (+ parentFolderId) of those
+    selected (graph-api.md §1.6 / §12)."""
     out = {'@odata.etag': 'W/"%s"' % change_key(msg)}
-    if odata_type:
+    if msg.event:
+        # a derived type always names itself, also in a plain message listing (graph-api.md §12)
+        out['@odata.type'] = '#microsoft.graph.%s' % msg.event.get('type', 'eventMessage')
+    elif odata_type:
         out['@odata.type'] = '#microsoft.graph.message'
     out['id'] = message_id(msg, immutable)
     getters = _GETTERS
-    for prop in (select or MESSAGE_PROPS):
-        if prop != 'id':
-            out[prop] = getters[prop](msg, body_type)
+    props = select or default_props(msg)
+    if only is not None:
+        props = [p for p in props if p in only or p == 'parentFolderId']
+    for prop in props:
+        if prop == 'id':
+            continue
+        getter = getters.get(prop)
+        if getter is not None:
+            out[prop] = getter(msg, body_type)
+        elif msg.event and prop in event_props(msg):
+            out[prop] = _event_value(msg, prop)
     return out
 
 
@@ -152,6 +247,15 @@ def user_json(mbx):
 
 
 def attachment_json(att, with_bytes=True):
+    kind = att.get('kind')
+    if kind in ('item', 'reference'):
+        # graph-api.md §12: itemAttachment (an attached message) / referenceAttachment (a cloud link). v1.0
+        # gives them only the base attachment properties - contentType null unless set, no contentBytes; a
+        # referenceAttachment's sourceUrl is beta-only (resources/itemattachment, resources/referenceattachment
+        # on learn.microsoft.com), the link itself is in the message body
+        return {'@odata.type': '#microsoft.graph.%sAttachment' % kind, 'id': att['id'],
+                'lastModifiedDateTime': iso(att['modified']), 'name': att['name'],
+                'contentType': att.get('contentType'), 'size': att_size(att), 'isInline': False}
     out = {'@odata.type': '#microsoft.graph.fileAttachment', '@odata.mediaContentType': att['contentType'],
            'id': att['id'], 'lastModifiedDateTime': iso(att['modified']), 'name': att['name'],
            'contentType': att['contentType'], 'size': len(att['data']) + 160, 'isInline': att['isInline'],
@@ -159,6 +263,21 @@ def attachment_json(att, with_bytes=True):
     if with_bytes:
         out['contentBytes'] = base64.b64encode(att['data']).decode('ascii')
     return out
+
+
+def att_size(att):
+    if att.get('kind') == 'reference':
+        return 300 + len(att.get('sourceUrl') or '')  # "the size of the metadata ... not the size of the file"
+    return len(att_data(att)) + 160
+
+
+def att_data(att):
+    """The attachment's raw bytes; for an itemAttachment the MIME of the attached message (its $value)."""
+    if att.get('kind') == 'item':
+        if att.get('data') is None:
+            att['data'] = mime_bytes(att['item'])
+        return att['data']
+    return att.get('data') or b''
 
 
 def mime_bytes(msg):
@@ -173,6 +292,12 @@ def mime_bytes(msg):
     em.set_content(seed.body_text(msg))
     em.add_alternative(seed.body_html(msg), subtype='html')
     for att in seed.attachments(msg):
+        if att.get('kind') == 'reference':
+            continue  # a cloud link lives in the body, not in the MIME
+        if att.get('kind') == 'item':
+            inner = BytesParser(policy=email.policy.SMTP).parsebytes(att_data(att))
+            em.add_attachment(inner, filename=att['name'] + '.eml')  # message/rfc822 part
+            continue
         maintype, _, subtype = att['contentType'].partition('/')
         kwargs = {'filename': att['name']}
         if att['isInline']:

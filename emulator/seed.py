@@ -6,6 +6,7 @@ message's ``body_seed`` / ``att_kind``, so 200,000 messages seed in about a seco
 import html
 import random
 import re
+import time
 
 from . import DOMAIN
 from .mailstore import REG_PREFIX, Mailbox, Message
@@ -37,6 +38,7 @@ PNG = (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
        b'\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x03\x00\x08\xfc\x02\xfe\xa7\x9a\xa0\xa0\x00\x00\x00\x00IEND\xaeB`\x82')
 BIG_SIZE = 3 * 1024 * 1024 + 200_000  # issue 3 §5: one attachment over 3 MB (graph-api.md §4.5 upload limit)
 TEN_YEARS = 10 * 365 * 86400
+REF_URL = 'https://contoso-my.sharepoint.com/personal/adele/Documents/Budget%%202025.xlsx?d=%s'
 
 # folder tree: (name, well-known, hidden, children); > 10 visible top-level folders, 3-level nesting under Inbox
 TREE = [('Inbox', 'inbox', False, [('Projects', None, False, [('Apollo', None, False, [('Specs', None, False, [])]),
@@ -149,6 +151,8 @@ def seed_mailbox(store, mbx, messages, rng, anchor=None):
         big.att_kind = 4  # issue 3 §5: one attachment over 3 MB
         for m in inbox_msgs[:60:7]:
             m.body_seed = m.body_seed - m.body_seed % 40  # a few hostile bodies (seed % 40 == 0)
+    if len(inbox_msgs) >= 40:
+        exotic(inbox_msgs)
     store.bulk_insert(mbx, mbx.folders[fid['inbox']], inbox_msgs)
     store.bulk_insert(mbx, mbx.folders[fid['sentitems']],
                       gen_messages(mbx, rng, max(messages // 10, 3), False, start=anchor))
@@ -162,6 +166,27 @@ def seed_mailbox(store, mbx, messages, rng, anchor=None):
     for folder in list(mbx.folders.values()):
         if folder.wk is None and not folder.hidden and folder.id != mbx.root_id and folder.id != top.id:
             store.bulk_insert(mbx, folder, gen_messages(mbx, rng, 2, start=anchor))
+
+
+def exotic(msgs):
+    """graph-api.md §12 "mail that real mailboxes hold", placed in every Inbox of 40+ messages: an attached
+    message (itemAttachment), a cloud link (referenceAttachment), meeting mail (eventMessageRequest, a
+    cancellation eventMessage, an eventMessageResponse) and plain-text bodies."""
+    msgs[22].att_kind = 5
+    msgs[24].att_kind = 6
+    for i, (kind, mtype, extra) in ((26, ('eventMessageRequest', 'meetingRequest', {})),
+                                    (30, ('eventMessage', 'meetingCancelled', {})),
+                                    (32, ('eventMessageResponse', 'meetingAccepted', {'responseType': 'accepted'}))):
+        m = msgs[i]
+        m.att_kind = 0
+        start = (int(m.received) // 3600 + 24 * 3) * 3600
+        m.event = dict({'type': kind, 'meetingMessageType': mtype, 'start': start, 'end': start + 1800,
+                        'location': 'Conference Room Ærø / 会议室 2'}, **extra)
+        m.subject = {'meetingRequest': 'Invitation: ', 'meetingCancelled': 'Canceled: ',
+                     'meetingAccepted': 'Accepted: '}[mtype] + m.subject
+    for i in (34, 38):
+        msgs[i].kind = 'text'
+        msgs[i].att_kind = 0
 
 
 def seed_store(store, users, messages, seed, anchor=None):
@@ -178,6 +203,8 @@ def body_html(msg):
     if msg.body is not None:
         ctype, content = msg.body
         return content if ctype == 'html' else '<html><body><pre>%s</pre></body></html>' % html.escape(content)
+    if msg.kind == 'text':
+        return '<html><body><pre>%s</pre></body></html>' % html.escape(body_text(msg))
     rng = random.Random(msg.body_seed)
     parts = ['<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8"></head><body>',
              '<p>Hi %s,</p>' % html.escape(msg.to[0][0] if msg.to else 'there')]
@@ -188,6 +215,13 @@ def body_html(msg):
     if rng.random() < 0.3:
         parts.append('<p><img src="https://images.example.net/banner-%d.png" alt="banner" width="600"></p>'
                      % rng.randrange(100))
+    if msg.att_kind == 6:
+        parts.append('<p><a href="%s">%s</a> (shared with you)</p>' % (html.escape(REF_URL % msg.core[:8]),
+                                                                       'Budget 2025.xlsx'))
+    if msg.event:
+        ev = msg.event
+        parts.append('<p>When: %s UTC<br>Where: %s</p>' % (time.strftime('%Y-%m-%d %H:%M', time.gmtime(
+            ev['start'])), html.escape(ev.get('location') or '')))
     if msg.body_seed % 40 == 0:
         parts.append(HOSTILE)  # issue 3 §5: hostile HTML (script, event handlers, javascript: links)
     parts.append('<p>— %s</p></body></html>' % html.escape(msg.sender[0]))
@@ -207,6 +241,14 @@ def html_to_text(content):
 def body_text(msg):
     if msg.body is not None and msg.body[0] == 'text':
         return msg.body[1]
+    if msg.kind == 'text' and msg.body is None:
+        # a plain-text mail (graph-api.md §12): stored as text, with the generated paragraphs as lines
+        rng = random.Random(msg.body_seed)
+        lines = ['Hi %s,' % (msg.to[0][0] if msg.to else 'there'), '']
+        for _ in range(rng.randint(1, 4)):
+            lines.append(PARAS[rng.randrange(len(PARAS))])
+        lines += ['', '-- ', msg.sender[0], '> quoted <b>not html</b> & friends']
+        return '\n'.join(lines)
     return html_to_text(body_html(msg))
 
 
@@ -234,6 +276,15 @@ def attachments(msg):
     if kind in (2, 3):
         out.append({'name': 'logo.png', 'contentType': 'image/png', 'isInline': True,
                     'contentId': 'logo-%s@maildesk' % msg.core[:8], 'data': PNG})
+    if kind == 5:
+        # an attached message (itemAttachment, graph-api.md §12); its $value is the attached message's MIME
+        out.append({'kind': 'item', 'name': 'FW: %s' % msg.subject, 'contentType': None, 'isInline': False,
+                    'contentId': None, 'item': attached_message(msg), 'data': None})
+    if kind == 6:
+        # a OneDrive link (referenceAttachment, graph-api.md §12)
+        out.append({'kind': 'reference', 'name': 'Budget 2025.xlsx', 'contentType': None, 'isInline': False,
+                    'contentId': None, 'data': b'', 'sourceUrl': REF_URL % msg.core[:8],
+                    'providerType': 'oneDriveBusiness', 'permission': 'edit', 'isFolder': False})
     if kind == 4:
         block = bytes(range(256)) * 4096
         out.append({'name': 'scan-large.bin', 'contentType': 'application/octet-stream', 'isInline': False,
@@ -244,8 +295,40 @@ def attachments(msg):
     return out
 
 
+def attached_message(msg, spec=None):
+    """The message inside an itemAttachment: a Message that lives in no folder (deterministic from ``msg``)."""
+    spec = spec or {}
+    inner = Message()
+    inner.core = (msg.core[:20] + 'ITEM')[:24]
+    inner.subject = spec.get('subject') or 'Original: %s' % msg.subject
+    frm = spec.get('from') or CONTACTS[msg.body_seed % len(CONTACTS)]
+    if isinstance(frm, str):
+        frm = (frm, frm)
+    elif isinstance(frm, dict):
+        frm = (frm.get('name') or frm['address'], frm['address'])
+    inner.sender = tuple(frm)
+    inner.to = msg.to
+    inner.received = msg.received - 86400
+    inner.sent = inner.received - 30
+    inner.created = inner.modified = inner.received
+    inner.is_read = True
+    inner.imid = spec.get('internetMessageId') or '<%s.attached@%s>' % (msg.core[:12], inner.sender[1].split('@')[-1])
+    inner.conv = msg.conv
+    inner.conv_index = 0
+    body = spec.get('body')
+    if isinstance(body, dict):
+        inner.body = ((body.get('contentType') or 'html').lower(), body.get('content') or '')
+    elif body is not None:
+        inner.body = ('html', str(body))
+    else:
+        inner.body = ('html', '<html><body><p>%s</p><p>— %s</p></body></html>' % (
+            html.escape(PARAS[msg.body_seed % len(PARAS)]), html.escape(inner.sender[0])))
+    inner.atts = []
+    return inner
+
+
 def has_attachments(msg):
     # graph-api.md §4.1: hasAttachments excludes inline attachments
     if msg.atts is None:
-        return msg.att_kind in (1, 3, 4)
+        return msg.att_kind in (1, 3, 4, 5, 6)
     return any(not a['isInline'] for a in msg.atts)

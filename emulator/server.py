@@ -10,8 +10,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote
 
-from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, attachments, control, graph_api
-from .identity import Identity
+from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, attachments, control, graph_api, graph_write
+from .identity import Identity, identity_fault_response
 from .util import GraphFail, Request, Response, graph_error
 
 DEFAULT_CONFIG = {
@@ -23,6 +23,21 @@ DEFAULT_CONFIG = {
     'mailbox_budget': None,            # graph-api.md §2.5 [THRL]: 10000 / 10 min; None = count only, don't enforce
     'budget_retry_after': '30',
     'max_message_size': 150 * 1024 * 1024,  # graph-api.md §4.5 [LARGE]: up to 150 MB
+    # graph-api.md §12: "The maximum request length supported is 4MB" -> 413 (O365/python-o365 issue 472,
+    # microsoftgraph/microsoft-graph-docs-contrib issue 3816)
+    'max_request_size': 4 * 1024 * 1024,
+    # "iteratively upload ranges of bytes (up to 4 MB each time)" - attachment: createUploadSession,
+    # https://learn.microsoft.com/graph/api/attachment-createuploadsession; graph-api.md §12: each under 4 MB
+    'max_upload_range': 4 * 1024 * 1024,
+    # the app registration's redirect URIs, matched exactly (case-sensitive path); http only for localhost /
+    # 127.0.0.1, whose port is ignored ("Redirect URI (reply URL) restrictions and limitations",
+    # https://learn.microsoft.com/entra/identity-platform/reply-url) -> AADSTS50011 otherwise
+    'redirect_uris': ['https://maildesk.test/maildesk/oauth/callback', 'https://odoo.test/maildesk/oauth/callback',
+                      'http://localhost/maildesk/oauth/callback', 'http://127.0.0.1/maildesk/oauth/callback'],
+    # graph-api.md §12: a token response's ``scope`` in Entra's form ("entra": short Graph names in Entra's case,
+    # every consented permission, + email openid profile). "echo" = the requested strings (an older, kinder
+    # emulator; only for tests that still need it)
+    'token_scope': 'entra',
     'delta_token_ttl': None,           # graph-api.md §1.8: lifetime "not fixed"; None = never expires by itself
     'strict_idtype_tokens': False,     # graph-api.md §1.8 observed SyncStateInvalid on IdType switch (opt-in)
     'stale_nextlinks': False,          # graph-api.md §1.8 observed: older nextLinks of a round -> 410 (opt-in)
@@ -30,11 +45,57 @@ DEFAULT_CONFIG = {
     'null_mail_users': [],             # graph-api.md §7: /me.mail is null for personal (MSA) accounts
 }
 
+# The realistic mode (graph-api.md §12): what Microsoft documents or is publicly reported to do. ``realistic``
+# (on by default; ``--no-realistic`` / ``{"realistic": false}``) sets every knob below at once; each knob can
+# then be set on its own. KIND is the deterministic, "kind" service older tests were written against.
+REALISTIC = {
+    # "Updated instances are represented by their id with at least the properties that have been updated"
+    # (Use delta query to track changes, https://learn.microsoft.com/graph/delta-query-overview); a read toggle
+    # came back as id, isRead, parentFolderId only (microsoftgraph/microsoft-graph-docs issue 7776)
+    'delta_sparse_updates': True,
+    # "The same entity may appear more than once in a response" / replays (delta-query-overview; duplicates
+    # observed: microsoftgraph/microsoft-graph-docs issue 3611): share of pages repeating one of their items
+    'delta_duplicate_share': 0.1,
+    # share of pages that start again with the last item(s) of the page before (replays, delta-query-overview)
+    'delta_replay_share': 0.1,
+    # "a response can be empty ... a nextLink means more pages" (delta-query-overview; long runs of empty pages:
+    # microsoftgraph/microsoft-graph-docs-contrib issue 1316): share of pages served empty with a nextLink
+    'delta_empty_page_share': 0.1,
+    # "The number of objects in each page can vary" (delta-query-overview): page sizes vary below the
+    # Prefer: odata.maxpagesize the client asked for
+    'delta_page_jitter': True,
+    # Outlook delta tokens are evicted, lifetime "not fixed" (delta-query-overview, graph-api.md §1.8): a deltaLink
+    # older than this (seconds) answers 410 SyncStateNotFound
+    'delta_link_ttl': 3600,
+    # "the GET ... may not succeed immediately" after send (Obtain immutable identifiers for Outlook resources,
+    # https://learn.microsoft.com/graph/outlook-immutable-id): the Sent Items copy appears this many seconds
+    # after send / sendMail / reply / forward; meanwhile the draft's id answers 404
+    'sent_copy_delay': 2.0,
+    # immutable ids, moved A -> B -> A between rounds: @removed in A and not re-reported until changed again
+    # (microsoftgraph/microsoft-graph-docs-contrib issue 72)
+    'delta_move_back_removed': True,
+}
+KIND = {'delta_sparse_updates': False, 'delta_duplicate_share': 0.0, 'delta_replay_share': 0.0,
+        'delta_empty_page_share': 0.0, 'delta_page_jitter': False, 'delta_link_ttl': None, 'sent_copy_delay': 0.0,
+        'delta_move_back_removed': False}
+
+
+def apply_config(config, values):
+    """``values`` over ``config``: ``realistic`` first sets every knob (REALISTIC / KIND), then single knobs."""
+    values = dict(values)
+    if 'realistic' in values:
+        realistic = bool(values.pop('realistic'))
+        config.update(REALISTIC if realistic else KIND)
+        config['realistic'] = realistic
+    config.update(values)
+    return config
+
 
 class App:
     def __init__(self, store, config=None, verbose=False):
         self.store = store
-        self.config = dict(DEFAULT_CONFIG, **(config or {}))
+        self.config = apply_config(dict(DEFAULT_CONFIG, realistic=True, **REALISTIC), config or {})
+        self.startup_config = dict(self.config)  # what /_emulator/neutral puts the realism knobs back to
         self.identity = Identity(self)
         self.faults = control.Faults(store.seed)
         self.counters = control.Counters()
@@ -53,7 +114,7 @@ class App:
         return {'base_url': self.base_url, 'authority': self.authority, 'graph_url': self.graph_url,
                 'ca_bundle': self.ca_bundle, 'client_id': CLIENT_ID, 'client_secret': CLIENT_SECRET,
                 'tenant_id': TENANT_ID, 'users': [m.address for m in self.store.mailboxes],
-                'control_url': self.base_url + '/_emulator'}
+                'control_url': self.base_url + '/_emulator', 'realistic': bool(self.config.get('realistic'))}
 
     # -- dispatch ---------------------------------------------------------------------------------------------
     def handle(self, req):
@@ -64,7 +125,11 @@ class App:
             return self.graph(req)
         fault = self.faults.match(req, None)  # identity / upload paths: only rules with a matching path_contains
         if fault:
-            resp = control.fault_response(fault, req)
+            if path.startswith('/upload/'):
+                resp = control.fault_response(fault, req)  # the upload URL is Outlook's: Graph-shaped errors
+            else:
+                # graph-api.md §8.5 / §12: the identity platform answers in its own flat shape
+                resp = identity_fault_response(fault, req)
             if resp.status != 0:
                 return resp
             time.sleep(resp.delay)  # drop / timeout: after the delay the connection is cut; delay: answer late
@@ -110,6 +175,11 @@ class App:
         return Response(404, {'error': 'not_found', 'error_description': 'No such identity endpoint.'})
 
     def graph(self, req):
+        limit = self.config.get('max_request_size')
+        if limit and len(req.body) > limit:
+            # graph-api.md §12: a body over 4 MB -> 413 "The maximum request length supported is 4MB."
+            # (O365/python-o365 issue 472; microsoftgraph/microsoft-graph-docs-contrib issue 3816)
+            return graph_error(413, 'BadRequest', 'The maximum request length supported is 4MB.', request=req)
         segs = graph_api.split_path(req.path[len('/v1.0'):])
         template, target, rest = graph_api.route(segs)
         if template is None:
@@ -135,6 +205,13 @@ class App:
         else:
             link_base = self.graph_url + '/me'
         user = mbx.address
+        if not mbx.exchange_online and rest:
+            # graph-api.md §2.4 / §12: a user without an Exchange Online mailbox (on-premises, unlicensed, guest)
+            # -> 404 MailboxNotEnabledForRESTAPI on every mail call (iyear/E5SubBot issue 39,
+            # microsoftgraph/microsoft-graph-docs-contrib issue 405); /me (the directory user) still answers
+            self.counters.record(req.template, user)
+            return graph_error(404, 'MailboxNotEnabledForRESTAPI',
+                               'The mailbox is either inactive, soft-deleted, or is hosted on-premise.', request=req)
         in_window = self.counters.record(req.template, user)
         fault = self.faults.match(req, user)
         n = self.counters.enter(user)
@@ -160,6 +237,7 @@ class App:
             ctx = graph_api.Ctx(self, req, mbx, link_base)
             try:
                 with self.store.lock:
+                    graph_write.settle(self.store)  # Sent Items copies whose delay is over (graph-api.md §12)
                     result = graph_api.dispatch(ctx, req.method, rest)
             except GraphFail as exc:
                 return graph_error(exc.status, exc.code, exc.message, exc.headers, req)

@@ -102,14 +102,21 @@ class EmulatorHandle:
         return self.control('POST', '/identity', {'user': user, 'oid': oid, 'tid': tid})
 
     def neutral(self, config=None):
-        """Back to a neutral service between tests: no faults, token errors, auto-consent or changed identities;
-        ``config`` restored."""
-        self.faults()
-        self.control('DELETE', '/token_errors')
-        self.consent(None)
-        self.control('DELETE', '/identity')
+        """Back to a neutral service between tests: no faults, token errors, auto-consent, consent grants, delta
+        quirks, mailbox switches, changed identities or sends in flight, and the realism knobs as the emulator
+        started (realistic unless started with ``realistic=False`` - never "kind" by itself); then ``config``
+        applied."""
+        self.control('POST', '/neutral', {})
         if config is not None:
             self.control('POST', '/config', config)
+
+    def settle(self):
+        """Complete every send in flight now (Sent Items copies appear; see ``sent_copy_delay``)."""
+        return self.control('POST', '/settle', {})
+
+    def mailbox(self, user=None, **switches):
+        """Per-mailbox switches: ``exchange_online=False`` (404 MailboxNotEnabledForRESTAPI), ``send_as=[...]``."""
+        return self.control('POST', '/mailbox', dict(switches, user=user or self.users[0]))
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def alive(self):
@@ -142,8 +149,12 @@ _json = json
 
 
 def start_emulator(state_dir=None, users=2, messages=200, seed=1, token_lifetime=None, extra_args=(),
-                   timeout=60, python=None):
-    """Launch ``python3 -m emulator`` (cwd = repo root) in its own process group; wait for its JSON line."""
+                   timeout=60, python=None, realistic=True, config=None):
+    """Launch ``python3 -m emulator`` (cwd = repo root) in its own process group; wait for its JSON line.
+
+    ``realistic=False`` starts it with ``--no-realistic`` (deterministic delta pages, immediate Sent Items
+    copies...); ``config`` ({key: value} of /_emulator/config) is applied at start and is what ``neutral()``
+    restores."""
     owns = state_dir is None
     state_dir = state_dir or tempfile.mkdtemp(prefix='maildesk-emu-')
     os.makedirs(state_dir, exist_ok=True)
@@ -151,6 +162,10 @@ def start_emulator(state_dir=None, users=2, messages=200, seed=1, token_lifetime
            '--users', str(users), '--messages', str(messages), '--seed', str(seed)]
     if token_lifetime is not None:
         cmd += ['--token-lifetime', str(int(token_lifetime))]
+    if not realistic:
+        cmd += ['--no-realistic']
+    if config:
+        cmd += ['--config', json.dumps(config)]
     cmd += list(extra_args)
     log = open(os.path.join(state_dir, 'emulator.log'), 'ab')
     env = dict(os.environ, PYTHONUNBUFFERED='1')

@@ -17,9 +17,15 @@ from .message_batch import MessageBatch
 _logger = logging.getLogger(__name__)
 
 
+# Per page, at most this many single GETs complete what a delta page left open (a sparse item of a message
+# MailDesk does not have; an @removed whose message may only have moved): the rest waits for the next round.
+LOOKUPS_PER_PAGE = 100
+ROUND_PAGE_SLACK = 100  # pages a round may take beyond 10 per 1,000 messages before it counts as going nowhere
+
+
 class GraphReads:
     """What a unit reads from Graph, already mapped to values, cached by folder and link: a unit retried after a
-    database conflict does not ask Graph again."""
+    database conflict does not ask Graph again. Reads only: the database is looked at, never written."""
 
     def __init__(self, client):
         self.client = client
@@ -27,12 +33,52 @@ class GraphReads:
         self._counts = {}
 
     def page(self, folder, link):
-        """``(graph.client.Page, graph.mail.Delta)`` of the folder's round at ``link`` (None: a new round)."""
+        """``(graph.client.Page, graph.mail.Delta, moved)`` of the folder's round at ``link`` (None: a new round).
+
+        ``moved``: ``{graph_id: (folder, values)}`` for messages this page reports ``@removed`` although Outlook
+        still has them in another synced folder of the mailbox (a move A -> B -> A is reported as ``@removed`` in B
+        and never again in A, graph-api.md §12): they go there, not away.
+        """
         key = (folder.id, link)
         if key not in self._pages:
             page = self.client.delta_page(folder.graph_id, link)
-            self._pages[key] = (page, mail.delta_values(page.items))
+            delta = mail.delta_values(page.items)
+            self._pages[key] = (page, delta, self._complete(folder, delta.entries))
         return self._pages[key]
+
+    def _complete(self, folder, entries):
+        """Fill what a page leaves open, with single GETs (bounded): the full item of a sparse update for a message
+        not stored yet (it can only become a row whole), and where a message reported @removed really is."""
+        sparse = [gid for gid, values in entries.items() if values is not None and not values['complete']]
+        removed = [gid for gid, values in entries.items() if values is None]
+        if not sparse and not removed:
+            return {}
+        folder.env.cr.execute("""SELECT graph_id, folder_id FROM maildesk_message
+                                  WHERE account_id = %s AND graph_id = ANY(%s) AND active""",
+                              [folder.account_id.id, sparse + removed])
+        stored = dict(folder.env.cr.fetchall())
+        lookups = [gid for gid in sparse if gid not in stored]
+        lookups += [gid for gid in removed if stored.get(gid) == folder.id]
+        synced = {f.graph_id: f for f in folder.account_id.folder_ids if f.sync_enabled}
+        moved = {}
+        for graph_id in lookups[:LOOKUPS_PER_PAGE]:
+            try:
+                values = mail.message_values(self.client.get_message(graph_id, body=False))
+            except errors.NotFound:
+                entries[graph_id] = None  # gone from Outlook: deleted for good
+                continue
+            except (errors.AuthInvalid, errors.AuthExpired, errors.Throttled):
+                raise  # the whole mailbox stops for this run
+            except (errors.GraphError, mail.MalformedItem) as exc:
+                _logger.info('MailDesk: message %r of folder %s not read whole (%s)', graph_id[:40], folder.id,
+                             type(exc).__name__)
+                continue
+            target = synced.get(values['parent_folder_id'])
+            if entries[graph_id] is not None or target == folder:
+                entries[graph_id] = values  # the whole message, in this folder
+            elif target:
+                moved[graph_id] = (target, values)
+        return moved
 
     def folder_counts(self, folder):
         """Outlook's total / unread counts of the folder: the backfill's progress denominator (optional)."""
@@ -60,28 +106,39 @@ class FolderRound:
         folder = self.folder
         link = folder.next_link or folder.delta_link or None
         try:
-            page, delta = self.reads.page(folder, link)
+            page, delta, moved = self.reads.page(folder, link)
         except errors.SyncStateExpired:
             # 410 / syncStateNotFound: drop the links, enumerate again; the round's sweep removes what is gone.
             _logger.info('MailDesk: delta state of folder %s expired, re-enumerating', folder.id)
             link = None
-            page, delta = self.reads.page(folder, None)
+            page, delta, moved = self.reads.page(folder, None)
+        self._check_progress(link, page)
         now = fields.Datetime.now()
         if link is None:
             self._start_initial_round(self.reads.folder_counts(folder), now)
-        stats = MessageBatch(folder).apply(delta)
-        values = {'last_sync_at': now, 'last_error': False}
+        stats = MessageBatch(folder).apply(delta, moved)
+        # a re-check of a suspicious round keeps saying why until it ends
+        values = {'last_sync_at': now, 'last_error': folder.last_error if folder.sweep_deferred else False}
         if stats['skipped']:
             values['skipped_count'] = folder.skipped_count + stats['skipped']
             values['last_error'] = folder.env._('%(count)d item(s) skipped: %(reason)s',
                                                 count=stats['skipped'], reason=stats['skip_reason'])
         initial = folder.round_is_initial
+        values.update(round_page_count=folder.round_page_count + 1,
+                      round_item_count=folder.round_item_count + sum(v is not None for v in delta.entries.values()))
         if page.next_link:
             values['next_link'] = page.next_link
+        elif initial and self._sweep_is_suspicious(values['round_item_count']):
+            # Nothing is hidden on an answer that looks incomplete: the round is enumerated once more first.
+            values.update(next_link=False, delta_link=False, sweep_deferred=True,
+                          last_error=folder.env._(
+                              'Outlook listed %(seen)d of the %(total)d messages it counts in this folder: nothing was '
+                              'removed in MailDesk, the folder is read again to check.',
+                              seen=values['round_item_count'], total=folder.total_count))
         else:
             if initial:
                 self._sweep()
-            values.update(next_link=False, delta_link=page.delta_link, round_is_initial=False)
+            values.update(next_link=False, delta_link=page.delta_link, round_is_initial=False, sweep_deferred=False)
         folder.write(values)
         folder.write(self._progress())
         return {'stored': stats['stored'], 'more': bool(page.next_link), 'initial': initial, 'first': link is None}
@@ -90,7 +147,24 @@ class FolderRound:
         """Forget the links and start enumerating the folder again, newest first."""
         folder = self.folder
         folder.write(dict(counts, next_link=False, delta_link=False, round_is_initial=True, round_started_at=now,
-                          round_number=folder.round_number + 1))
+                          round_number=folder.round_number + 1, round_page_count=0, round_item_count=0))
+
+    def _check_progress(self, link, page):
+        """A round whose nextLink repeats, or that pages on far beyond the folder's size, is going nowhere: stop
+        it with a clear error (the cursor is kept; nothing is written)."""
+        folder = self.folder
+        budget = 10 * (folder.total_count // 1000 + 1) + ROUND_PAGE_SLACK
+        if (link and page.next_link == link) or (link and folder.round_page_count > budget):
+            raise errors.BadResponse('Graph returned a delta page that makes no progress (%d pages in this round)'
+                                     % folder.round_page_count, code='pagingLoop')
+
+    def _sweep_is_suspicious(self, seen):
+        """The round saw far fewer messages than Outlook counts in the folder (its folder count, read when the
+        round started): a sweep now could hide mail Outlook still has. Checked once more before hiding anything."""
+        folder = self.folder
+        if folder.sweep_deferred or folder.total_count < 20:
+            return False
+        return seen < 0.9 * folder.total_count
 
     def _sweep(self):
         """End of an initial round: soft-remove rows of the folder it did not return (never local entries)."""

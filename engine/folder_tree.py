@@ -49,6 +49,14 @@ def store_folder_tree(account, items, roles_by_id):
             continue
         if not values['is_hidden']:
             wanted[values['graph_id']] = values
+    gone = Folder.browse([f.id for graph_id, f in existing.items() if graph_id not in wanted])
+    if gone and not _plausible(existing, wanted, roles_by_id):
+        # A listing without the Inbox (or empty) is an incomplete answer, not a mailbox that lost its folders.
+        _logger.warning('MailDesk: folder list of account %s looks incomplete; %d folder(s) kept', account.id,
+                        len(gone))
+        raise UserError(account.env._(
+            'Outlook\'s folder list looks incomplete (%(count)d folders, no Inbox): MailDesk removed nothing. '
+            'Click "Fetch Folders" again in a moment.', count=len(wanted)))
     to_create = [_create_values(account, values) for graph_id, values in wanted.items() if graph_id not in existing]
     created = Folder.create(to_create) if to_create else Folder
     by_graph_id = dict(existing, **{f.graph_id: f for f in created})
@@ -59,11 +67,17 @@ def store_folder_tree(account, items, roles_by_id):
         if changes:
             folder.write(changes)
             updated += folder not in created
-    gone = Folder.browse([f.id for graph_id, f in existing.items() if graph_id not in wanted])
     if gone:
         _remove_vanished(gone)
     _update_complete_names(Folder.browse([by_graph_id[graph_id].id for graph_id in wanted]))
     return len(created), updated, len(gone)
+
+
+def _plausible(existing, wanted, roles_by_id):
+    """A complete folder list has an Inbox, and keeps the Inbox MailDesk knows."""
+    known_inbox = next((graph_id for graph_id, folder in existing.items() if folder.role == 'inbox'), None)
+    listed_inbox = 'inbox' in roles_by_id.values() and any(v['role'] == 'inbox' for v in wanted.values())
+    return listed_inbox and (known_inbox is None or known_inbox in wanted)
 
 
 def _create_values(account, values):

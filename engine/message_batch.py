@@ -50,26 +50,35 @@ class MessageBatch:
         self.partner_updates = {}  # row id -> recipient partner ids
         self.batch_ids = []        # rows of the page's (non-removed) items, for thread linking
 
-    def apply(self, delta):
+    def apply(self, delta, moved=None):
         """Store one page, given as :func:`graph.mail.delta_values` of its items.
 
+        :param moved: ``{graph_id: (folder, values)}``: messages the page reports ``@removed`` that Outlook has in
+            another synced folder (see :class:`engine.folder_round.GraphReads`): they move there
         :return: dict(created, updated, removed, skipped, skip_reason, stored)
         """
-        latest = delta.entries
+        latest = dict(delta.entries)
+        moved = moved or {}
+        for graph_id in moved:
+            latest.pop(graph_id, None)
         self.stats.update(skipped=delta.skipped, skip_reason=delta.skip_reason)
         self._lock()  # held until the page commits: its cursor, sweep and counts are the mailbox's writes too
-        if latest:
-            existing = self._existing_rows(list(latest))
-            self.partners = self._partners_by_email(latest)
+        if latest or moved:
+            existing = self._existing_rows(list(latest) + list(moved))
+            self.partners = self._partners_by_email([*latest.values(), *(values for _f, values in moved.values())])
             to_create = []
             for graph_id, values in latest.items():
                 row = existing.get(graph_id)
                 if values is None:
                     self.stats['removed'] += self._remove(row)
                 elif row is None:
+                    # complete, or as complete as Graph would give it (GraphReads asked for the whole message)
                     to_create.append(values)
                 else:
                     self.stats['updated'] += self._update(row, values)
+            for graph_id, (target, values) in moved.items():
+                if graph_id in existing:
+                    self.stats['updated'] += self._update(existing[graph_id], values, target=target)
             to_create = self._within_backfill_depth(to_create)
             for values, local in self._adopt_local_entries(to_create):
                 self.stats['created'] += 1
@@ -79,7 +88,8 @@ class MessageBatch:
             threads.link_threads(self.Message.browse(self.batch_ids))
         self.stats['stored'] = self.stats['created'] + self.stats['updated']
         if self.stats['created'] or self.stats['updated'] or self.stats['removed']:
-            self.Message._maildesk_notify_changed(self.folder)  # sent once, when the page commits
+            targets = self.folder.browse([target.id for target, _values in moved.values()])
+            self.Message._maildesk_notify_changed(self.folder | targets)  # sent once, when the page commits
         return self.stats
 
     # ------------------------------------------------------------------ lock and read
@@ -99,10 +109,10 @@ class MessageBatch:
         """, [self.account.id, graph_ids])
         return {row['graph_id']: row for row in self.env.cr.dictfetchall()}
 
-    def _partners_by_email(self, latest):
+    def _partners_by_email(self, values_list):
         """``{normalized email: partner id}`` for existing partners (lowest id wins); never creates one."""
         addresses = set()
-        for values in latest.values():
+        for values in values_list:
             if values:
                 addresses.update(values['recipient_addresses'])
                 if values['from_address']:
@@ -183,21 +193,31 @@ class MessageBatch:
         address = (values['from_address'] or '').strip().lower()
         return 'outgoing' if address and address == (self.account.email or '').strip().lower() else 'incoming'
 
-    def _update(self, row, values, adopting=False):
-        """Plan the update of one existing row (or adopted local entry) from a Graph item: 1 if it changes."""
+    def _update(self, row, values, adopting=False, target=None):
+        """Plan the update of one existing row (or adopted local entry) from a Graph item: 1 if it changes.
+
+        Only what the item carries is compared and written (a sparse delta item never wipes the rest); ``target``:
+        the folder the message is in, when it is not the batch's own (a move reported as @removed here).
+        """
         self.batch_ids.append(row['id'])
-        in_folder = row['folder_id'] == self.folder.id and row['active']
+        target = target or self.folder
+        seen = self.seen if target == self.folder else {
+            'seen_round': target.round_number, 'seen_at': target.round_started_at or fields.Datetime.now()}
+        in_folder = row['folder_id'] == target.id and row['active']
         if not adopting and _is_older(values, row):
             # Stale replay: the stored version is newer. Still present in this folder though.
             changes = {'is_local': False} if in_folder and row['is_local'] else {}
-            if in_folder and (changes or row['seen_round'] != self.seen['seen_round']):
-                self.updates[row['id']] = dict(changes, **self.seen)
+            if in_folder and (changes or row['seen_round'] != seen['seen_round']):
+                self.updates[row['id']] = dict(changes, **seen)
             return 0
-        changes = {key: value for key, value in self._row_values(values).items()
-                   if _differs(row[key], value, key)}
+        new = self._row_values(values)
+        if not values['complete']:
+            present = set(values['present'])
+            new = {key: value for key, value in new.items() if key in present}
+        changes = {key: value for key, value in new.items() if _differs(row[key], value, key)}
         if not in_folder:
             # A move into this folder, or a return after a soft-removal: same record, same tags.
-            changes.update(folder_id=self.folder.id, active=True)
+            changes.update(folder_id=target.id, active=True)
         if row['is_local']:
             # Outlook's copy of a message sent from MailDesk: the local entry becomes it (same row).
             changes['is_local'] = False
@@ -205,14 +225,14 @@ class MessageBatch:
             changes.update(graph_id=values['graph_id'],
                            thread_key=row['thread_key'] or values['conversation_id'] or False)
         if not changes:
-            if row['seen_round'] != self.seen['seen_round']:
-                self.updates[row['id']] = dict(self.seen)
+            if row['seen_round'] != seen['seen_round']:
+                self.updates[row['id']] = dict(seen)
             return 0
-        changes.update(self.seen)
+        changes.update(seen)
         if 'from_address' in changes:
             changes['from_partner_id'] = self._partner_values(values)[0]
             changes['direction'] = self._direction(values)
-        if any(key in changes for key in RECIPIENT_COLUMNS):
+        if any(key in changes for key in RECIPIENT_COLUMNS) and all(key in new for key in RECIPIENT_COLUMNS):
             self.partner_updates[row['id']] = self._partner_values(values)[1]
         if 'conversation_id' in changes and not adopting:
             changes['thread_key'] = values['conversation_id'] or False

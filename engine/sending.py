@@ -14,6 +14,7 @@ With *Read only* (Mail.Read + Mail.Send, no draft may be created) MailDesk falls
 gets a placeholder id and is adopted by the sync through that internetMessageId. Attachments must then fit in
 one request (no upload session without a draft).
 """
+import datetime
 import logging
 import uuid
 
@@ -27,6 +28,10 @@ _logger = logging.getLogger(__name__)
 
 # Graph id of a local Sent Items entry sent without a draft (Read only): adopted later by its Message-ID.
 LOCAL_ID_PREFIX = 'maildesk-local:'
+
+# How long after a /send without a clear answer a 404 for the draft's id still means "on its way" (the draft left
+# Drafts, its Sent Items copy is not there yet) rather than "deleted in Outlook".
+SENT_COPY_GRACE = datetime.timedelta(minutes=15)
 
 KIND_GRAPH = {'reply': 'reply', 'reply_all': 'replyAll', 'forward': 'forward'}
 
@@ -102,7 +107,11 @@ class DraftSender:
             try:
                 current = client.get_message(draft.graph_draft_id, body=False)
             except errors.NotFound:
-                # Deleted in Outlook, or (briefly, graph-api.md §5) still being sent: never guess, ask the user.
+                if self._send_in_flight():
+                    # An earlier /send of this draft is on its way: the draft left Drafts and its Sent Items copy
+                    # (same immutable id) is not there yet. Never send twice; the sync adopts the local entry.
+                    return self._finish_sent()
+                # Deleted in Outlook: never guess, ask the user.
                 draft.graph_draft_id = False
                 raise DraftGone(self.env._(
                     'Outlook no longer has the draft of this message. If an earlier attempt is still on its way, '
@@ -120,13 +129,34 @@ class DraftSender:
                 uploaded.remove(attachment.name)
                 continue
             client.add_attachment(draft.graph_draft_id, *_file(attachment))
+        draft.send_requested_at = fields.Datetime.now()
         try:
             client.send_draft(draft.graph_draft_id)
         except errors.Transient:
             # The connection dropped after the request left: ask Outlook whether it went out.
-            if client.get_message(draft.graph_draft_id, body=False).get('isDraft'):
+            if self._still_a_draft(client):
+                draft.send_requested_at = False
                 raise
+        except errors.GraphError:
+            draft.send_requested_at = False  # refused: the draft was not sent
+            raise
         return self._finish_sent()
+
+    def _still_a_draft(self, client):
+        """Whether the Outlook draft is still a draft right after an unanswered /send.
+
+        A 404 is the send in flight, not a lost draft: the draft has left Drafts and Outlook files its Sent Items
+        copy (same immutable id) moments later (learn.microsoft.com/graph/outlook-immutable-id).
+        """
+        try:
+            return bool(client.get_message(self.draft.graph_draft_id, body=False).get('isDraft'))
+        except errors.NotFound:
+            return False
+
+    def _send_in_flight(self):
+        """An earlier attempt's /send may have gone out (no answer, or no answer to the check) a short while ago."""
+        requested = self.draft.send_requested_at
+        return bool(requested) and fields.Datetime.now() - requested < SENT_COPY_GRACE
 
     def _create_graph_draft(self, client):
         """Create the Outlook draft; small attachments travel in the creating request.

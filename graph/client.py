@@ -28,9 +28,11 @@ of ``next_link`` (more pages follow, even when ``items`` is empty) or ``delta_li
 
 # Outlook allows 4 concurrent requests per app and mailbox; more are answered 429 MailboxConcurrency.
 MAX_IN_FLIGHT_PER_MAILBOX = 4
-UPLOAD_CHUNK_SIZE = 4 * 1024 * 1024  # Microsoft recommends chunks of at most 4 MB (multiples of 320 KiB)
+# Ranges of an upload session: a multiple of 320 KiB, under the 4 MB Graph refuses (12 x 320 KiB = 3.75 MB)
+UPLOAD_CHUNK_SIZE = 12 * 320 * 1024
 FOLDER_PAGE_SIZE = 100
 MAX_FOLDERS = 10000  # a safety net against a server that keeps inventing folders
+MAX_COLLECTION_PAGES = 1000  # pages of one listing (folders, attachments): far above any real mailbox
 WELL_KNOWN_FOLDERS = ('inbox', 'sentitems', 'drafts', 'deleteditems', 'archive', 'junkemail')
 REPLY_KINDS = {'reply': 'Reply', 'replyAll': 'ReplyAll', 'forward': 'Forward'}
 IDEMPOTENT_METHODS = frozenset({'GET', 'PUT', 'PATCH', 'DELETE', 'HEAD'})
@@ -268,11 +270,18 @@ class GraphClient:
     def _collect_pages(self, path, params):
         """Yield the ``value`` items of a collection, following every ``@odata.nextLink`` verbatim."""
         body = self._request('GET', path, params=params)
+        followed = set()
         while True:
             items, next_link = _collection_page(body)
             yield from items
             if not next_link:
                 return
+            # A nextLink seen before means the listing goes round in circles; no page budget left means it never
+            # ends: either way stop with a clear error instead of looping (the caller keeps what it had).
+            if next_link in followed or len(followed) >= MAX_COLLECTION_PAGES:
+                raise BadResponse('Graph kept paging %s without reaching the end (%d pages)' % (
+                    urlsplit(path).path or 'a collection', len(followed) + 1), code='pagingLoop')
+            followed.add(next_link)
             self._check_same_origin(next_link)
             body = self._request('GET', next_link)
 

@@ -15,6 +15,7 @@ import binascii
 import contextlib
 import json
 import logging
+import time
 from urllib.parse import urlsplit
 
 import msal
@@ -121,7 +122,9 @@ def msal_options(authority):
 def graph_scopes(write_back, graph_url):
     """Full-URL Graph scopes for the Graph host in use (global, national clouds, emulator).
 
-    One consistent string form matters: MSAL matches cached tokens by exact scope strings.
+    Entra answers with its own form (short names such as ``Mail.ReadWrite`` plus ``email openid profile``), which
+    MSAL files the access token under, so its exact-string cache lookup misses (msal-python issue 450):
+    :func:`acquire_token` compares by permission name instead.
     """
     parts = urlsplit(graph_url)
     resource = '%s://%s' % (parts.scheme, parts.netloc)
@@ -173,6 +176,10 @@ def acquire_token(app, scopes, home_account_id, force_refresh=False):
     account = _find_account(app, home_account_id)
     if account is None:
         raise AuthInvalid('no_account', 'no signed-in account in the token cache')
+    if not force_refresh:
+        cached = _cached_access_token(app, account, scopes)
+        if cached:
+            return cached
     with _network_errors_as_transient():
         result = app.msal.acquire_token_silent_with_error(list(scopes), account, force_refresh=force_refresh)
     if not result:
@@ -180,6 +187,34 @@ def acquire_token(app, scopes, home_account_id, force_refresh=False):
         raise AuthInvalid('no_account', 'no usable token in the cache for these scopes')
     _raise_for_error(result)
     return result['access_token']
+
+
+def scope_name(scope):
+    """A scope's permission name, lower-cased: ``https://graph.microsoft.com/Mail.Read`` and ``Mail.Read`` are
+    both ``mail.read`` (Entra writes the granted scopes in its short form, whatever form was asked for)."""
+    scope = str(scope).strip()
+    if '://' in scope:
+        scope = scope.rstrip('/').rsplit('/', 1)[-1]
+    return scope.lower()
+
+
+def _cached_access_token(app, account, scopes):
+    """A cached access token of ``account`` granting every scope asked for (compared by :func:`scope_name`),
+    valid for 5 more minutes and not due for refresh (MSAL's own rules), else None: MSAL then refreshes."""
+    wanted = {scope_name(scope) for scope in scopes} - RESERVED_SCOPES
+    now = time.time()
+    entries = app.cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, query={
+        'home_account_id': account.get('home_account_id'), 'client_id': app.msal.client_id})
+    for entry in entries:
+        if (entry.get('environment') or '').lower() != (account.get('environment') or '').lower():
+            continue
+        if int(entry.get('expires_on') or 0) - now < 5 * 60:
+            continue
+        if entry.get('refresh_on') and int(entry['refresh_on']) < now:
+            continue
+        if wanted <= {scope_name(scope) for scope in (entry.get('target') or '').split()}:
+            return entry.get('secret') or None
+    return None
 
 
 def remove_account(app, home_account_id):

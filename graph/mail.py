@@ -61,8 +61,27 @@ def usable_id(item):
         return None
 
 
+# The values each selected Graph property maps to. A delta item carries "at least" the changed properties (an
+# updated message may come back as just id, isRead and parentFolderId -- graph-api.md §1.6, learn.microsoft.com/
+# graph/delta-query-overview "the response ... includes at least the changed properties"): only what an item
+# carries may be stored from it.
+PROPERTY_VALUES = {
+    'internetMessageId': ('internet_message_id',), 'conversationId': ('conversation_id',), 'subject': ('subject',),
+    'from': ('from_address', 'from_name'), 'sender': ('sender_address', 'sender_name'),
+    'toRecipients': ('to_recipients',), 'ccRecipients': ('cc_recipients',), 'bccRecipients': ('bcc_recipients',),
+    'replyTo': ('reply_to',), 'receivedDateTime': ('received_at',), 'sentDateTime': ('sent_at',),
+    'lastModifiedDateTime': ('modified_at',), 'bodyPreview': ('body_preview',), 'importance': ('importance',),
+    'isRead': ('is_read',), 'isDraft': ('is_draft',), 'flag': ('flag_status',), 'categories': ('categories',),
+    'hasAttachments': ('has_attachments',), 'parentFolderId': ('parent_folder_id',), 'changeKey': ('change_key',),
+}
+
+
 def message_values(item):
     """Plain values of one Graph message (delta item or GET result) for storage.
+
+    ``present`` lists the values the item really carries (a property missing from a sparse delta item leaves its
+    default here, which must never overwrite a stored value); ``complete`` says every property sync selects is
+    there, so the item can become a new row.
 
     :raises MalformedItem: not a dict, no usable id, a removal marker, or not a message type
     """
@@ -93,6 +112,9 @@ def message_values(item):
         'change_key': clean_text(item.get('changeKey'), MAX_ID_LENGTH),
     }
     values.update(_recipient_values(item))
+    present = {value for prop, names in PROPERTY_VALUES.items() if prop in item for value in names}
+    values['present'] = sorted(present)
+    values['complete'] = all(prop in item for prop in PROPERTY_VALUES)
     return values
 
 
@@ -334,7 +356,8 @@ def _categories(categories):
 
 
 def _boolean(value):
-    return value is True
+    # JSON true, and the string forms some of Microsoft's own samples show ("true" / "True")
+    return value is True or (isinstance(value, str) and value.strip().lower() == 'true')
 
 
 def _count(value):

@@ -59,6 +59,9 @@ class MaildeskDraft(models.Model):
     last_error = fields.Text('Why It Was Not Sent', readonly=True, copy=False)
     attempt_count = fields.Integer('Send Attempts', readonly=True, copy=False)
     sent_at = fields.Datetime('Sent On', readonly=True, copy=False)
+    send_requested_at = fields.Datetime('Send Requested On', readonly=True, copy=False,
+                                        help='When MailDesk last asked Outlook to send the draft (cleared when Outlook '
+                                             'refused): a retry soon after treats a missing draft as on its way.')
     graph_draft_id = fields.Char('Outlook Draft ID', readonly=True, copy=False,
                                  help='Immutable id of the Outlook draft; the same id names the Sent Items copy.')
     internet_message_id = fields.Char('Message-ID', readonly=True, copy=False)

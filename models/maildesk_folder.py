@@ -26,7 +26,8 @@ SYNC_STATES = [
 SYNC_FIELDS = frozenset({
     'graph_id', 'delta_link', 'next_link', 'round_started_at', 'round_number', 'round_is_initial', 'sync_state',
     'synced_count', 'backfill_progress', 'last_sync_at', 'last_checked_at', 'last_error', 'skipped_count',
-    'total_count', 'unread_count', 'role', 'account_id', 'parent_id',
+    'total_count', 'unread_count', 'role', 'account_id', 'parent_id', 'round_page_count', 'round_item_count',
+    'sweep_deferred',
 })
 
 
@@ -76,6 +77,13 @@ class MaildeskFolder(models.Model):
                                       help='The round in progress enumerates the whole folder (ends with a sweep).')
     round_number = fields.Integer(readonly=True, copy=False,
                                   help='Initial rounds started so far; messages seen in the current one carry it.')
+    round_page_count = fields.Integer(readonly=True, copy=False, help='Pages of the round in progress.')
+    round_item_count = fields.Integer(readonly=True, copy=False,
+                                      help='Messages the round in progress listed so far (its sweep is checked '
+                                           'against the folder count).')
+    sweep_deferred = fields.Boolean(readonly=True, copy=False,
+                                    help='The last initial round looked incomplete: nothing was hidden and the folder '
+                                         'is read once more before its sweep.')
 
     message_ids = fields.One2many('maildesk.message', 'folder_id', string='Messages')
 

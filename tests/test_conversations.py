@@ -23,15 +23,18 @@ class TestConversations(MaildeskSendCase):
             mime['References'] = references
         mime.set_content('Body of %s' % subject)
         self.account._graph_client().send_mime(mime.as_bytes())
+        self.emulator.settle()  # Outlook files the Sent Items copy and delivers a few seconds later
         return mime['Message-ID']
 
     def test_reply_joins_the_conversation_across_folders(self):
         draft = self.compose(subject='Plan', to=self.account.email)
         draft.action_send()
+        self.emulator.settle()  # the copy and the delivery come a moment later
         self.sync()
         received = self.rows('Plan', self.inbox)
         reply = self.env['maildesk.draft'].browse(received.action_reply()['res_id'])
         reply.action_send()
+        self.emulator.settle()  # the copy and the delivery come a moment later
         self.sync()
         conversation = received._conversation_messages()
         self.assertEqual(set(conversation.mapped('subject')), {'Plan', 'Re: Plan'})
@@ -80,6 +83,7 @@ class TestConversations(MaildeskSendCase):
         mime['Message-ID'] = parent_id
         mime.set_content('the parent')
         self.account._graph_client().send_mime(mime.as_bytes())
+        self.emulator.settle()
         self.sync()
         parent = self.rows('Early bird', self.inbox)
         self.assertEqual(child.thread_key, parent.thread_key)

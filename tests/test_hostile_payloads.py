@@ -180,7 +180,9 @@ class TestHostileSync(SyncTestMixin, MaildeskCase):
 
         self.cron_run()
         self.assertNoErrorLogged()
-        self.assertIn('item(s) skipped', self.folder.last_error or '', 'the folder says it skipped items')
+        # Graph's pages vary in size: the page that carried the bad items may not be the run's last one, so the
+        # folder's count says it (its last error says it for the page that skipped them)
+        self.assertGreater(self.folder.skipped_count, 0, 'the folder says it skipped items')
         for _run in range(30):
             if self.folder.sync_state == 'done' and not self.graph.pending(self.folder_id)[0]:
                 break

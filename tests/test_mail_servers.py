@@ -20,7 +20,9 @@ def use_tokens_of(account, other):
 class SentItemsMixin:
 
     def sent_items(self, account):
-        """{internetMessageId: Graph id} of the account's Sent Items at the emulator (ground truth)."""
+        """{internetMessageId: Graph id} of the account's Sent Items at the emulator (ground truth), once Outlook
+        filed the copies of what was sent (seconds after sendMail in reality: the emulator's ``sent_copy_delay``)."""
+        self.emulator.settle()
         folders = self.emulator.state(account.email).values()
         sent = next(folder for folder in folders if folder['well_known'] == 'sentitems')
         return {message['internetMessageId']: graph_id for graph_id, message in sent['messages'].items()}
@@ -202,10 +204,12 @@ class TestOutgoingServer(SentItemsMixin, MaildeskCase):
             self.server.test_smtp_connection()
 
     def test_test_connection_checks_mail_send(self):
-        # Microsoft granted the other scopes but not Mail.Send (e.g. removed from the app registration)
+        # Microsoft granted the other scopes but not Mail.Send (e.g. removed from the app registration); Entra
+        # writes granted scopes in its short form (Mail.Send), a full URL form is possible too
         cache = stored_token_cache(self.account)
         for entry in cache['AccessToken'].values():
-            entry['target'] = ' '.join(s for s in entry['target'].split() if not s.endswith('/Mail.Send'))
+            entry['target'] = ' '.join(s for s in entry['target'].split()
+                                       if s.rsplit('/', 1)[-1].lower() != 'mail.send')
         connection.write_token_cache(self.account, json.dumps(cache))
         with self.assertRaises(UserError) as caught:
             self.server.test_smtp_connection()

@@ -141,6 +141,10 @@ class TestSecurityOAuth(MaildeskHttpCase):
         query = dict(parse_qsl(parts.query))
         self.assertEqual(query['redirect_uri'], self.base_url() + '/maildesk/oauth/callback')
         query['redirect_uri'] = EVIL + '/maildesk/oauth/callback'  # an attacker's app registration / host
+        # Microsoft refuses an unregistered redirect URI at the authorize step (AADSTS50011): register it on the
+        # app, so the emulator issues a code for it and what is tested is MailDesk refusing that code
+        registered = self.emulator.control('GET', '/config')['redirect_uris']
+        self.emulator.config(redirect_uris=registered + [query['redirect_uri']])
         params = self.consent(urlunsplit(parts._replace(query=urlencode(query))), self.account_a)
         response = self.deliver_callback(params)  # right state, but the code belongs to another redirect URI
         self.assertEqual(response.status_code, 400, response.text[:300])

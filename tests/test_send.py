@@ -11,6 +11,8 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.maildesk.engine.sending import DraftSender
+from odoo.addons.maildesk.graph import errors
+from odoo.addons.maildesk.graph.client import GraphClient
 from odoo.addons.maildesk.tests.common import MaildeskCase
 
 MB = 1024 * 1024
@@ -72,6 +74,12 @@ class MaildeskSendCase(MaildeskCase):
         folder = next(f for f in state.values() if f['well_known'] == role)
         return {mid: m for mid, m in folder['messages'].items() if m['subject'] == subject}
 
+    def settle_and_sync(self):
+        """Outlook files the Sent Items copies of what was sent (seconds later in reality: ``sent_copy_delay``),
+        then one sync round."""
+        self.emulator.settle()
+        self.sync()
+
     def endpoint_count(self, fragment):
         return sum(n for endpoint, n in self.emulator.counters()['by_endpoint'].items() if fragment in endpoint)
 
@@ -113,6 +121,7 @@ class TestSend(MaildeskSendCase):
         self.assertEqual(local.graph_id, draft.graph_draft_id, 'the draft id is the Sent Items id (ImmutableId)')
         self.assertEqual(local.direction, 'outgoing')
         self.assertEqual(draft.sent_message_id, local)
+        self.emulator.settle()
         server = self.server_messages('Acceptance hello', 'sentitems')
         self.assertEqual(list(server), [local.graph_id], 'Outlook has exactly one Sent Items copy')
 
@@ -139,7 +148,7 @@ class TestSend(MaildeskSendCase):
         self.assertEqual(local_reply.thread_key, received.thread_key, 'the local entry is in the conversation')
         self.assertEqual(local_reply.in_reply_to, received.internet_message_id)
 
-        self.sync()
+        self.settle_and_sync()
         conversation = self.Message.search(received._conversation_domain())
         self.assertEqual(len(self.rows('Re: Acceptance hello', self.sent)), 1)
         self.assertEqual(len(self.rows('Re: Acceptance hello', self.inbox)), 1)
@@ -188,7 +197,7 @@ class TestSend(MaildeskSendCase):
         self.assertNotification(draft.action_send(), 'success')
         self.assertEqual(draft.graph_draft_id, draft_id, 'the retry reuses the same Outlook draft')
         self.assertEqual(len(self.rows('Retry me', self.sent)), 1)
-        self.sync()
+        self.settle_and_sync()
         self.assertEqual(len(self.rows('Retry me')), 1)
         self.assertEqual(len(self.server_messages('Retry me', 'sentitems')), 1, 'sent once')
         self.assertFalse(self.server_messages('Retry me', 'drafts'))
@@ -201,7 +210,7 @@ class TestSend(MaildeskSendCase):
         self.assertNotification(draft.action_send(), 'danger')
         self.emulator.faults()
         self.account._graph_client().send_draft(draft.graph_draft_id)  # what Outlook did before the drop
-        self.sync()
+        self.settle_and_sync()
         self.assertEqual(len(self.rows('Went out', self.sent)), 1)
         self.emulator.reset_counters()
         self.assertNotification(draft.action_send(), 'success')
@@ -211,10 +220,66 @@ class TestSend(MaildeskSendCase):
         self.assertEqual(len(self.rows('Went out')), 1)
         self.assertEqual(len(self.server_messages('Went out', 'sentitems')), 1)
 
+    def test_late_sent_copy_after_an_unanswered_send(self):
+        """Issue 13: /send went out but its answer was lost, and Outlook files the Sent Items copy later (the
+        draft's id answers 404 meanwhile): sent, never a false 'failed'; one row, the local entry, adopted by the
+        sync when the copy arrives."""
+        self.emulator.config(sent_copy_delay=60)  # the copy is late for as long as the test needs
+        draft = self.compose(subject='Late copy')
+        real_send = GraphClient.send_draft
+
+        def send_then_drop(client, message_id):
+            real_send(client, message_id)
+            raise errors.Transient('connection dropped after the request left', code='network')
+        with patch.object(GraphClient, 'send_draft', send_then_drop):
+            self.assertNotification(draft.action_send(), 'success')
+        self.assertEqual(draft.state, 'sent')
+        local = self.rows('Late copy', self.sent)
+        self.assertEqual(len(local), 1, 'the local entry stays')
+        self.assertTrue(local.is_local)
+        self.assertEqual(local.graph_id, draft.graph_draft_id)
+        self.sync()
+        self.assertFalse(self.server_messages('Late copy', 'sentitems'), 'the copy is still on its way')
+        self.assertEqual(self.rows('Late copy'), local, 'a sync before the copy arrives keeps the one entry')
+        self.settle_and_sync()
+        self.assertEqual(self.rows('Late copy'), local, 'one row: the local entry became Outlook\'s copy')
+        self.assertFalse(local.is_local)
+        self.assertEqual(list(self.server_messages('Late copy', 'sentitems')), [draft.graph_draft_id])
+
+    def test_retry_while_the_first_send_is_in_flight(self):
+        """Issue 13: the first /send went out unanswered and its check failed too; the retry, while the Sent
+        Items copy is still on its way (404 for the draft's id), sends nothing again and keeps one row."""
+        self.emulator.config(sent_copy_delay=60)
+        draft = self.compose(subject='Retry in flight')
+        real_send = GraphClient.send_draft
+
+        def send_then_drop(client, message_id):
+            real_send(client, message_id)
+            raise errors.Transient('connection dropped after the request left', code='network')
+
+        def check_fails(sender, client):
+            raise errors.Transient('identity platform unreachable', code='network')
+        with patch.object(GraphClient, 'send_draft', send_then_drop), \
+                patch.object(DraftSender, '_still_a_draft', check_fails), \
+                mute_logger('odoo.addons.maildesk.engine.sending'):
+            self.assertNotification(draft.action_send(), 'danger')
+        self.assertEqual(draft.state, 'failed')
+        self.emulator.reset_counters()
+        self.assertNotification(draft.action_send(), 'success')
+        self.assertEqual(self.endpoint_count('/send'), 0, 'not sent a second time')
+        self.assertEqual(draft.state, 'sent')
+        local = self.rows('Retry in flight', self.sent)
+        self.assertEqual(len(local), 1)
+        self.assertTrue(local.is_local)
+        self.settle_and_sync()
+        self.assertEqual(self.rows('Retry in flight'), local)
+        self.assertFalse(local.is_local)
+        self.assertEqual(len(self.server_messages('Retry in flight', 'sentitems')), 1, 'sent once')
+
     def test_sync_while_send_in_flight(self):
         """Acceptance: Sent Items synced after Outlook sent the message, before MailDesk finished: one row."""
         draft = self.compose(subject='In flight')
-        with self.spy('_finish_sent', before=self.sync):
+        with self.spy('_finish_sent', before=self.settle_and_sync):
             self.assertNotification(draft.action_send(), 'success')
         rows = self.rows('In flight')
         self.assertEqual(len(rows), 1)
@@ -227,7 +292,7 @@ class TestSend(MaildeskSendCase):
         draft = self.compose(subject='Before send')
         with self.spy('_ensure_local_entry', after=self.sync):
             draft.action_send()
-        self.sync()
+        self.settle_and_sync()
         self.assertEqual(len(self.rows('Before send')), 1)
         self.assertEqual(len(self.server_messages('Before send', 'sentitems')), 1)
 
@@ -242,7 +307,7 @@ class TestSend(MaildeskSendCase):
         self.sync()
         self.assertEqual(self.rows('Via drafts').folder_id, self.drafts_folder)
         draft.action_send()
-        self.sync()
+        self.settle_and_sync()
         rows = self.rows('Via drafts')
         self.assertEqual(len(rows), 1)
         self.assertEqual(rows.folder_id, self.sent)
@@ -256,6 +321,7 @@ class TestSend(MaildeskSendCase):
         self.emulator.reset_counters()
         self.assertNotification(draft.action_send(), 'success')
         self.assertEqual(self.endpoint_count('createUploadSession'), 1)
+        self.emulator.settle()
         client = self.account._graph_client()
         attachments = {a['name']: a for a in client.list_attachments(draft.graph_draft_id)}
         self.assertEqual(set(attachments), {'big.bin', 'small.txt'})
@@ -296,6 +362,7 @@ class TestSend(MaildeskSendCase):
         self.assertEqual(draft._recipients()['to'], [('Carla Contact', 'carla@example.com')])
         self.assertNotification(draft.action_send(), 'success')
         self.assertIn(partner, draft.sent_message_id.partner_ids)
+        self.emulator.settle()
         sent = self.account._graph_client().get_message(draft.graph_draft_id, body=False)
         self.assertEqual(sent['toRecipients'],
                          [{'emailAddress': {'address': 'carla@example.com', 'name': 'Carla Contact'}}],
@@ -331,7 +398,7 @@ class TestSend(MaildeskSendCase):
         self.assertFalse(forward.to_emails)
         forward.to_emails = 'friend@example.com'
         self.assertNotification(forward.action_send(), 'success')
-        self.sync()
+        self.settle_and_sync()
         sent = self.rows('Fw: Team news', self.sent)
         self.assertEqual(len(sent), 1)
         self.assertEqual(sent.thread_key, news.thread_key)
@@ -359,6 +426,7 @@ class TestSendReadOnly(MaildeskSendCase):
         self.assertEqual(len(local), 1)
         self.assertTrue(local.is_local)
         self.assertTrue(local.graph_id.startswith('maildesk-local:'))
+        self.emulator.settle()
         server = self.server_messages('Read only hello', 'sentitems')
         self.assertEqual([m['internetMessageId'] for m in server.values()], [draft.internet_message_id])
 
@@ -371,7 +439,7 @@ class TestSendReadOnly(MaildeskSendCase):
 
         reply = self.env['maildesk.draft'].browse(received.action_reply()['res_id'])
         self.assertNotification(reply.action_send(), 'success')
-        self.sync()
+        self.settle_and_sync()
         self.assertEqual(len(self.rows('Re: Read only hello', self.sent)), 1)
         self.assertEqual(len(self.rows('Re: Read only hello', self.inbox)), 1)
         self.assertEqual(len(received._conversation_messages()), 4)
@@ -384,7 +452,7 @@ class TestSendReadOnly(MaildeskSendCase):
         self.emulator.faults()
         self.sync()
         self.assertNotification(draft.action_send(), 'success')
-        self.sync()
+        self.settle_and_sync()
         self.assertEqual(len(self.rows('Read only retry')), 1)
         self.assertEqual(len(self.server_messages('Read only retry', 'sentitems')), 1)
 

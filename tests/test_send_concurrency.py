@@ -49,7 +49,9 @@ class TestSendConcurrency(MaildeskMixin, TransactionCase):
         finish_sent = DraftSender._finish_sent
 
         def slow_finish(sender, *args, **kwargs):
-            # Outlook has sent the message (same immutable id in Sent Items); MailDesk has not committed yet.
+            # Outlook has sent the message and filed its Sent Items copy (same immutable id; seconds after /send
+            # in reality: the emulator's sent_copy_delay, completed now); MailDesk has not committed yet.
+            self.emulator.settle()
             sent_to_outlook.set()
             threading.Event().wait(2.0)  # the worker's sync hits the uncommitted local entry meanwhile
             return finish_sent(sender, *args, **kwargs)

@@ -20,24 +20,27 @@ class TestSyncDelta(SyncTestMixin, MaildeskCase):
         self.emulator.reset_counters()
         self.run_changes()
         self.assertEqual(folder.sync_state, 'backfilling')
-        self.assertEqual(folder.synced_count, 1000)
-        self.assertAlmostEqual(folder.backfill_progress, 20.0, delta=0.5)
-        self.assertIn('20%', folder.sync_status)
+        # Graph's pages vary below odata.maxpagesize (the realistic emulator serves 500 to 1,000 here; an empty first
+        # page with a nextLink is possible too): whatever the first pages held, it is the newest mail.
+        first = folder.synced_count
+        self.assertTrue(0 <= first <= 1000, first)
+        self.assertAlmostEqual(folder.backfill_progress, 100.0 * first / 5000, delta=0.5)
+        self.assertIn('%d%%' % int(folder.backfill_progress), folder.sync_status)
         newest = sorted(self.emulator.state(user)[big]['messages'].items(),
-                        key=lambda item: (item[1]['receivedDateTime'], item[0]), reverse=True)[:1000]
+                        key=lambda item: (item[1]['receivedDateTime'], item[0]), reverse=True)[:first]
         stored = set(folder.message_ids.mapped('graph_id'))
         self.assertEqual(stored, {message_id for message_id, _m in newest}, 'the first page is the newest mail')
 
         runs = self.sync_until_done(account)
-        self.assertLessEqual(runs, 3)
+        self.assertLessEqual(runs, 4)
         self.assertEqual(folder.sync_state, 'done')
         self.assertEqual(folder.backfill_progress, 100.0)
         self.assertEqual(folder.synced_count, 5000)
         self.assertConverged(account)
-        # ~1 request per 1,000 messages (+1 folder GET per initial round, + the small folders)
+        # ~1 request per 500-1,000 messages (pages vary), empty pages and the small folders: far from per message
         delta_requests = self.emulator.counters()['by_endpoint'].get(
             'GET /v1.0/me/mailFolders/{id}/messages/delta', 0)
-        self.assertLessEqual(delta_requests, 5 + 2 + 3 * 2)
+        self.assertLessEqual(delta_requests, 10 + 5 + 3 * 4)
 
     def test_no_change_cycle_is_one_request_per_folder(self):
         account = self.sync_account()
@@ -100,7 +103,7 @@ class TestSyncDelta(SyncTestMixin, MaildeskCase):
         account = self.sync_account(user_index=2, roles=(), extra_folders=(folder_id,))
         folder = account.folder_ids.filtered(lambda f: f.graph_id == folder_id)
         self.run_changes()
-        self.assertEqual(folder.synced_count, 1000)
+        self.assertTrue(folder.sudo().next_link and folder.synced_count <= 1000, 'the round is under way')
         # 410 on the next link, mid-round: the round starts again and nothing is stored twice
         self.emulator.control('POST', '/expire_delta', {'user': user, 'folder': folder_id})
         self.emulator.mutate(user=user, op='delete', ids=sorted(self.emulator.state(user)[folder_id]['messages'])[:3],

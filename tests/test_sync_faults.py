@@ -113,7 +113,7 @@ class TestSyncFaults(SyncTestMixin, MaildeskCase):
         bad = [None, 'text', {'id': ''}, {'@odata.type': '#microsoft.graph.contact', 'id': 'AAkALgAAcontact'}]
         page = real._replace(items=real.items + bad)
         reads = GraphReads(client)
-        reads.page = lambda folder, link: (page, mail.delta_values(page.items))
+        reads.page = lambda folder, link: (page, mail.delta_values(page.items), {})
         FolderRound(self.env['maildesk.folder'].browse(inbox.id).sudo(), reads).sync_page()
         self.assertEqual(inbox.skipped_count, 4)
         self.assertIn('4 item(s) skipped', inbox.last_error)

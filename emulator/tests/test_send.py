@@ -22,6 +22,7 @@ def test_sendmail_json_to_self_lands_in_sent_and_inbox(emu, graph):
         'toRecipients': [{'emailAddress': {'address': me}}, {'emailAddress': {'address': emu.users[1]}}],
         'internetMessageHeaders': [{'name': 'x-maildesk', 'value': '1'}]}})
     assert r.status_code == 202 and r.content == b''  # graph-api.md §5: 202, empty body, no id
+    emu.settle()  # the Sent Items copy and the deliveries are asynchronous (sent_copy_delay, test_realistic.py)
     inbox = graph.ok('GET', "/me/mailFolders/inbox/messages?$filter=subject eq '%s'" % subject)['value']
     sent = graph.ok('GET', "/me/mailFolders/sentitems/messages?$filter=subject eq '%s'" % subject)['value']
     assert len(inbox) == 1 and len(sent) == 1
@@ -48,6 +49,7 @@ def test_sendmail_mime_keeps_message_id_and_rejects_bad_base64(emu, graph):
             % (emu.users[0], emu.users[0], imid))
     r = graph.post('/me/sendMail', data=base64.b64encode(mime.encode()), headers={'Content-Type': 'text/plain'})
     assert r.status_code == 202
+    emu.settle()
     where = sorted(w for w, _, _ in find_by_imid(emu, emu.users[0], imid))
     assert where == ['inbox', 'sentitems']
     r = graph.post('/me/sendMail', data=b'not*base64!', headers={'Content-Type': 'text/plain'})
@@ -65,6 +67,10 @@ def test_draft_create_patch_send_with_immutable_id(emu, igraph):
     assert upd['subject'] == 'Draft one (edited)' and upd['changeKey'] != draft['changeKey']
     r = igraph.post('/me/messages/%s/send' % draft['id'])
     assert r.status_code == 202 and r.content == b''
+    # graph-api.md §12 / outlook-immutable-id: the GET "may not succeed immediately" - 404 until the copy is there
+    r = igraph.get('/me/messages/%s' % draft['id'])
+    assert r.status_code == 404 and r.json()['error']['code'] == 'ErrorItemNotFound'
+    emu.settle()
     sent = igraph.ok('GET', '/me/messages/%s' % draft['id'])  # graph-api.md §5 [IMMUT]: same id -> Sent copy
     assert not sent['isDraft'] and sent['sentDateTime']
     assert sent['parentFolderId'] == igraph.ok('GET', '/me/mailFolders/sentitems')['id']
@@ -77,6 +83,7 @@ def test_draft_regular_id_gone_after_send(emu, graph):
     draft = graph.ok('POST', '/me/messages', status=201, json={
         'subject': 'Draft two', 'toRecipients': [{'emailAddress': {'address': 'x@fabrikam.test'}}]})
     assert graph.post('/me/messages/%s/send' % draft['id']).status_code == 202
+    emu.settle()
     assert graph.get('/me/messages/%s' % draft['id']).status_code == 404
     hits = graph.ok('GET', "/me/mailFolders/sentitems/messages?$filter=internetMessageId eq '%s'"
                     % draft['internetMessageId'])['value']
@@ -103,6 +110,7 @@ def test_reply_family(emu):
     r = g.post('/me/messages/%s/forward' % orig['id'], json={
         'comment': 'fyi', 'toRecipients': [{'emailAddress': {'address': emu.users[2]}}]})
     assert r.status_code == 202
+    emu.settle()
     arrived = Graph(emu, emu.users[2]).ok('GET', "/me/mailFolders/inbox/messages?$filter=subject eq '%s'"
                                           % ('FW: ' + orig['subject']).replace("'", "''"))['value']
     assert arrived

@@ -504,3 +504,21 @@ def test_mailbox_seam_builds_users_root_and_reads_the_same_mailbox(account, emu)
     assert own.me()['userPrincipalName'].lower() == user.lower()
     page = own.delta_page(own.get_folder('inbox')['id'])
     assert page.items and (page.next_link or page.delta_link)
+
+
+# ------------------------------------------------------------------ bounded paging
+
+class _LoopingClient(GraphClient):
+    """A client whose server answers every page of a listing with the same nextLink (a loop Graph must not cause
+    here): only the paging logic runs, the HTTP layer is replaced by the looping answer."""
+
+    def _request(self, method, path_or_url, **kwargs):
+        self.request_count += 1
+        return {'value': [{'id': 'F%d' % self.request_count}], '@odata.nextLink': self.graph_url + '/me/x?page=2'}
+
+
+def test_a_repeated_next_link_stops_a_listing_with_a_clear_error():
+    client = _LoopingClient('https://graph.example.test/v1.0', lambda force_refresh=False: 't')
+    with pytest.raises(BadResponse, match='without reaching the end'):
+        client.list_attachments('M1')
+    assert client.request_count == 2, 'the second answer repeats the nextLink: stop there'

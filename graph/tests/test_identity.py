@@ -232,6 +232,30 @@ def test_tls_is_verified_against_the_given_bundle(emu):
         identity.build_app(emu.client_id, emu.client_secret, emu.authority, verify=None, timeout=5)
 
 
+def test_scope_names_ignore_the_resource_form():
+    assert identity.scope_name('https://graph.microsoft.com/Mail.ReadWrite') == 'mail.readwrite'
+    assert identity.scope_name('Mail.ReadWrite') == 'mail.readwrite'
+    assert identity.scope_name('https://127.0.0.1:8443/User.Read') == 'user.read'
+
+
+def test_cached_access_token_is_used_whatever_the_scope_form(emu):
+    """Entra answers ``Mail.ReadWrite ... email openid profile`` to full-URL scopes; MSAL files the token under
+    that and its exact-string lookup misses (msal-python issue 450): a valid token must still mean no request."""
+    tokens, result = authorize(emu, emu.users[1])
+    entries = tokens.app.cache.search(identity.msal.TokenCache.CredentialType.ACCESS_TOKEN)
+    assert all('https://' not in entry['target'] for entry in entries)  # Entra's short form
+    before = emu.counters()['token']['total']
+    first = identity.acquire_token(tokens.app, tokens.scopes, result['home_account_id'])
+    again = identity.acquire_token(build_app(emu, cache_state=tokens.app.cache.serialize()), tokens.scopes,
+                                   result['home_account_id'])
+    assert first == again == result['access_token']
+    assert emu.counters()['token']['total'] == before
+    refreshed = identity.acquire_token(tokens.app, tokens.scopes, result['home_account_id'], force_refresh=True)
+    assert refreshed != first and emu.counters()['token']['total'] == before + 1
+    assert identity.acquire_token(tokens.app, tokens.scopes, result['home_account_id']) == refreshed
+    assert emu.counters()['token']['total'] == before + 1
+
+
 def test_scope_escalation_needs_consent(emu):
     tokens, result = authorize(emu, emu.users[1], write_back=False)
     with pytest.raises(AuthInvalid) as caught:
