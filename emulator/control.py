@@ -417,7 +417,8 @@ def _route(app, req, path, m, data):
         return dict(app.config)
     if path == '/neutral' and m == 'POST':
         # back to a neutral service between tests: no faults, token errors, auto-consent, consent grants,
-        # delta quirks, mailbox switches or sends in flight; the realism knobs as the emulator started
+        # delta quirks, mailbox switches, changed identities or sends in flight; the realism knobs as the
+        # emulator started
         app.faults.set([])
         ident.injections = []
         ident.consent = {'auto': None, 'user': None}
@@ -427,6 +428,7 @@ def _route(app, req, path, m, data):
             mbx.quirks = {}
             mbx.exchange_online = True
             mbx.send_as = []
+            ident.set_identity(mbx)
         from .server import KIND
         for key in list(KIND) + ['realistic']:
             app.config[key] = app.startup_config[key]

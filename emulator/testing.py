@@ -107,7 +107,6 @@ class EmulatorHandle:
         started (realistic unless started with ``realistic=False`` - never "kind" by itself); then ``config``
         applied."""
         self.control('POST', '/neutral', {})
-        self.control('DELETE', '/identity')
         if config is not None:
             self.control('POST', '/config', config)
 
