@@ -26,7 +26,7 @@ OAUTH_STATE_SCOPE = 'maildesk_oauth'
 CALLBACK_PATH = '/maildesk/oauth/callback'
 # Fields only MailDesk itself may write (through _write_status, i.e. sudo): RPC writes of them are refused.
 STATUS_FIELDS = frozenset({'state', 'auth_failure_count', 'authorized_at', 'throttled_until', 'signed_in_email',
-                           'last_error', 'last_sync_at'})
+                           'last_error', 'last_sync_at', 'entra_object_id', 'entra_tenant_id'})
 # Exceptions raised before any request (see connection.check_token_usable): nothing new to record.
 LOCAL_AUTH_CODES = frozenset({'auth_invalid', 'not_authorized', 'not_configured'})
 
