@@ -7,7 +7,7 @@ from collections import deque
 from . import graph_write, render, seed
 from .identity import SCENARIOS
 from .mailstore import message_id
-from .util import Response, graph_error, guid, iso, now, parse_iso
+from .util import Response, graph_error, guid, iso, network_fault, now, parse_iso
 
 
 class Faults:
@@ -47,13 +47,10 @@ class Faults:
 
 
 def fault_response(rule, req, fresh_link=None):
-    status = rule.get('status', 429)
-    if status in ('drop', 'timeout', 'delay'):
-        resp = Response(0)
-        resp.delay = float(rule.get('delay', 0 if status == 'drop' else 1.0))
-        resp.drop = status != 'delay'
-        return resp
-    status = int(status)
+    broken = network_fault(rule)
+    if broken:
+        return broken
+    status = int(rule.get('status', 429))
     headers = {}
     if rule.get('retry_after') is not None:
         headers['Retry-After'] = str(rule['retry_after'])

@@ -10,7 +10,7 @@ import time
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from . import CLIENT_ID, CLIENT_SECRET, DOMAIN, TENANT_ID
-from .util import Response, b64u, guid, now
+from .util import Response, b64u, guid, network_fault, now
 
 CONSUMERS_TID = '9188040d-6c67-4c5b-b112-36a304b66dad'  # graph-api.md §8.1 [OIDC]
 TENANTS = ('common', 'organizations', 'consumers', TENANT_ID, DOMAIN, CONSUMERS_TID)
@@ -109,13 +109,10 @@ def identity_fault_response(rule, req):
     """An injected fault on an identity endpoint, in the identity platform's flat error shape (graph-api.md §8.5,
     §12): {"error", "error_description", "error_codes", "timestamp", "trace_id", "correlation_id", "error_uri"}.
     ``rule['code']`` may name an AADSTS number (e.g. "90033"), ``rule['error']`` the ``error`` string."""
-    status = rule.get('status', 503)
-    if status in ('drop', 'timeout', 'delay'):
-        resp = Response(0)
-        resp.delay = float(rule.get('delay', 0 if status == 'drop' else 1.0))
-        resp.drop = status != 'delay'
-        return resp
-    status = int(status)
+    broken = network_fault(rule)
+    if broken:
+        return broken
+    status = int(rule.get('status', 503))
     scenario = str(rule.get('code') or FAULT_SCENARIOS.get(status, '90033'))
     if scenario not in SCENARIOS:
         scenario = FAULT_SCENARIOS.get(status, '90033')

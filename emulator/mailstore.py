@@ -301,14 +301,19 @@ class Store:
         msg.ck += 1
         msg.modified = max(when or now(), msg.modified + 0.001)
 
-    def insert(self, mbx, folder, msg, log=True):
-        """Add a new message to a folder (delivery, draft creation, copy into Sent Items...)."""
+    @staticmethod
+    def _place(mbx, folder, msg):
+        """The message is in ``folder`` now: the mailbox's index, the folder's order and unread count."""
         msg.mbx = mbx
         msg.folder = folder.id
         mbx.msgs[msg.core] = msg
         bisect.insort(folder.keys, (msg.received, msg.core))
         if not msg.is_read:
             folder.unread += 1
+
+    def insert(self, mbx, folder, msg, log=True):
+        """Add a new message to a folder (delivery, draft creation, copy into Sent Items...)."""
+        self._place(mbx, folder, msg)
         if log:
             self._bump(mbx, msg)
             msg.ck = 1
@@ -401,12 +406,7 @@ class Store:
         """Put a detached (or new) message into ``folder`` keeping its core (= immutable id); new regular id."""
         if msg.core in mbx.msgs or msg.trail:
             msg.gen += 1
-        msg.mbx = mbx
-        msg.folder = folder.id
-        mbx.msgs[msg.core] = msg
-        bisect.insort(folder.keys, (msg.received, msg.core))
-        if not msg.is_read:
-            folder.unread += 1
+        self._place(mbx, folder, msg)
         self._bump(mbx, msg)
         self._log(mbx, folder, msg)
         msg.entered = mbx.seq

@@ -154,3 +154,15 @@ class GraphFail(Exception):
         self.code = code
         self.message = message
         self.headers = headers or {}
+
+
+def network_fault(rule):
+    """The Response of a fault rule that breaks the connection itself (``status`` drop / timeout / delay), else
+    None: drop closes it at once, timeout after ``delay`` s (1 by default), delay answers normally later."""
+    status = rule.get('status')
+    if status not in ('drop', 'timeout', 'delay'):
+        return None
+    resp = Response(0)
+    resp.delay = float(rule.get('delay', 0 if status == 'drop' else 1.0))
+    resp.drop = status != 'delay'
+    return resp

@@ -23,9 +23,8 @@ from odoo.addons.maildesk.engine import bodies
 from .common import MaildeskHttpCase
 from .hostile_corpus import XSS_PAYLOADS
 
-CHECK_JS = r"""
-(async () => {
-    const cases = %(cases)s;
+# Both browser scripts wait with the same helpers (they are %-formatted: %(until)s puts these in).
+UNTIL_JS = r"""
     const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
     const until = async (fn, what, timeout = 30000) => {
         const start = Date.now();
@@ -36,7 +35,12 @@ CHECK_JS = r"""
         }
         throw new Error("timeout waiting for " + what);
     };
-    const dialogs = [];
+"""
+
+CHECK_JS = r"""
+(async () => {
+    const cases = %(cases)s;
+%(until)s    const dialogs = [];
     if ((window.__xssDialogs || []).length || window.__xss) {
         console.error("XSS before any message was opened: " + JSON.stringify(window.__xssDialogs) + " "
                       + window.__xss);
@@ -198,7 +202,7 @@ class TestXssInBrowser(MaildeskHttpCase):
         cases = [{'id': by_index[index].id} for index in range(count)]
         XssGuardBrowser.dialogs = []
         with patch.object(common, 'ChromeBrowser', XssGuardBrowser):
-            self.browser_js('/odoo/maildesk', CHECK_JS % {'cases': json.dumps(cases)},
+            self.browser_js('/odoo/maildesk', CHECK_JS % {'cases': json.dumps(cases), 'until': UNTIL_JS},
                             ready='!!(odoo.__WOWL_DEBUG__ && odoo.__WOWL_DEBUG__.root)', login='admin', timeout=600)
         self.assertFalse(XssGuardBrowser.dialogs, 'a payload opened a dialog')
         messages.invalidate_recordset()
@@ -289,17 +293,7 @@ class FetchGuardBrowser(XssGuardBrowser):
 FETCH_JS = r"""
 (async () => {
     const cases = %(cases)s;
-    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-    const until = async (fn, what, timeout = 20000) => {
-        const start = Date.now();
-        while (Date.now() - start < timeout) {
-            const value = fn();
-            if (value) { return value; }
-            await sleep(40);
-        }
-        throw new Error("timeout waiting for " + what);
-    };
-    const frameOf = (index) => {
+%(until)s    const frameOf = (index) => {
         for (const frame of document.querySelectorAll(".o-maildesk-BodyFrame-frame")) {
             const doc = frame.contentDocument;
             if (doc && doc.body && doc.body.textContent.includes("[fetch-case-" + index + "]")) { return frame; }
@@ -407,8 +401,9 @@ class TestFetchesInBrowser(MaildeskHttpCase):
                 patch.object(bodies, 'confine_urls', switchable_confine), \
                 patch.object(common, 'ChromeBrowser', FetchGuardBrowser):
             try:
-                self.browser_js('/odoo/maildesk', FETCH_JS % {'cases': json.dumps(cases), 'remote': REMOTE_HOST,
-                                                              'marker': PHASE_MARKER},
+                script = FETCH_JS % {'cases': json.dumps(cases), 'until': UNTIL_JS, 'remote': REMOTE_HOST,
+                                     'marker': PHASE_MARKER}
+                self.browser_js('/odoo/maildesk', script,
                                 ready='!!(odoo.__WOWL_DEBUG__ && odoo.__WOWL_DEBUG__.root)', login='admin',
                                 timeout=300)
             except AssertionError as exc:  # the requests below say more: checked first
