@@ -148,24 +148,25 @@ def dispatch(ctx, method, rest):
             return dispatch(ctx, method, ['mailFolders'] + rest[3:])
         if low[2] == 'messages':
             if n == 3:
-                if method == 'POST':
-                    need(ctx, WRITE)
-                    return graph_write.create_draft(ctx, folder)
-                need(ctx, READ)
-                return list_messages(ctx, folder)
+                return messages_collection(ctx, method, folder)
             if n == 4 and low[3] == 'delta':
                 need(ctx, READ)
                 return delta.message_delta(ctx, folder)
             return message_routes(ctx, method, get_message(ctx, rest[3], folder), rest[4:])
     if low[0] == 'messages':
         if n == 1:
-            if method == 'POST':
-                need(ctx, WRITE)
-                return graph_write.create_draft(ctx, None)
-            need(ctx, READ)
-            return list_messages(ctx, None)
+            return messages_collection(ctx, method, None)
         return message_routes(ctx, method, get_message(ctx, rest[1]), rest[2:])
     raise GraphFail(400, 'BadRequest', "Resource not found for the segment '%s'." % rest[0])
+
+
+def messages_collection(ctx, method, folder):
+    """``/messages`` of a folder (or of the whole mailbox): POST creates a draft there, GET lists."""
+    if method == 'POST':
+        need(ctx, WRITE)
+        return graph_write.create_draft(ctx, folder)
+    need(ctx, READ)
+    return list_messages(ctx, folder)
 
 
 def message_routes(ctx, method, msg, tail):
