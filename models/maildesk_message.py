@@ -7,7 +7,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, create_index
 
-from ..engine import bodies, feedback, log_to_record, permissions
+from ..engine import bodies, log_to_record, permissions
 from ..engine.sending import LOCAL_ID_PREFIX
 from ..engine.write_back import WriteBack
 
@@ -232,11 +232,6 @@ class MaildeskMessage(models.Model):
             self.write({'tag_ids': [fields.Command.set([int(t) for t in tag_ids])]})
             self._maildesk_notify_changed(self)
         return True
-
-    @api.model
-    def _graph_error_text(self, exc, what):
-        """Kept for callers outside this model; see :func:`engine.feedback.graph_error_text`."""
-        return feedback.graph_error_text(self.env, exc, what)
 
     # ------------------------------------------------------------------ conversations
 
