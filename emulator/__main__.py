@@ -1,5 +1,5 @@
 """python3 -m emulator --port PORT --state-dir DIR [--users N] [--messages N] [--seed S] [--token-lifetime S]
-[--no-realistic] [--config JSON] [--redirect-uri URI]"""
+[--no-realistic] [--config JSON] [--redirect-uri URI] [--shared LOCAL[=USER,...]]"""
 import argparse
 import json
 import os
@@ -28,6 +28,9 @@ def main(argv=None):
                         "copies, ...): a deterministic, kind service; see README.md")
     p.add_argument('--config', default=None, help='JSON object of /_emulator/config values to start with '
                                                   '(they become what /_emulator/neutral restores)')
+    p.add_argument('--shared', action='append', default=[], metavar='LOCAL[=USER,...]',
+                   help='add a shared mailbox LOCAL@contoso.test (repeatable); Full Access, Send As and Send on '
+                        'Behalf go to the users named (default: the first user; "LOCAL=" grants nothing)')
     p.add_argument('--redirect-uri', action='append', default=[],
                    help='register one more redirect URI for the app (repeatable)')
     args = p.parse_args(argv)
@@ -37,6 +40,15 @@ def main(argv=None):
     store = mailstore.Store(args.seed)
     anchor = parse_iso(args.anchor) if args.anchor else None
     seed.seed_store(store, max(1, args.users), max(0, args.messages), args.seed, anchor)
+    for spec in args.shared:
+        local, has_users, users = spec.partition('=')
+        shared = seed.add_shared_mailbox(store, local, messages=max(0, args.messages // 10), seed=args.seed,
+                                         anchor=anchor)
+        for user in (users.split(',') if has_users else [store.mailboxes[0].address]):
+            if user.strip() and store.mailbox(user.strip()) is not None:
+                store.set_rights(shared, store.mailbox(user.strip()), full_access=True, send_as=True,
+                                 send_on_behalf=True)
+    store.startup_grants = dict(store.grants)
     seed_seconds = time.perf_counter() - t0
     config = {'token_lifetime': args.token_lifetime, 'code_lifetime': args.code_lifetime,
               'realistic': args.realistic}

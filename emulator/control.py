@@ -384,6 +384,9 @@ def _route(app, req, path, m, data):
         return ident.consent
     if path == '/tokens' and m == 'POST':
         mbx = _mbx(app, data.get('user'))
+        if mbx.shared:
+            # a shared mailbox cannot sign in (About shared mailboxes: sign-in blocked), so it never has tokens
+            raise ValueError('%s is a shared mailbox: it cannot sign in (AADSTS50057)' % mbx.address)
         scopes = data.get('scopes') or ['Mail.ReadWrite', 'Mail.Send', 'User.Read']
         token, lifetime = ident.mint_access_token(mbx, scopes, data.get('lifetime'))
         out = {'access_token': token, 'expires_in': lifetime, 'user': mbx.address}
@@ -421,6 +424,7 @@ def _route(app, req, path, m, data):
         ident.consent = {'auto': None, 'user': None}
         ident.consented = {}
         graph_write.settle(store, force=True)
+        store.grants = dict(store.startup_grants)  # Exchange permissions as the emulator started
         for mbx in store.mailboxes:
             mbx.quirks = {}
             mbx.exchange_online = True
@@ -447,4 +451,37 @@ def _route(app, req, path, m, data):
             mbx.send_as = [str(a) for a in data['send_as'] or []]
         return {'user': mbx.address, 'exchange_online': mbx.exchange_online, 'send_as': list(mbx.send_as),
                 'in_transit': len(mbx.in_transit)}
+    if path.startswith(('/shared', '/permissions')):
+        return shared_mailboxes(app, path, m, data, req.query)
+    return Response(404, {'error': 'unknown control endpoint %s %s' % (m, path), 'request_id': guid()})
+
+
+def shared_mailboxes(app, path, m, data, query):
+    """Exchange shared mailboxes and mailbox permissions.
+
+    ``POST /shared {"address", "name", "messages", "grant": {user: [rights]}}``: create a shared mailbox (it cannot
+    sign in) with seeded mail; ``POST /permissions {"mailbox", "user", "full_access", "send_as",
+    "send_on_behalf"}``: grant (true) / revoke (false) rights, missing ones unchanged, effective on the next request
+    (Add-/Remove-MailboxPermission, Add-/Remove-RecipientPermission, Set-Mailbox -GrantSendOnBehalfTo);
+    ``GET /permissions[?mailbox=]``: the grants.
+    """
+    store = app.store
+    if path == '/shared' and m == 'POST':
+        mbx = seed.add_shared_mailbox(store, data['address'], data.get('name'), int(data.get('messages', 20)),
+                                      store.seed)
+        for user, rights in (data.get('grant') or {}).items():
+            store.set_rights(mbx, _mbx(app, user), **{r: True for r in rights})
+        return {'address': mbx.address, 'name': mbx.name, 'id': mbx.oid, 'shared': True}
+    if path == '/shared' and m == 'GET':
+        return {'shared': [mbx.address for mbx in store.mailboxes if mbx.shared]}
+    if path == '/permissions' and m == 'POST':
+        mbx, user = _mbx(app, data['mailbox']), _mbx(app, data['user'])
+        if user.shared:
+            raise ValueError('%s is a shared mailbox: permissions are granted to users' % user.address)
+        changes = {name: bool(data[name]) for name in ('full_access', 'send_as', 'send_on_behalf') if name in data}
+        return {'mailbox': mbx.address, 'user': user.address, 'rights': store.set_rights(mbx, user, **changes)}
+    if path == '/permissions' and m == 'GET':
+        wanted = (query.get('mailbox') or '').lower()
+        return {'grants': [{'mailbox': box, 'user': user, 'rights': sorted(rights)}
+                           for (box, user), rights in sorted(store.grants.items()) if not wanted or box == wanted]}
     return Response(404, {'error': 'unknown control endpoint %s %s' % (m, path), 'request_id': guid()})

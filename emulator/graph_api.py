@@ -17,12 +17,14 @@ _KEY_SEG = re.compile(r"^([A-Za-z$]+)\('(.*)'\)$")
 class Ctx:
     """Everything a handler needs about one Graph request."""
 
-    def __init__(self, app, req, mbx, link_base):
+    def __init__(self, app, req, mbx, link_base, caller=None):
         self.app = app
         self.store = app.store
         self.config = app.config
         self.req = req
-        self.mbx = mbx
+        self.mbx = mbx                  # the mailbox the path names
+        self.caller = caller or mbx     # the signed-in user whose token this is
+        self.delegated = self.caller is not mbx
         self.query = req.query
         self.prefer = req.prefer()
         # graph-api.md §4.2 [IMMUT]: Prefer: IdType="ImmutableId" per request, parsed case-insensitively
@@ -70,7 +72,12 @@ def route(segs):
 
 
 def need(ctx, scopes):
-    # graph-api.md §2.4: 403 ErrorAccessDenied when the token lacks the permission (e.g. missing Mail.Read)
+    # graph-api.md §2.4: 403 ErrorAccessDenied when the token lacks the permission (e.g. missing Mail.Read).
+    # Another user's mailbox (/users/{other}/...) takes the .Shared permissions instead: Mail.Read.Shared,
+    # Mail.ReadWrite.Shared, Mail.Send.Shared (permissions-reference#mail-permissions; without them 403
+    # ErrorAccessDenied: microsoftgraph/microsoft-graph-explorer-v4 issue 3786, microsoft-graph-docs-contrib 4749)
+    if ctx.delegated:
+        scopes = tuple(s + '.shared' for s in scopes if s.startswith('mail.'))
     if not any(s in ctx.req.scopes for s in scopes):
         raise GraphFail(403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.')
 
@@ -105,6 +112,10 @@ def dispatch(ctx, method, rest):
     if n == 0:
         if method != 'GET':
             raise GraphFail(405, 'Request_BadRequest', 'Unsupported method.')
+        if ctx.delegated:
+            # another user's directory object needs User.ReadBasic.All, which MailDesk never asks for
+            # (api/user-get: "Permissions"); the directory's own 403 shape
+            raise GraphFail(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.')
         need(ctx, ('user.read',))  # graph-api.md §7 [USER]: GET /me needs User.Read
         body = render.user_json(ctx.mbx)
         if ctx.mbx.address.lower() in [u.lower() for u in ctx.config.get('null_mail_users') or ()]:

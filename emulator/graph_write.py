@@ -151,8 +151,12 @@ def _fields(ctx, data, msg=None, creating=False):
             out['drr'] = _bool(value)
         elif prop == 'isReadReceiptRequested':
             out['rrr'] = _bool(value)
-        elif prop in ('from', 'sender'):
+        elif prop == 'from':
             out['sender'] = _recipients([value], prop)[0] if value else (ctx.mbx.name, ctx.mbx.address)
+        elif prop == 'sender':
+            # who actually sends; differs from ``from`` only when a delegate sends on behalf of the mailbox
+            # (outlook-send-mail-from-other-user: from = the mailbox, sender = the delegate)
+            out['acting'] = _recipients([value], prop)[0] if value else None
         elif prop in ('toRecipients', 'ccRecipients', 'bccRecipients', 'replyTo'):
             out[{'toRecipients': 'to', 'ccRecipients': 'cc', 'bccRecipients': 'bcc', 'replyTo': 'reply_to'}[prop]] = \
                 _recipients(value, prop)
@@ -177,6 +181,10 @@ def _fields(ctx, data, msg=None, creating=False):
             raise _bad("The property '%s' is read-only and cannot be set." % prop, 'ErrorInvalidPropertySet')
         else:
             raise _bad("The property '%s' does not exist on type 'microsoft.graph.message'." % prop, 'RequestBodyRead')
+    if out.get('acting'):
+        frm = out.get('sender') or (msg.sender if msg is not None else (ctx.mbx.name, ctx.mbx.address))
+        if out['acting'][1].lower() == frm[1].lower():
+            out['acting'] = None
     return out
 
 
@@ -304,12 +312,22 @@ def deliver_local(store, msg):
 
 
 def _check_send_as(ctx, msg):
-    """graph-api.md §12: ``from`` must be the mailbox or one it may send as (Send As granted in Exchange), else
-    403 ErrorSendAsDenied (Send Outlook messages from another user, learn.microsoft.com/graph/
-    outlook-send-mail-from-other-user; microsoftgraph/microsoft-graph-docs-contrib issue 7401)."""
-    mbx = ctx.mbx
-    addr = (msg.sender[1] if msg.sender else mbx.address).lower()
-    if addr != mbx.address.lower() and addr not in [a.lower() for a in mbx.send_as]:
+    """Whom the signed-in user may send as (outlook-send-mail-from-other-user, learn.microsoft.com/graph/
+    outlook-send-mail-from-other-user): ``from`` is the user himself, or a mailbox he holds *Send As* on (``from``
+    = ``sender`` = the mailbox), or *Send on Behalf* with ``sender`` = himself ("on behalf of"); the legacy
+    ``send_as`` switch of his own mailbox counts as Send As. Anything else: 403 ErrorSendAsDenied at send time
+    (microsoftgraph/microsoft-graph-docs-contrib issue 7401)."""
+    caller, store = ctx.caller, ctx.store
+    frm = (msg.sender[1] if msg.sender else ctx.mbx.address).lower()
+    acting = msg.acting[1].lower() if msg.acting else None
+    target = store.mailbox(frm)
+    rights = store.rights(target, caller) if target is not None else frozenset()
+    if acting is None:
+        allowed = frm == caller.address.lower() or frm in [a.lower() for a in caller.send_as] or (
+            'send_as' in rights)
+    else:
+        allowed = acting == caller.address.lower() and 'send_on_behalf' in rights
+    if not allowed:
         raise GraphFail(403, 'ErrorSendAsDenied', 'The user account which was used to submit this request does not '
                         'have the right to send mail on behalf of the specified sending account., Cannot submit '
                         'message.')
@@ -415,6 +433,9 @@ def _from_mime(ctx, raw_b64):
     frm = addrs('From')
     if frm:
         fields['sender'] = frm[0]
+    acting = addrs('Sender')  # RFC 5322 Sender: the delegate of a send on behalf
+    if acting and (not frm or acting[0][1].lower() != frm[0][1].lower()):
+        fields['acting'] = acting[0]
     if em.get('Message-ID'):
         fields['imid'] = str(em['Message-ID']).strip()  # sent copy keeps the MIME Message-Id (graph-api.md §5)
     if em.get('In-Reply-To'):

@@ -15,8 +15,11 @@ from .util import Response, b64u, guid, network_fault, now
 CONSUMERS_TID = '9188040d-6c67-4c5b-b112-36a304b66dad'  # graph-api.md §8.1 [OIDC]
 TENANTS = ('common', 'organizations', 'consumers', TENANT_ID, DOMAIN, CONSUMERS_TID)
 OIDC_SCOPES = ('openid', 'profile', 'offline_access', 'email')
-GRAPH_SCOPES = ('mail.read', 'mail.readwrite', 'mail.send', 'user.read', 'mail.readbasic')
-APP_PERMISSIONS = frozenset(('mail.read', 'mail.readwrite', 'mail.send', 'user.read', 'mail.readbasic'))
+# the .Shared permissions open other users' mailboxes the signed-in user was granted access to; users consent to
+# them themselves, no admin consent (permissions-reference#mail-permissions on learn.microsoft.com)
+SHARED_SCOPES = ('mail.read.shared', 'mail.readwrite.shared', 'mail.send.shared')
+GRAPH_SCOPES = ('mail.read', 'mail.readwrite', 'mail.send', 'user.read', 'mail.readbasic') + SHARED_SCOPES
+APP_PERMISSIONS = frozenset(GRAPH_SCOPES)
 # graph-api.md §8.5 [AADSTS]: scenario -> (HTTP status, error, description). invalid_client observed as HTTP 401.
 SCENARIOS = {
     '70008': (400, 'invalid_grant', 'The provided authorization code or refresh token has expired due to inactivity. '
@@ -63,7 +66,8 @@ SCENARIOS = {
 }
 # Entra's spelling of the Graph permissions it puts in a token response's ``scope`` (graph-api.md §12)
 CANONICAL = {'mail.read': 'Mail.Read', 'mail.readwrite': 'Mail.ReadWrite', 'mail.send': 'Mail.Send',
-             'user.read': 'User.Read', 'mail.readbasic': 'Mail.ReadBasic'}
+             'user.read': 'User.Read', 'mail.readbasic': 'Mail.ReadBasic', 'mail.read.shared': 'Mail.Read.Shared',
+             'mail.readwrite.shared': 'Mail.ReadWrite.Shared', 'mail.send.shared': 'Mail.Send.Shared'}
 # injected identity faults (POST /_emulator/faults with a path_contains on an identity path): HTTP status ->
 # the AADSTS scenario whose flat body they carry (graph-api.md §8.5: identity errors are never Graph-shaped)
 FAULT_SCENARIOS = {429: '50196', 500: '90033', 502: '90033', 503: '90033', 504: '90033', 400: '70000',
@@ -349,6 +353,11 @@ class Identity:
         if mbx is None:
             return self._error_page(400, '50034', "The user account '%s' does not exist in the directory."
                                     % html.escape(str(user_addr)))
+        if mbx.shared:
+            # a shared mailbox's account has sign-in blocked ("About shared mailboxes": "Block sign-in for the
+            # shared mailbox account"): Entra refuses it with AADSTS50057 (reference-error-codes)
+            return self._error_page(400, '50057', 'The user account is disabled. The user object in Active '
+                                    'Directory backing this account has been disabled.')
         code = '1.AXoA' + secrets.token_urlsafe(96)
         with self.lock:
             self.codes[code] = dict(req, user=mbx.address, created=now(), used=False)

@@ -15,6 +15,9 @@ IMM_PREFIX = 'AAkALgAA'     # immutable ids (graph-api.md §4.3)
 REG_PREFIX = 'AAMkAGI2'     # regular ("entry") ids: change on every move (graph-api.md §4.3 [IMMUT])
 FOLDER_PREFIX = 'AQMkADAw'  # folder ids: already constant, unaffected by ImmutableId (graph-api.md §3 [IMMUT])
 CORE_LEN = 24
+# Exchange Online mailbox permissions a user can hold on another mailbox ("Manage permissions for recipients",
+# learn.microsoft.com/exchange/recipients-in-exchange-online/manage-permissions-for-recipients)
+RIGHTS = ('full_access', 'send_as', 'send_on_behalf')
 
 # graph-api.md §3 [FOLDER]: well-known names usable in place of a folder id (locale independent)
 WELL_KNOWN = ('msgfolderroot', 'inbox', 'drafts', 'sentitems', 'deleteditems', 'junkemail', 'outbox', 'archive',
@@ -57,6 +60,7 @@ class Folder:
 
 class Message:
     __slots__ = (
+        'acting',
         'att_kind',
         'atts',
         'bcc',
@@ -122,6 +126,7 @@ class Message:
         self.trail = None        # [(seq, folder id)] once moved: where it was when (A -> B -> A, §1.9)
         self.kind = None         # None | 'text' (a plain-text body, graph-api.md §12)
         self.event = None        # meeting message: {'type', 'meetingMessageType', 'start', 'end', 'location', ...}
+        self.acting = None       # Graph ``sender`` when it is not ``from``: a delegate sending on behalf (§ Exchange)
 
     @property
     def key(self):
@@ -151,6 +156,9 @@ class Mailbox:
         self.in_transit = {}      # core -> (due, msg, save, t): sent, Sent Items copy not there yet (§12)
         self.exchange_online = True   # False -> 404 MailboxNotEnabledForRESTAPI on mail endpoints (§2.4)
         self.send_as = []         # other addresses this mailbox may send as (Exchange Send As grants)
+        # An Exchange shared mailbox: no licence, its account cannot sign in ("About shared mailboxes",
+        # learn.microsoft.com/microsoft-365/admin/email/about-shared-mailboxes); reached by users granted access
+        self.shared = False
 
     def new_core(self):
         self.counter += 1
@@ -171,7 +179,7 @@ FIELD_PROPS = {
     'cc': ('ccRecipients',), 'bcc': ('bccRecipients',), 'reply_to': ('replyTo',),
     'body': ('body', 'bodyPreview', 'uniqueBody'), 'subject': ('subject',), 'imid': ('internetMessageId',),
     'is_draft': ('isDraft',), 'sent': ('sentDateTime',), 'atts': ('hasAttachments',),
-    'headers': ('internetMessageHeaders',),
+    'headers': ('internetMessageHeaders',), 'acting': ('sender',),
 }
 
 
@@ -217,6 +225,33 @@ class Store:
         self.token_gen = 0
         self.transit = 0      # sends whose Sent Items copy is still on its way (graph_write.settle)
         self.sealer = Sealer('%s:%s' % (seed, os.urandom(8).hex()))
+        # Exchange mailbox permissions: (mailbox address, user address) -> rights granted to the user on the
+        # mailbox (RIGHTS: Full Access, Send As, Send on Behalf; Add-MailboxPermission, Add-RecipientPermission,
+        # Set-Mailbox -GrantSendOnBehalfTo)
+        self.grants = {}
+        self.startup_grants = {}
+
+    # -- Exchange permissions ---------------------------------------------------------------------------------
+    def rights(self, mbx, user):
+        """The rights ``user`` (a Mailbox) holds on ``mbx``: a set of :data:`RIGHTS`."""
+        return self.grants.get((mbx.address.lower(), user.address.lower()), frozenset())
+
+    def set_rights(self, mbx, user, **changes):
+        """Grant (True) or revoke (False) rights by name (full_access, send_as, send_on_behalf); None: unchanged."""
+        key = (mbx.address.lower(), user.address.lower())
+        current = set(self.grants.get(key, ()))
+        for name, value in changes.items():
+            if name not in RIGHTS:
+                raise KeyError('unknown right %r (one of %s)' % (name, ', '.join(RIGHTS)))
+            if value is True:
+                current.add(name)
+            elif value is False:
+                current.discard(name)
+        if current:
+            self.grants[key] = frozenset(current)
+        else:
+            self.grants.pop(key, None)
+        return sorted(current)
 
     # -- lookup -----------------------------------------------------------------------------------------------
     def mailbox(self, ref):

@@ -95,6 +95,7 @@ def headers_of(msg):
     out = [{'name': 'Received', 'value': 'from mail.%s by emulator.contoso.test; %s'
             % (msg.sender[1].split('@')[-1], email.utils.formatdate(msg.received, usegmt=True))},
            {'name': 'From', 'value': email.utils.formataddr(msg.sender)},
+           *([{'name': 'Sender', 'value': email.utils.formataddr(msg.acting)}] if msg.acting else []),
            {'name': 'To', 'value': ', '.join(email.utils.formataddr(p) for p in msg.to)},
            {'name': 'Subject', 'value': msg.subject},
            {'name': 'Date', 'value': email.utils.formatdate(msg.sent, usegmt=True)},
@@ -133,7 +134,8 @@ _GETTERS = {
     'inferenceClassification': lambda m, o: m.inference,
     'body': lambda m, o: _body(m, o),
     'uniqueBody': lambda m, o: _body(m, o),
-    'sender': lambda m, o: _addr(m.sender),
+    # send on behalf: ``from`` is the mailbox, ``sender`` the delegate who sent (outlook-send-mail-from-other-user)
+    'sender': lambda m, o: _addr(m.acting or m.sender),
     'from': lambda m, o: _addr(m.sender),
     'toRecipients': lambda m, o: _addrs(m.to),
     'ccRecipients': lambda m, o: _addrs(m.cc),

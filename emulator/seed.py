@@ -65,8 +65,8 @@ def user_identity(i):
     return '%s@%s' % (local, DOMAIN), name, oid
 
 
-def build_mailbox(store, idx, seed):
-    address, name, oid = user_identity(idx)
+def build_mailbox(store, idx, seed, identity=None):
+    address, name, oid = identity or user_identity(idx)
     mbx = Mailbox(idx, address, name, oid, seed)
     store.add_mailbox(mbx)
     root = store.add_folder(mbx, 'Root', None, log=False)
@@ -332,3 +332,20 @@ def has_attachments(msg):
     if msg.atts is None:
         return msg.att_kind in (1, 3, 4, 5, 6)
     return any(not a['isInline'] for a in msg.atts)
+
+
+def add_shared_mailbox(store, local, name=None, messages=20, seed=1, anchor=None):
+    """An Exchange shared mailbox ``local@contoso.test`` (no sign-in, see Mailbox.shared) with seeded mail; the
+    existing one when the address is taken. Same arguments -> the same mailbox."""
+    address = local if '@' in local else '%s@%s' % (local, DOMAIN)
+    existing = store.mailbox(address)
+    if existing is not None:
+        return existing
+    idx = len(store.mailboxes)
+    oid = '%08x-0000-4000-8000-%012x' % (0x5a000000 + idx, 0x5a4ed0000 + idx)
+    mbx = build_mailbox(store, idx, seed, (address, name or address.split('@')[0].capitalize(), oid))
+    mbx.shared = True
+    if anchor is None:
+        anchor = int(now() // 86400) * 86400
+    seed_mailbox(store, mbx, max(0, int(messages)), random.Random('%s:shared:%s' % (seed, address)), anchor)
+    return mbx

@@ -10,7 +10,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote
 
-from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, attachments, control, graph_api, graph_write
+from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, attachments, control, graph_api, graph_write, permissions
 from .identity import Identity, identity_fault_response
 from .util import GraphFail, Request, Response, graph_error
 
@@ -113,7 +113,8 @@ class App:
     def info(self):
         return {'base_url': self.base_url, 'authority': self.authority, 'graph_url': self.graph_url,
                 'ca_bundle': self.ca_bundle, 'client_id': CLIENT_ID, 'client_secret': CLIENT_SECRET,
-                'tenant_id': TENANT_ID, 'users': [m.address for m in self.store.mailboxes],
+                'tenant_id': TENANT_ID, 'users': [m.address for m in self.store.mailboxes if not m.shared],
+                'shared_mailboxes': [m.address for m in self.store.mailboxes if m.shared],
                 'control_url': self.base_url + '/_emulator', 'realistic': bool(self.config.get('realistic'))}
 
     # -- dispatch ---------------------------------------------------------------------------------------------
@@ -193,14 +194,18 @@ class App:
                 self.authority, GRAPH_APP_ID)
             return graph_error(401, 'InvalidAuthenticationToken', scopes, {'WWW-Authenticate': challenge}, req)
         req.scopes = scopes
+        caller = mbx
         if target[0] == 'users':
             owner = self.store.mailbox(target[1])
             if owner is None:
+                # graph-api.md §2.4: an address no mailbox has -> 404 ErrorInvalidUser
                 return graph_error(404, 'ErrorInvalidUser', "The requested user '%s' is invalid." % target[1],
                                    request=req)
-            if owner is not mbx:
-                return graph_error(403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.',
-                                   request=req)
+            denied = permissions.check_mailbox_access(self.store, caller, owner, rest)
+            if denied:
+                self.counters.record(req.template, owner.address)
+                return graph_error(*denied, request=req)
+            mbx = owner
             link_base = '%s/users/%s' % (self.graph_url, quote(target[1], safe='@'))
         else:
             link_base = self.graph_url + '/me'
@@ -234,7 +239,7 @@ class App:
             if budget and in_window > budget:
                 return graph_error(429, 'ApplicationThrottled', 'Application is over its MailboxRequests limit.',
                                    {'Retry-After': str(self.config['budget_retry_after'])}, req)
-            ctx = graph_api.Ctx(self, req, mbx, link_base)
+            ctx = graph_api.Ctx(self, req, mbx, link_base, caller)
             try:
                 with self.store.lock:
                     graph_write.settle(self.store)  # Sent Items copies whose delay is over (graph-api.md §12)

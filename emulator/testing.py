@@ -118,6 +118,17 @@ class EmulatorHandle:
         """Per-mailbox switches: ``exchange_online=False`` (404 MailboxNotEnabledForRESTAPI), ``send_as=[...]``."""
         return self.control('POST', '/mailbox', dict(switches, user=user or self.users[0]))
 
+    def add_shared_mailbox(self, address, name=None, messages=20, grant=None):
+        """An Exchange shared mailbox (cannot sign in); ``grant``: {user: [rights]} (full_access, send_as,
+        send_on_behalf)."""
+        return self.control('POST', '/shared', {'address': address, 'name': name, 'messages': messages,
+                                                'grant': grant or {}})
+
+    def permissions(self, mailbox, user, **rights):
+        """Grant (True) / revoke (False) ``full_access``, ``send_as``, ``send_on_behalf`` of ``user`` on
+        ``mailbox``; effective on the next request."""
+        return self.control('POST', '/permissions', dict(rights, mailbox=mailbox, user=user))
+
     # -- lifecycle --------------------------------------------------------------------------------------------
     def alive(self):
         return self.proc.poll() is None
