@@ -18,6 +18,7 @@
         'views/maildesk_draft_views.xml',
         'views/maildesk_message_actions_views.xml',
         'wizard/maildesk_log_record_views.xml',
+        'wizard/maildesk_shared_mailbox_wizard_views.xml',
         'views/maildesk_tag_views.xml',
         'views/fetchmail_server_views.xml',
         'views/ir_mail_server_views.xml',

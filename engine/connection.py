@@ -67,6 +67,11 @@ def maildesk_settings(env):
         'ca_bundle': ca_bundle,
         'verify': ca_bundle,
         'scopes': identity.graph_scopes(permission_level == 'write', graph_url) if graph_url else [],
+        # sign-in also asks for the .Shared scopes (shared mailboxes, engine/shared_mailbox.py); token refreshes
+        # ask for 'scopes' only: the access token carries every permission consented to, and an account
+        # authorized before keeps refreshing without a new consent
+        'sign_in_scopes': (identity.graph_scopes(permission_level == 'write', graph_url)
+                           + identity.shared_scopes(permission_level == 'write', graph_url)) if graph_url else [],
         'page_size': max(1, min(1000, _int_param(get('maildesk.page_size'), 1000))),
         'backfill_months': max(0, _int_param(get('maildesk.backfill_months'), 0)),
         'body_retention_days': max(0, _int_param(get('maildesk.body_retention_days'), 30)),
@@ -113,8 +118,9 @@ def graph_client(account, **kwargs):
     """
     settings = maildesk_settings(account.env)
     kwargs.setdefault('page_size', settings['page_size'])
+    kwargs.setdefault('mailbox_key', (account.email or '').lower() or None)
     return GraphClient(settings['graph_url'], token_provider(account, settings), verify=settings['verify'],
-                       mailbox_key=(account.email or '').lower() or None, **kwargs)
+                       **kwargs)
 
 
 def token_provider(account, settings):
@@ -283,7 +289,7 @@ def start_sign_in(account, state, redirect_uri):
     :raises AuthInvalid, Transient: the authority is unusable or unreachable
     """
     app = build_msal_app(account.env)
-    scopes = maildesk_settings(account.env)['scopes']
+    scopes = maildesk_settings(account.env)['sign_in_scopes']
     return identity.start_auth_flow(app, scopes, redirect_uri, login_hint=account.email, state=state,
                                     response_mode='form_post')
 

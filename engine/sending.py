@@ -22,7 +22,7 @@ from odoo import fields, tools
 from odoo.exceptions import UserError
 
 from ..graph import errors, outgoing
-from . import feedback
+from . import feedback, shared_mailbox
 
 _logger = logging.getLogger(__name__)
 
@@ -86,11 +86,12 @@ class DraftSender:
         """The message MailDesk controls: subject, HTML body, recipients and the Sender Name."""
         draft, account = self.draft, self.draft.account_id
         recipients = draft._recipients()
+        on_behalf_of = shared_mailbox.on_behalf_sender(account)  # Send on Behalf: from = shared, sender = user
         return outgoing.message(
             subject=draft.subject, body_html=self._outgoing_body(),
             to=recipients['to'], cc=recipients['cc'], bcc=recipients['bcc'],
-            sender=(account.sender_name, account.email) if account.sender_name else None,
-            internet_message_id=internet_message_id,
+            sender=(account.sender_name or '', account.email) if account.sender_name or on_behalf_of else None,
+            internet_message_id=internet_message_id, on_behalf_of=on_behalf_of,
             attachments=None if attachments is None else [_file(attachment) for attachment in attachments])
 
     def _outgoing_body(self):
@@ -256,6 +257,8 @@ class DraftSender:
         partners = draft.to_partner_ids | draft.cc_partner_ids | draft.bcc_partner_ids
         references = ' '.join(filter(None, [source.references, source.internet_message_id])) if source else False
         body = draft.body_html or ''
+        on_behalf_of = shared_mailbox.on_behalf_sender(account)
+        sender_name, sender_address = on_behalf_of or (account.sender_name or account.email, account.email)
         return {
             'account_id': account.id,
             'folder_id': sent_folder.id,
@@ -270,8 +273,8 @@ class DraftSender:
             'subject': draft.subject or '',
             'from_address': account.email,
             'from_name': account.sender_name or account.email,
-            'sender_address': account.email,
-            'sender_name': account.sender_name or account.email,
+            'sender_address': sender_address,
+            'sender_name': sender_name or sender_address,
             'to_recipients': _display(recipients['to']),
             'cc_recipients': _display(recipients['cc']),
             'bcc_recipients': _display(recipients['bcc']),
@@ -308,6 +311,8 @@ class DraftSender:
             entry.sudo().unlink()
         if isinstance(exc, DraftGone):
             message = exc.message
+        elif shared_mailbox.send_refused_text(self.env, draft.account_id, exc):
+            message = shared_mailbox.send_refused_text(self.env, draft.account_id, exc)  # ErrorSendAsDenied
         else:
             message = feedback.graph_error_text(self.env, exc, self.env._('send the message'))
         _logger.info('MailDesk draft %s: send failed (%s)', draft.id, exc.__class__.__name__)

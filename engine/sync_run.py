@@ -22,7 +22,7 @@ from odoo.exceptions import UserError
 from odoo.sql_db import TestCursor
 
 from ..graph import errors
-from . import feedback
+from . import feedback, shared_mailbox
 from .folder_round import FolderRound, GraphReads
 
 _logger = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ class SyncRun:
         self.failed_folders = set()
         self.throttled = {}          # account id -> seconds
         self.auth_failures = {}      # account id -> GraphError
+        self.grants_ended = {}       # shared mailbox account id -> the GraphError saying its access ended
         self.synced_accounts = set()
         self.units = self.pages = self.stored = self.newest_pages = 0
         self.changes_left = self.backfill_left = 0
@@ -220,6 +221,9 @@ class SyncRun:
                 _logger.info('MailDesk: account %s throttled for %ss', account_id, self.throttled[account_id])
             elif isinstance(exc, (errors.AuthInvalid, errors.AuthExpired)):
                 self.auth_failures[account_id] = exc
+                self.excluded.add(account_id)
+            elif shared_mailbox.grant_ended(folder.account_id, exc):
+                self.grants_ended[account_id] = exc  # the whole shared mailbox stops, its state is kept
                 self.excluded.add(account_id)
             else:
                 _logger.info('MailDesk: folder %s sync failed: %s', folder.id, exc.message)
@@ -326,6 +330,9 @@ class SyncRun:
             # One account per transaction: two workers finishing overlapping runs never lock each other's
             # account rows in opposite orders (that was a deadlock).
             self._commit_account_cursor()
+        for account_id, exc in sorted(self.grants_ended.items()):
+            shared_mailbox.record_grant_end(Account.browse(account_id), exc)
+            self._commit_account_cursor()
         self.changes_left = self._count_folders('changes')
         self.backfill_left = self._count_folders('backfill')
 
@@ -340,9 +347,11 @@ class SyncRun:
             parts.append(env._('Microsoft Graph asked to slow down: sync resumes in a moment.'))
         if self.auth_failures:
             parts.append(env._('Microsoft refused the authorization: see the account.'))
+        if self.grants_ended:
+            parts.append(env._('A shared mailbox is no longer accessible: see the account.'))
         if self.errors:
             parts.append(env._('Errors: %s', '; '.join(dict.fromkeys(self.errors))))
-        kind = 'danger' if self.auth_failures or self.errors else 'warning' if self.throttled else 'success'
+        kind = 'danger' if self.auth_failures or self.errors or self.grants_ended else 'warning' if self.throttled else 'success'
         return env._('Sync finished'), ' '.join(parts), kind
 
     def _count_folders(self, mode):

@@ -132,6 +132,18 @@ def graph_scopes(write_back, graph_url):
     return ['%s/%s' % (resource, name) for name in names]
 
 
+def shared_scopes(write_back, graph_url):
+    """The ``.Shared`` Graph scopes that open shared and delegated mailboxes (``/users/{address}``) the signed-in
+    user was granted access to in Exchange: ``Mail.ReadWrite.Shared`` (or ``Mail.Read.Shared``) and
+    ``Mail.Send.Shared``. Users consent to them themselves, no admin consent (learn.microsoft.com/graph/
+    permissions-reference#mail-permissions); asked for at sign-in so adding a shared mailbox needs no new consent.
+    """
+    parts = urlsplit(graph_url)
+    resource = '%s://%s' % (parts.scheme, parts.netloc)
+    names = ('Mail.ReadWrite.Shared' if write_back else 'Mail.Read.Shared', 'Mail.Send.Shared')
+    return ['%s/%s' % (resource, name) for name in names]
+
+
 def start_auth_flow(app, scopes, redirect_uri, login_hint=None, state=None, response_mode=None):
     """Start the auth-code flow (PKCE, state, nonce). Keep the returned dict server-side until the callback;
     redirect the user to ``flow['auth_uri']``."""

@@ -43,13 +43,15 @@ def file_attachment(name, content_type, data):
 
 
 def message(subject='', body_html='', to=(), cc=(), bcc=(), sender=None, internet_message_id=None,
-            attachments=None):
+            attachments=None, on_behalf_of=None):
     """The message JSON of a draft (create or PATCH) or of ``sendMail`` / ``reply`` / ``forward``.
 
     :param to, cc, bcc: ``(name, address)`` pairs; every list is sent (an empty one clears a draft's)
     :param sender: ``(name, address)`` for ``from`` (the Sender Name), or None to let Outlook fill it in
     :param internet_message_id: the Message-ID to use (writable only while the message is a draft)
     :param attachments: ``(name, content_type, data)`` triples sent inline, or None to leave them out
+    :param on_behalf_of: ``(name, address)`` of the delegate sending on behalf of the mailbox in ``sender``
+        (Graph ``sender``; ``from`` stays the mailbox: learn.microsoft.com/graph/outlook-send-mail-from-other-user)
     """
     values = {
         'subject': subject or '',
@@ -60,6 +62,8 @@ def message(subject='', body_html='', to=(), cc=(), bcc=(), sender=None, interne
     }
     if sender:
         values['from'] = recipient(*sender)
+    if on_behalf_of:
+        values['sender'] = recipient(*on_behalf_of)
     if internet_message_id:
         values['internetMessageId'] = internet_message_id
     if attachments is not None:

@@ -8,7 +8,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
-from ..engine import feedback
+from ..engine import feedback, shared_mailbox
 from ..graph.errors import GraphError, RequestTooLarge
 
 _logger = logging.getLogger(__name__)
@@ -165,6 +165,10 @@ class IrMailServer(models.Model):
         self._prepare_email_message(message, session)  # validates recipients, removes Bcc
         del message['From']
         message['From'] = _sender(original_from, account)
+        on_behalf_of = shared_mailbox.on_behalf_sender(account)
+        if on_behalf_of:  # Send on Behalf of a shared mailbox: RFC 5322 Sender is the delegate
+            del message['Sender']
+            message['Sender'] = formataddr(on_behalf_of)
         if not message['Message-Id']:  # Odoo's build_email always sets one; the sync recognises the copy by it
             message['Message-Id'] = make_msgid(domain=account.email.rpartition('@')[2] or None)
         if bcc:
@@ -200,7 +204,7 @@ class IrMailServer(models.Model):
         try:
             if not signed_in:  # authorized before the identity was kept: ask Graph who the token is for
                 account._check_signed_in(session.client.me())
-            elif signed_in != address:
+            elif signed_in != address and not shared_mailbox.sends_through_connection(account):
                 raise UserError(_('the mailbox account %(mailbox)s is authorized as %(signed_in)s',
                                   mailbox=account.email, signed_in=account.signed_in_email))
             if '@' in pinned and pinned != address:

@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import consteq, misc
 
-from ..engine import connection, feedback, folder_tree, permissions, sync_run
+from ..engine import connection, feedback, folder_tree, permissions, shared_mailbox, sync_run
 from ..graph.errors import AuthInvalid, Transient
 
 _logger = logging.getLogger(__name__)
@@ -26,7 +26,10 @@ OAUTH_STATE_SCOPE = 'maildesk_oauth'
 CALLBACK_PATH = '/maildesk/oauth/callback'
 # Fields only MailDesk itself may write (through _write_status, i.e. sudo): RPC writes of them are refused.
 STATUS_FIELDS = frozenset({'state', 'auth_failure_count', 'authorized_at', 'throttled_until', 'signed_in_email',
-                           'last_error', 'last_sync_at', 'entra_object_id', 'entra_tenant_id'})
+                           'last_error', 'last_sync_at', 'entra_object_id', 'entra_tenant_id',
+                           # a shared mailbox's connection lends another account's tokens: MailDesk sets it after an
+                           # access check (engine/shared_mailbox.py), never a user's RPC write
+                           'mailbox_kind', 'connection_account_id', 'shared_access_error'})
 # Exceptions raised before any request (see connection.check_token_usable): nothing new to record.
 LOCAL_AUTH_CODES = frozenset({'auth_invalid', 'not_authorized', 'not_configured'})
 
@@ -91,6 +94,23 @@ class MaildeskAccount(models.Model):
     entra_tenant_id = fields.Char('Microsoft Tenant ID', readonly=True, copy=False,
                                   groups='maildesk.group_maildesk_manager')
 
+    # Shared / delegated mailboxes (engine/shared_mailbox.py): reached with the connecting personal account's
+    # tokens at /users/{email}; tokens are never copied.
+    mailbox_kind = fields.Selection([('personal', 'Own mailbox'), ('shared', 'Shared / delegated mailbox')],
+                                    string='Mailbox Kind', required=True, default='personal', readonly=True,
+                                    copy=False)
+    connection_account_id = fields.Many2one('maildesk.account', 'Connected Through', readonly=True, copy=False,
+                                            ondelete='set null', index='btree_not_null',
+                                            domain=[('mailbox_kind', '=', 'personal')],
+                                            help='The personal account whose Microsoft sign-in opens this mailbox.')
+    dependent_account_ids = fields.One2many('maildesk.account', 'connection_account_id', string='Shared Mailboxes')
+    send_mode = fields.Selection([('send_as', 'Send As'), ('send_on_behalf', 'Send on Behalf')], default='send_as',
+                                 required=True, help='Send As: mail comes from the shared address. Send on Behalf: '
+                                 'from the shared address, "on behalf of" the connecting user. Exchange must grant '
+                                 'the same permission.')
+    shared_access_error = fields.Text(readonly=True, copy=False,
+                                      help='Why the shared mailbox stopped: its access ended.')
+
     folder_ids = fields.One2many('maildesk.folder', 'account_id', string='Folders')
     # Mail servers are administrators' records (system-only ACLs): so are these lists.
     fetchmail_server_ids = fields.One2many('fetchmail.server', 'maildesk_account_id', string='Incoming Servers',
@@ -151,6 +171,7 @@ class MaildeskAccount(models.Model):
         if not self.env.su:
             permissions.check_status_fields(self.env, vals, STATUS_FIELDS)
             permissions.check_account_write(self, vals)
+            shared_mailbox.check_address_change(self, vals)
         if 'email' in vals and any(account.state != 'not_authorized' for account in self):
             # The tokens belong to the mailbox that signed in: another address needs another sign-in.
             vals = dict(vals, email=(vals['email'] or '').strip())
@@ -192,6 +213,8 @@ class MaildeskAccount(models.Model):
         self.ensure_one()
         if not connection.oauth_configured(self.env):
             return connection.not_configured_text(self.env)
+        if shared_mailbox.is_shared(self) and shared_mailbox.blocked_reason(self):
+            return shared_mailbox.blocked_reason(self)
         if self.state == 'not_authorized':
             return _('Not authorized yet: click "Authorize Outlook" and sign in to %(email)s.', email=self.email)
         if self.state == 'auth_invalid':
@@ -289,6 +312,8 @@ class MaildeskAccount(models.Model):
         account is auth_invalid or not authorized. Extra keyword arguments go to :class:`GraphClient`.
         """
         self.ensure_one()
+        if shared_mailbox.is_shared(self):
+            return shared_mailbox.graph_client(self, **kwargs)  # the connecting account's tokens
         kwargs.setdefault('mailbox', self._graph_mailbox())
         return connection.graph_client(self, **kwargs)
 
@@ -302,10 +327,12 @@ class MaildeskAccount(models.Model):
     def _granted_scopes(self):
         """Scopes Microsoft granted with the latest access token (the token response's ``scope``)."""
         self.ensure_one()
-        return connection.granted_scopes(self)
+        return connection.granted_scopes(shared_mailbox.token_account(self))
 
     def _check_send_granted(self):
         """Raise a UserError when the latest grant lacks Mail.Send (no token, nothing to say yet)."""
+        if shared_mailbox.is_shared(self):
+            return shared_mailbox.check_send_granted(self)
         scopes = {scope.rsplit('/', 1)[-1].lower() for scope in self._granted_scopes()}
         if scopes and 'mail.send' not in scopes:
             raise UserError(_('The Mail.Send permission was not granted for %(mailbox)s: add it to the app '
@@ -323,6 +350,10 @@ class MaildeskAccount(models.Model):
         """Authorize Outlook: start Microsoft sign-in through the controller (it keeps the flow in the session)."""
         self.ensure_one()
         self._check_can_authorize()
+        if shared_mailbox.is_shared(self):
+            raise UserError(_('A shared mailbox cannot sign in: it is opened through %(connection)s. Authorize that '
+                              'account, or click "Take Over Connection".',
+                              connection=self.sudo().connection_account_id.display_name or '-'))
         if not connection.oauth_configured(self.env):
             raise UserError(connection.not_configured_text(self.env))
         return {
@@ -429,7 +460,7 @@ class MaildeskAccount(models.Model):
         :raises UserError: naming who signed in and who was expected
         """
         self.ensure_one()
-        return connection.check_signed_in(self, me, username)
+        return connection.check_signed_in(shared_mailbox.token_account(self), me, username)
 
     # ------------------------------------------------------------------ sync and compose (engine entry points)
 
@@ -511,3 +542,28 @@ class MaildeskAccount(models.Model):
         self._confirmed_incoming_servers().with_context(fetchmail_cron_running=True).write(
             {'date': fields.Datetime.now()})
 
+
+    # ------------------------------------------------------------------ shared mailboxes (engine/shared_mailbox.py)
+
+    def action_add_shared_mailbox(self):
+        """Add shared mailbox: the wizard, from this (authorized, personal) account."""
+        self.ensure_one()
+        shared_mailbox.check_can_connect(self)
+        return {'type': 'ir.actions.act_window', 'res_model': 'maildesk.shared.mailbox.wizard', 'view_mode': 'form',
+                'target': 'new', 'name': _('Add Shared Mailbox'),
+                'context': {'default_connection_account_id': self.id, 'default_mode': 'add'}}
+
+    def action_check_shared_access(self):
+        """Check Access: the connection opens the shared mailbox again; a stopped mailbox resumes."""
+        self.ensure_one()
+        shared_mailbox.reconnect(self)
+        return feedback.notification(_('MailDesk can open %(address)s again.', address=self.email), 'success',
+                                     next_action=feedback.SOFT_RELOAD)
+
+    def action_take_over_connection(self):
+        """Take Over Connection: the wizard, to connect one's own authorized account instead."""
+        self.ensure_one()
+        self.check_access('read')
+        return {'type': 'ir.actions.act_window', 'res_model': 'maildesk.shared.mailbox.wizard', 'view_mode': 'form',
+                'target': 'new', 'name': _('Take Over Connection'),
+                'context': {'default_shared_account_id': self.id, 'default_mode': 'take_over'}}
