@@ -470,7 +470,7 @@ def shared_mailboxes(app, path, m, data, query):
         mbx = seed.add_shared_mailbox(store, data['address'], data.get('name'), int(data.get('messages', 20)),
                                       store.seed)
         for user, rights in (data.get('grant') or {}).items():
-            store.set_rights(mbx, _mbx(app, user), **{r: True for r in rights})
+            store.set_rights(mbx, _mbx(app, user), **dict.fromkeys(rights, True))
         return {'address': mbx.address, 'name': mbx.name, 'id': mbx.oid, 'shared': True}
     if path == '/shared' and m == 'GET':
         return {'shared': [mbx.address for mbx in store.mailboxes if mbx.shared]}

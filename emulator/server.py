@@ -10,8 +10,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote
 
-from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, attachments, control, graph_api, graph_write, permissions
+from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, attachments, control, graph_api, graph_write
 from .identity import Identity, identity_fault_response
+from .permissions import check_mailbox_access
 from .util import GraphFail, Request, Response, graph_error
 
 DEFAULT_CONFIG = {
@@ -201,7 +202,7 @@ class App:
                 # graph-api.md §2.4: an address no mailbox has -> 404 ErrorInvalidUser
                 return graph_error(404, 'ErrorInvalidUser', "The requested user '%s' is invalid." % target[1],
                                    request=req)
-            denied = permissions.check_mailbox_access(self.store, caller, owner, rest)
+            denied = check_mailbox_access(self.store, caller, owner, rest)
             if denied:
                 self.counters.record(req.template, owner.address)
                 return graph_error(*denied, request=req)

@@ -351,7 +351,8 @@ class SyncRun:
             parts.append(env._('A shared mailbox is no longer accessible: see the account.'))
         if self.errors:
             parts.append(env._('Errors: %s', '; '.join(dict.fromkeys(self.errors))))
-        kind = 'danger' if self.auth_failures or self.errors or self.grants_ended else 'warning' if self.throttled else 'success'
+        failed = self.auth_failures or self.errors or self.grants_ended
+        kind = 'danger' if failed else 'warning' if self.throttled else 'success'
         return env._('Sync finished'), ' '.join(parts), kind
 
     def _count_folders(self, mode):

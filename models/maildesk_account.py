@@ -97,7 +97,7 @@ class MaildeskAccount(models.Model):
     # Shared / delegated mailboxes (engine/shared_mailbox.py): reached with the connecting personal account's
     # tokens at /users/{email}; tokens are never copied.
     mailbox_kind = fields.Selection([('personal', 'Own mailbox'), ('shared', 'Shared / delegated mailbox')],
-                                    string='Mailbox Kind', required=True, default='personal', readonly=True,
+                                    required=True, default='personal', readonly=True,
                                     copy=False)
     connection_account_id = fields.Many2one('maildesk.account', 'Connected Through', readonly=True, copy=False,
                                             ondelete='set null', index='btree_not_null',
