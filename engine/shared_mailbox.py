@@ -166,7 +166,8 @@ def take_over(account, connecting):
     """Another user with access connects his own authorized account: same account, folders, messages, tags, links.
 
     The caller must read the shared account (its owner, a user it is shared with, a manager) and own ``connecting``
-    (or be a manager); Exchange decides the rest (the access check). The owner follows the connection.
+    (or be a manager); Exchange decides the rest (the access check). The owner follows the connection, except on
+    an account a mail server is bound to, whose owner only a system administrator changes (engine/permissions.py).
     """
     account.ensure_one()
     connecting.ensure_one()
@@ -176,16 +177,18 @@ def take_over(account, connecting):
     check_can_connect(connecting)
     if connecting == account.sudo().connection_account_id:
         return reconnect(account)
-    if connecting.user_id != account.user_id and env['maildesk.account'].sudo().with_context(
+    new_owner = connecting.user_id if permissions.is_system(env) or not permissions.bound_accounts(
+        account.sudo()) else account.user_id
+    if new_owner != account.user_id and env['maildesk.account'].sudo().with_context(
             active_test=False).search_count([('email', '=ilike', account.email),
-                                             ('user_id', '=', connecting.user_id.id)]):
+                                             ('user_id', '=', new_owner.id)]):
         raise UserError(env._('%(user)s already has another mailbox account for %(address)s.',
                               user=connecting.user_id.name, address=account.email))
     problem = access_problem(connecting, account.email)
     if problem:
         raise UserError(problem)
     previous = account.sudo().connection_account_id
-    account.sudo().write({'connection_account_id': connecting.id, 'user_id': connecting.user_id.id})
+    account.sudo().write({'connection_account_id': connecting.id, 'user_id': new_owner.id})
     _connected(account, connecting)
     account.sudo().message_post(body=env._(
         '%(user)s took over the connection: %(new)s instead of %(old)s. Folders, messages, tags and links are kept.',

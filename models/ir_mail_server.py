@@ -188,7 +188,8 @@ class IrMailServer(models.Model):
                 'Microsoft Graph refused this email as too large. Remove or shrink attachments and send it '
                 'again.')) from None
         except GraphError as exc:
-            raise MailDeliveryException(_('Mail Delivery Failed'), feedback.graph_error_text(
+            raise MailDeliveryException(_('Mail Delivery Failed'), shared_mailbox.send_refused_text(
+                self.env, account, exc) or feedback.graph_error_text(
                 self.env, exc, _('send the email from %(mailbox)s', mailbox=account.email))) from None
         _logger.info('MailDesk: sent %s through Graph for account %s', message['Message-Id'], account.id)
         return message['Message-Id']

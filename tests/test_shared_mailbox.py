@@ -8,6 +8,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from odoo.addons.maildesk.engine import shared_mailbox, sync_run
 from odoo.addons.maildesk.tests.common import MaildeskCase
 from odoo.addons.maildesk.tests.sync_common import SyncTestMixin
@@ -161,6 +162,26 @@ class TestSharedMailbox(SyncTestMixin, MaildeskCase):
         draft.action_send()
         self.assertEqual(draft.state, 'sent', draft.last_error)
 
+    def test_outgoing_server_sends_odoo_mail_from_the_shared_mailbox(self):
+        """The outgoing server of info@/support@ is how Odoo's own mail goes out from it (Send on Behalf here)."""
+        self.grant(self.adele, send_on_behalf=True)
+        account = self.add_support(send_mode='send_on_behalf', fetch=False)
+        server = self.make_outgoing_server(account)  # Test Connection: token, /me, Mail.Send.Shared
+        message = self.env['ir.mail_server'].build_email(
+            SUPPORT, ['customer@fabrikam.test'], 'Your ticket', '<p>Ticket received.</p>', subtype='html',
+            message_id='<ticket.1@maildesk.test>')
+        self.env['ir.mail_server'].send_email(message, mail_server_id=server.id)
+        self.emulator.settle()
+        sent = [m for m in self.server_folder(SUPPORT, 'sentitems').values()
+                if m['internetMessageId'] == '<ticket.1@maildesk.test>']
+        self.assertEqual(len(sent), 1, "in the shared mailbox's Sent Items")
+        self.assertEqual(self.emulator.counters()['by_endpoint'].get('POST /v1.0/users/{id}/sendMail'), 1)
+        # without Send on Behalf in Exchange, Odoo's mail fails with a reason, never silently
+        self.grant(self.adele, send_on_behalf=False)
+        message = self.env['ir.mail_server'].build_email(SUPPORT, ['customer@fabrikam.test'], 'Again', 'x')
+        with self.assertRaisesRegex(MailDeliveryException, 'no Send on Behalf permission'):
+            self.env['ir.mail_server'].send_email(message, mail_server_id=server.id)
+
     # ------------------------------------------------------------------ the grant ends
 
     @mute_logger('odoo.addons.maildesk.engine.sync_run', 'odoo.addons.maildesk.engine.shared_mailbox')
@@ -212,10 +233,12 @@ class TestSharedMailbox(SyncTestMixin, MaildeskCase):
         self.grant(self.megan, full_access=True)
         with self.assertRaises(AccessError):
             shared_mailbox.take_over(as_megan, self.personal.with_user(megan_user))  # not her account
+        owner = account.user_id
         shared_mailbox.take_over(as_megan, megan_personal)
         self.env.invalidate_all()
+        # a mail server is bound to the account: its owner stays (only a system administrator changes it)
         self.assertEqual((account.connection_account_id, account.user_id, account.signed_in_email),
-                         (megan_personal, megan_user, self.megan))
+                         (megan_personal, owner, self.megan))
         self.assertFalse(account._check_can_sync())
         self.assertTrue(message.exists())
         self.assertEqual(self.env['maildesk.message'].search_count([('account_id', '=', account.id)]), count)

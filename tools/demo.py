@@ -29,7 +29,10 @@ def start_emulator():
         return None
     sys.path.insert(0, REPO)
     from emulator.testing import start_emulator as start
-    return start(state_dir=os.path.join(DEMO_DIR, 'emulator'), users=3, messages=500, seed=1)
+    # info@ and support@: Exchange shared mailboxes the demo user (the first one) has Full Access, Send As and
+    # Send on Behalf on ("Add Shared Mailbox" on the demo user's account)
+    return start(state_dir=os.path.join(DEMO_DIR, 'emulator'), users=3, messages=500, seed=1,
+                 extra_args=('--shared', 'info', '--shared', 'support'))
 
 
 def wait_for_http(port, proc, timeout=300):
@@ -97,6 +100,8 @@ def main():
         print(f'\n  MailDesk demo: http://localhost:{args.port}/odoo/maildesk   login: admin / password: admin')
         if emulator:
             print(f'  Microsoft emulator: {emulator.info["base_url"]} — mailboxes: {", ".join(emulator.info["users"])}')
+            print(f'  shared mailboxes (Full Access for {emulator.info["users"][0]}): '
+                  f'{", ".join(emulator.info.get("shared_mailboxes", []))}')
             print('  Settings are preconfigured for it: create a Mailbox Account with one of these addresses,')
             print('  then Authorize Outlook, add the incoming/outgoing servers, Fetch Folders and sync.')
         print('  Ctrl-C stops everything.\n', flush=True)

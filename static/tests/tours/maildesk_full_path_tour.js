@@ -1,32 +1,12 @@
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
-import { row, screenshotSteps } from "./maildesk_tour_utils";
+import { chooseAccount, folderRow, openApp, row, screenshotSteps, technicalMenu } from "./maildesk_tour_utils";
 
 const MAILBOX = "adele@contoso.test";
 const SUBJECT = "MailDesk tour: hello me";
 
-function openApp(xmlid) {
-    return [stepUtils.showAppsMenuItem(), { trigger: `.o_app[data-menu-xmlid="${xmlid}"]`, run: "click" }];
-}
-
-function technicalMenu(item) {
-    return [
-        ...openApp("base.menu_administration"),
-        { trigger: ".o_main_navbar button:contains(Technical)", run: "click" },
-        { trigger: `.dropdown-menu .dropdown-item:contains(${item})`, run: "click" },
-        { trigger: ".o_list_view .o_list_button_add", run: "click" },
-    ];
-}
-
-function chooseAccount(fieldName) {
-    return [
-        { trigger: `.o_field_widget[name=${fieldName}] input`, run: "edit Adele" },
-        { trigger: `.o-autocomplete--dropdown-item:contains(Adele)`, run: "click" },
-    ];
-}
-
 function mailDeskFolder(name) {
-    return `.o-maildesk-FolderPane-account:contains(Adele) .o-maildesk-FolderNode-row:has(.o-maildesk-FolderNode-name:contains("${name}"))`;
+    return folderRow("Adele", name);
 }
 
 /** Compose in the MailDesk composer dialog (to: `to` when given), then Send. */
@@ -75,7 +55,7 @@ registry.category("web_tour.tours").add("maildesk_full_path_tour", {
         ...technicalMenu("Incoming Mail Servers"),
         { trigger: ".o_field_widget[name=name] input", run: "edit Adele Outlook" },
         { trigger: ".o_field_widget[name=server_type] input[data-value=maildesk_graph]", run: "click" },
-        ...chooseAccount("maildesk_account_id"),
+        ...chooseAccount("maildesk_account_id", "Adele"),
         { trigger: ".o_form_view button[name=button_confirm_login]", run: "click" },
         {
             content: "Test & Confirm: confirmed",
@@ -88,7 +68,7 @@ registry.category("web_tour.tours").add("maildesk_full_path_tour", {
             trigger: ".o_field_widget[name=smtp_authentication] input[data-value=maildesk_graph]",
             run: "click",
         },
-        ...chooseAccount("maildesk_account_id"),
+        ...chooseAccount("maildesk_account_id", "Adele"),
         ...stepUtils.saveForm(),
         { trigger: ".o_form_view button[name=test_smtp_connection]", run: "click" },
         {
