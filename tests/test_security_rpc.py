@@ -102,11 +102,14 @@ class TestSecurityRpc(MaildeskCase):
             'account_id': self.account.id, 'subject': 'Owner draft', 'to_emails': 'ann@fabrikam.test'})
         self.wizard = self.env['maildesk.log.record'].with_user(self.owner).create({'message_id': self.message.id})
         self.env['maildesk.system.mail'].sudo()._record(self.account.id, '<reset@odoo.test>')
+        self.shared_wizard = self.env['maildesk.shared.mailbox.wizard'].with_user(self.owner).create({
+            'connection_account_id': self.account.id, 'address': 'support@contoso.test'})
         self.targets = {
             'maildesk.account': self.account, 'maildesk.folder': self.inbox, 'maildesk.message': self.message,
             'maildesk.tag': self.tag, 'maildesk.draft': self.draft, 'maildesk.log.record': self.wizard,
             'fetchmail.server': self.incoming, 'ir.mail_server': self.outgoing, 'ir.attachment': self.attachment,
             'res.users': self.owner, 'res.config.settings': self.env['res.config.settings'],
+            'maildesk.shared.mailbox.wizard': self.shared_wizard,
         }
 
     # ------------------------------------------------------------------ arguments
