@@ -251,7 +251,10 @@ def record_grant_end(account, exc):
                        'Exchange Online), so MailDesk stopped synchronizing it; nothing is lost.',
                        address=account.email)
     _logger.info('MailDesk account %s: shared mailbox access ended (%s)', account.id, exc.code)
-    account._write_status({'shared_access_error': reason, 'last_error': reason})
+    vals = {'shared_access_error': reason, 'last_error': reason}
+    if account.state in ('authorized', 'connected'):
+        vals['state'] = 'error'  # the inbox shows it with the reason
+    account._write_status(vals)
     account.sudo().message_post(body=reason)
 
 

@@ -112,6 +112,17 @@ class TestSharedMailbox(SyncTestMixin, MaildeskCase):
         self.assertGreater(self.emulator.counters()['by_user'].get(SUPPORT, 0), 0, 'requests went to support@')
         self.assertFalse(self.env['maildesk.message'].search_count([('account_id', '=', self.personal.id),
                                                                     ('subject', '=', 'New ticket')]))
+        # bodies, attachments and write-back go to support@ as well
+        message = self.env['maildesk.message'].search([('account_id', '=', account.id), ('is_read', '=', False),
+                                                       ('has_attachments', '=', True)], limit=1)
+        self.assertTrue(message)
+        self.assertTrue(message.get_body_html())
+        self.assertTrue(message.action_download_attachments())
+        self.assertIs(message.action_mark_read(), True)
+        self.assertFalse(message.pending_action, 'confirmed by Graph')
+        server = next(m for f in self.emulator.state(SUPPORT).values() for i, m in f['messages'].items()
+                      if i == message.graph_id)
+        self.assertTrue(server['isRead'], "written back to support@'s mailbox")
 
     # ------------------------------------------------------------------ sending
 
@@ -199,6 +210,7 @@ class TestSharedMailbox(SyncTestMixin, MaildeskCase):
         self.run_changes()
         self.env.invalidate_all()
         self.assertIn('Full Access', account.shared_access_error)
+        self.assertEqual(account.state, 'error')
         self.assertTrue(account._check_can_sync(), 'it stopped')
         self.assertNotIn(account, sync_run.syncable_accounts(self.env))
         self.assertEqual(account.folder_ids, folders, 'folders kept')
@@ -210,6 +222,7 @@ class TestSharedMailbox(SyncTestMixin, MaildeskCase):
         self.grant(self.adele, full_access=True)
         account.action_check_shared_access()
         self.assertFalse(account.shared_access_error)
+        self.assertEqual(account.state, 'connected')
         self.sync_until_done(account)
         self.assertConverged(account)
 

@@ -44,10 +44,17 @@ registry.category("web_tour.tours").add("maildesk_shared_mailbox_tour", {
         { trigger: ".o-maildesk-Toolbar-settingsItem:contains(Mailbox Accounts)", run: "click" },
         { trigger: ".o_data_row .o_data_cell[name=name]:contains(Support)", run: "click" },
         { trigger: ".o_form_view button[name=action_fetch_folders]", run: "click" },
-        { trigger: ".o_notification:contains(Folders fetched)" },
-        { trigger: ".o_form_view button[name=action_sync_now]", run: "click" },
-        { trigger: ".o_notification:contains(Sync)" },
+        {
+            content: "support@'s folders are fetched (Inbox and Sent Items preselected)",
+            trigger: ".o_field_widget[name=folder_ids] .o_data_row:has(.o_data_cell:contains(Sent Items)) .o_boolean_toggle input:checked",
+        },
         { trigger: ".o_form_view .o_statusbar_status .o_arrow_button_current:contains(Connected)" },
+        { trigger: ".o_form_view button[name=action_sync_now]", run: "click" },
+        {
+            content: "synchronized (the form reloads with the last successful sync)",
+            trigger: ".o_form_view .o_field_widget[name=last_sync_at]:contains(/)",
+            timeout: 30000,
+        },
         // support@'s Inbox: answer the customer as support@
         { trigger: ".o_main_navbar a:contains(Inbox)", run: "click" },
         { trigger: folderRow("Support", "Inbox"), run: "click" },
