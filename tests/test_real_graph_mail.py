@@ -42,7 +42,7 @@ class TestReadingPaneRealMail(SyncTestMixin, MaildeskCase):
         self.assertTrue(record, 'the delivered message should be synced')
         return record
 
-    def read(self, message):
+    def open_in_pane(self, message):
         return self.env['maildesk.inbox'].maildesk_read(message.id)
 
     def requests_to(self, fragment):
@@ -53,13 +53,13 @@ class TestReadingPaneRealMail(SyncTestMixin, MaildeskCase):
             {'@odata.type': '#microsoft.graph.itemAttachment', 'name': 'Signed contract',
              'item': {'subject': 'Signed contract', 'from': 'legal@fabrikam.test',
                       'body': {'contentType': 'text', 'content': 'Attached, signed.'}}}])
-        self.assertTrue(self.read(message)['attachments_missing'])
+        self.assertTrue(self.open_in_pane(message)['attachments_missing'])
         [attachment] = self.env['ir.attachment'].browse(message.action_download_attachments())
         self.assertEqual((attachment.name, attachment.mimetype), ('Signed contract.eml', 'message/rfc822'))
         inner = email.message_from_bytes(attachment.raw, policy=email.policy.default)
         self.assertEqual(inner['Subject'], 'Signed contract', "the attachment is the attached message's MIME")
         self.assertIn('Attached, signed.', inner.get_body(('plain', 'html')).get_content())
-        [row] = self.read(message)['attachments']
+        [row] = self.open_in_pane(message)['attachments']
         self.assertEqual((row['kind'], row['name'], row['url']), ('message', 'Signed contract.eml', False))
         self.assertEqual(message.action_download_attachments(), attachment.ids, 'stored once, reused')
 
@@ -68,11 +68,11 @@ class TestReadingPaneRealMail(SyncTestMixin, MaildeskCase):
         message = self.synced_message(subject='Plan', attachments=[
             {'@odata.type': '#microsoft.graph.referenceAttachment', 'name': 'Plan.docx', 'sourceUrl': url},
             {'name': 'notes.txt', 'contentBytes': base64.b64encode(b'notes').decode()}])
-        self.read(message)  # opens the body: v1.0 gives no sourceUrl, the link is in the body
+        self.open_in_pane(message)  # opens the body: v1.0 gives no sourceUrl, the link is in the body
         self.emulator.reset_counters()
         message.action_download_attachments()
         self.assertEqual(self.requests_to('$value'), 1, "only the file's bytes are fetched, never the link's")
-        rows = {row['name']: row for row in self.read(message)['attachments']}
+        rows = {row['name']: row for row in self.open_in_pane(message)['attachments']}
         self.assertEqual((rows['Plan.docx']['kind'], rows['Plan.docx']['url']), ('link', url))
         self.assertEqual((rows['notes.txt']['kind'], rows['notes.txt']['url']), ('file', False))
 
@@ -80,9 +80,9 @@ class TestReadingPaneRealMail(SyncTestMixin, MaildeskCase):
         message = self.synced_message(subject='Shared', attachments=[
             {'@odata.type': '#microsoft.graph.referenceAttachment', 'name': 'x/../' * 3000 + 'evil',
              'sourceUrl': 'javascript:alert(document.cookie)'}])
-        self.read(message)
+        self.open_in_pane(message)
         message.action_download_attachments()
-        [row] = self.read(message)['attachments']
+        [row] = self.open_in_pane(message)['attachments']
         self.assertEqual(row['kind'], 'link')
         self.assertFalse(row['url'], 'a javascript: link is no link')
         self.assertLessEqual(len(row['name']), 255)
@@ -110,7 +110,7 @@ class TestReadingPaneRealMail(SyncTestMixin, MaildeskCase):
                                       startDateTime='2030-03-01T10:00:00Z', endDateTime='2030-03-01T11:30:00Z',
                                       location={'displayName': 'Room <b>Ærø</b>'},
                                       **{'from': {'name': 'Megan Bowen', 'address': 'megan@fabrikam.test'}})
-        meeting = self.read(message)['meeting']
+        meeting = self.open_in_pane(message)['meeting']
         self.assertEqual(meeting['type'], 'meetingRequest')
         self.assertEqual((meeting['start'], meeting['end']), ('2030-03-01 10:00:00', '2030-03-01 11:30:00'))
         self.assertEqual(meeting['location'], 'Room <b>Ærø</b>', 'plain text, escaped by the template')
@@ -121,20 +121,20 @@ class TestReadingPaneRealMail(SyncTestMixin, MaildeskCase):
     def test_meeting_response_and_cancellation(self):
         response = self.synced_message(subject='Declined: Review', type='eventMessageResponse',
                                        meetingMessageType='meetingDeclined', responseType='declined')
-        summary = self.read(response)['meeting']
+        summary = self.open_in_pane(response)['meeting']
         self.assertEqual(summary['type'], 'meetingDeclined')
         self.assertTrue(summary['attendee'])
         self.assertFalse(summary['organizer'])
         cancelled = self.synced_message(subject='Canceled: Review', type='eventMessage',
                                         meetingMessageType='meetingCancelled')
-        self.assertEqual(self.read(cancelled)['meeting']['type'], 'meetingCancelled')
+        self.assertEqual(self.open_in_pane(cancelled)['meeting']['type'], 'meetingCancelled')
         plain = self.synced_message(subject='Just mail')
-        self.assertFalse(self.read(plain)['meeting'])
+        self.assertFalse(self.open_in_pane(plain)['meeting'])
 
     def test_text_body_escaped_with_line_breaks(self):
         message = self.synced_message(subject='Plain', body={
             'contentType': 'text', 'content': 'Line one <script>alert(1)</script>\nLine two & more\n\nBye'})
-        body = self.read(message)['body_html']
+        body = self.open_in_pane(message)['body_html']
         self.assertNotIn('<script', body)
         self.assertIn('&lt;script&gt;', body)
         self.assertIn('&amp; more', body)
