@@ -179,7 +179,7 @@ class Stress:
         self.server.wait(30)
         folders = self.folder_states()  # what survived: the committed state
         self.kills.append({'moment': moment, 'after_s': round(after, 2), 'evidence': self.evidence,
-                           'folders': folders, 'load_average': os.getloadavg()[0]})
+                           'folders': folders, 'load_average': round(os.getloadavg()[0], 2)})
         self.collect_errors()
         log('kill %2d %-26s after %5.1fs  %-40s %s' % (
             len(self.kills), moment, after, self.evidence[:40],
@@ -394,7 +394,7 @@ class Stress:
             # figures are worth: a kind emulator would hide the losses it is meant to find
             'emulator_realistic': bool(self.emu.info.get('realistic')),
             'load_average': {'at_kills_min': min(loads, default=None), 'at_kills_max': max(loads, default=None),
-                             'at_end': os.getloadavg()[0]},
+                             'at_end': round(os.getloadavg()[0], 2)},
             'kill_log': self.kills,
         }
         report['ok'] = not (missing or extra or stale or duplicates or self.error_lines) and all(
