@@ -140,6 +140,13 @@ class TestReadingPaneRealMail(SyncTestMixin, MaildeskCase):
         self.assertIn('&amp; more', body)
         self.assertRegex(body, r'Line one .*(<br>|\n)\s*Line two', 'line breaks are kept')
 
+    def test_link_url_accepts_only_http_links(self):
+        self.assertEqual(mail.link_url(' https://contoso.sharepoint.com/a?b=1 '), 'https://contoso.sharepoint.com/a?b=1')
+        for hostile in ('javascript:alert(1)', 'JaVaScRiPt:alert(1)', ' java\tscript:x', 'data:text/html,x',
+                        '//evil.test/x', '/web/content/1', 'https://', 'https://a.test/x y', 'https://a.test/"><x',
+                        'https://a.test/' + 'x' * 3000, None, 42, ['https://a.test']):
+            self.assertEqual(mail.link_url(hostile), '', hostile)
+
     def test_text_body_mapping(self):
         values = mail.body_values({'body': {'contentType': 'text', 'content': 'a\r\n<b>b</b>'}})
         self.assertEqual(values, {'body_html': 'a<br>\n&lt;b&gt;b&lt;/b&gt;', 'content_type': 'text'})
