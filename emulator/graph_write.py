@@ -291,9 +291,16 @@ def copy_message(store, mbx, msg, folder, **overrides):
 
 # -- drafts, sending, replies (graph-api.md §5) -------------------------------------------------------------------
 def create_draft(ctx, folder):
-    """graph-api.md §5 [DRAFT]: POST /me/messages -> 201 + message saved in Drafts (isDraft true)."""
-    fields = _fields(ctx, _json(ctx), creating=True)
-    msg = new_local(ctx.mbx, is_draft=True, **fields)
+    """graph-api.md §5 [DRAFT]: POST /me/messages -> 201 + message saved in Drafts (isDraft true).
+
+    JSON, or base64 MIME with ``Content-Type: text/plain`` ("Create a draft of a new message in either JSON or MIME
+    format", learn.microsoft.com/graph/api/user-post-messages; bad base64 -> 400 as for sendMail): the MIME's
+    headers and parts make the draft, its Message-ID included (as sendMail keeps it)."""
+    if (ctx.req.header('Content-Type') or '').lower().startswith('text/plain'):
+        msg = _from_mime(ctx, ctx.req.body)
+        msg.is_draft = True
+    else:
+        msg = new_local(ctx.mbx, is_draft=True, **_fields(ctx, _json(ctx), creating=True))
     _check_size(ctx, msg)
     ctx.store.insert(ctx.mbx, folder or ctx.mbx.folders[ctx.mbx.wk['drafts']], msg)
     return Response(201, render.message_json(msg, None, ctx.immutable, ctx.body_type))

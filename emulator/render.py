@@ -31,6 +31,9 @@ REQUEST_PROPS = ['allowNewTimeProposals', 'previousStartDateTime', 'previousEndD
                  'responseRequested']
 RESPONSE_PROPS = ['proposedNewTime', 'responseType']
 _ECANON = {p.lower(): p for p in EVENT_PROPS + REQUEST_PROPS + RESPONSE_PROPS}
+_CAST_PROPS = {'microsoft.graph.eventmessage': {p.lower() for p in EVENT_PROPS},
+               'microsoft.graph.eventmessagerequest': {p.lower() for p in EVENT_PROPS + REQUEST_PROPS},
+               'microsoft.graph.eventmessageresponse': {p.lower() for p in EVENT_PROPS + RESPONSE_PROPS}}
 USER_PROPS = ['businessPhones', 'displayName', 'givenName', 'id', 'jobTitle', 'mail', 'mobilePhone',
               'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName']
 
@@ -48,7 +51,10 @@ def parse_select(text, kind='message'):
         if kind == 'message' and '/' in name:
             # a derived type's property: microsoft.graph.eventMessage/meetingMessageType (OData type cast)
             cast, _, sub = name.rpartition('/')
-            prop = _ECANON.get(sub.lower()) if cast.lower().startswith('microsoft.graph.eventmessage') else None
+            # the property must be declared on the cast type or a base of it: responseType is on
+            # eventMessageResponse only, so microsoft.graph.eventMessage/responseType is refused (OData v4.01 URL
+            # conventions, "type-cast segment" in $select; v1.0 resources/eventmessageresponse)
+            prop = _ECANON.get(sub.lower()) if sub.lower() in _CAST_PROPS.get(cast.lower(), ()) else None
             if prop is None:
                 raise GraphFail(400, 'RequestBroker--ParseUri',
                                 "Could not find a property named '%s' on type '%s'." % (sub, cast))

@@ -59,7 +59,8 @@ def fetch_body(message):
     stored = message.sudo()
     client = stored.account_id._graph_client()
     try:
-        payload = client.get_message(stored.graph_id, body=True)
+        # meeting mail's summary (when, where) comes with the body: its properties are selected by type cast
+        payload = client.get_message(stored.graph_id, body=True, select=mail.MESSAGE_SELECT + mail.MEETING_SELECT)
         body = mail.body_values(payload)['body_html']
         if CID_SRC.search(body):
             body = resolve_inline_images(stored, client, body)
@@ -67,8 +68,9 @@ def fetch_body(message):
         raise UserError(env._('This message no longer exists in Outlook. The next sync removes it.')) from None
     except errors.GraphError as exc:
         raise UserError(env._('Outlook did not return the message body: %(error)s', error=exc.message)) from None
-    stored.write({'body_html': sanitize_body(body, inline_image_paths(stored), odoo_hosts(env)),
-                  'body_fetched_at': fields.Datetime.now()})
+    stored.write(dict(mail.meeting_values(payload),
+                      body_html=sanitize_body(body, inline_image_paths(stored), odoo_hosts(env)),
+                      body_fetched_at=fields.Datetime.now()))
     if may_have_drifted(message):
         try:
             read_thread_headers(message, client)
@@ -179,7 +181,8 @@ def resolve_inline_images(message, client, body):
 
 
 def download_attachments(message):
-    """The message's file attachments, those not stored yet downloaded now (``message`` as superuser).
+    """The message's attachments, those not stored yet downloaded now (``message`` as superuser): files, attached
+    messages (as ``.eml``) and cloud links (a URL, never fetched).
 
     :raise UserError: Outlook did not return them
     """
@@ -192,9 +195,13 @@ def download_attachments(message):
 
 
 def store_attachments(message, client, inline):
-    """Fetch this message's file attachments (the inline ones, or the others) that are not stored yet.
+    """Fetch this message's attachments (the inline images, or the others) that are not stored yet.
 
-    One request lists them, one more per attachment not stored yet. Already stored ones are reused.
+    One request lists them, one more per file or attached message not stored yet (an attached message is stored
+    as its MIME, an ``.eml``: ``$value`` of an itemAttachment, learn.microsoft.com/graph/outlook-get-mime-message).
+    A cloud link (referenceAttachment) costs no request and is never fetched: it is stored as a URL attachment,
+    its ``sourceUrl`` (beta) or else the link of the same name in the body (v1.0 has no sourceUrl).
+    Already stored ones are reused.
     :return: the ``ir.attachment`` records, stored before or now
     """
     message.ensure_one()
@@ -203,31 +210,108 @@ def store_attachments(message, client, inline):
         ('res_model', '=', message._name), ('res_id', '=', message.id), ('maildesk_graph_id', '!=', False)])}
     result = Attachment
     for meta in client.list_attachments(message.graph_id):
-        if not _is_file_attachment(meta) or bool(meta.get('isInline')) != inline:
+        kind = mail.attachment_kind(meta)
+        if kind is None or (kind == 'file' and bool(meta.get('isInline'))) != inline:
             continue
         attachment = known.get(meta['id'])
         if not attachment:
-            if inline:  # the JSON form carries the contentId the body refers to
+            if kind == 'reference':
+                values = link_values(message, meta)
+            elif inline:  # the JSON form carries the contentId the body refers to
                 full = client.get_attachment(message.graph_id, meta['id'])
-                data, content_id = _decode_bytes(full.get('contentBytes')), full.get('contentId')
+                values = attachment_values(message, meta, _decode_bytes(full.get('contentBytes')),
+                                           full.get('contentId'))
             else:
-                data, content_id = client.get_attachment_bytes(message.graph_id, meta['id']), None
-            attachment = Attachment.create(attachment_values(message, meta, data, content_id))
+                data = client.get_attachment_bytes(message.graph_id, meta['id'])
+                values = attachment_values(message, meta, data, None)
+                if kind == 'item':
+                    values.update(name=_eml_name(values['name']), mimetype=ATTACHED_MESSAGE_TYPE)
+            attachment = Attachment.create(values)
             message.attachment_ids = [fields.Command.link(attachment.id)]
         result |= attachment
     return result
 
 
+ATTACHED_MESSAGE_TYPE = 'message/rfc822'
+FILE_NAME_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\]+')
+
+
 def attachment_values(message, meta, data, content_id):
     content_id = mail.clean_text(content_id, 1024).strip().strip('<>').strip()
     return {
-        'name': mail.clean_text(meta.get('name'), 255) or message.env._('attachment'),
+        'name': _file_name(meta.get('name')) or message.env._('attachment'),
         'raw': data or b'',
         'mimetype': mail.clean_text(meta.get('contentType'), 255) or 'application/octet-stream',
         'res_model': message._name,
         'res_id': message.id,
         'maildesk_graph_id': meta['id'],
         'maildesk_content_id': content_id or False,
+    }
+
+
+def link_values(message, meta):
+    """A cloud link as a URL attachment; without a safe http(s) URL it keeps only its name (shown, not a link)."""
+    name = _file_name(meta.get('name')) or message.env._('link')
+    url = mail.link_url(meta.get('sourceUrl')) or _link_in_body(message, name)
+    return {'name': name, 'type': 'url', 'url': url or False, 'mimetype': 'text/uri-list',
+            'res_model': message._name, 'res_id': message.id, 'maildesk_graph_id': meta['id']}
+
+
+def _link_in_body(message, name):
+    """The http(s) link of the stored (sanitized) body whose text is ``name``, else ''."""
+    if not message.body_html:
+        return ''
+    root = lxml.html.fragment_fromstring(str(message.body_html), create_parent='div')
+    wanted = ' '.join(name.split()).casefold()
+    for link in root.iter('a'):
+        if ' '.join(link.text_content().split()).casefold() == wanted and mail.link_url(link.get('href')):
+            return mail.link_url(link.get('href'))
+    return ''
+
+
+def _file_name(name):
+    """A file name to store and offer for download: no path separators or control characters, bounded length."""
+    return ' '.join(FILE_NAME_UNSAFE.sub(' ', mail.clean_text(name, 255)).split())
+
+
+def _eml_name(name):
+    return name if name.lower().endswith('.eml') else name[:250] + '.eml'
+
+
+def attachment_rows(message):
+    """The reading pane's attachments stored so far (inline images are part of the body): files, attached
+    messages (``kind`` 'message', an .eml) and cloud links (``kind`` 'link', with the URL only when it is http(s))."""
+    rows = []
+    for attachment in message.sudo().attachment_ids:
+        if attachment.maildesk_content_id:
+            continue
+        row = {'id': attachment.id, 'name': attachment.name, 'mimetype': attachment.mimetype,
+               'size': attachment.file_size, 'kind': 'file', 'url': False}
+        if attachment.type == 'url':
+            row.update(kind='link', size=0, url=mail.link_url(attachment.url) or False)
+        elif attachment.mimetype == ATTACHED_MESSAGE_TYPE:
+            row['kind'] = 'message'
+        rows.append(row)
+    return rows
+
+
+def meeting_summary(message):
+    """The invitation's summary shown above the body of meeting mail, or False: what (its type), when, where, and
+    who (the organizer for a request or a cancellation, the attendee for a response -- the sender either way)."""
+    if not message.meeting_type:
+        return False
+    labels = dict(message._fields['meeting_type']._description_selection(message.env))
+    response = message.meeting_type in ('meetingAccepted', 'meetingTentativelyAccepted', 'meetingDeclined')
+    person = {'name': message.from_name or message.from_address or '', 'address': message.from_address or ''}
+    return {
+        'type': message.meeting_type,
+        'label': labels.get(message.meeting_type, ''),
+        'start': fields.Datetime.to_string(message.meeting_start) or False,
+        'end': fields.Datetime.to_string(message.meeting_end) or False,
+        'all_day': message.meeting_all_day,
+        'location': message.meeting_location or '',
+        'organizer': False if response else person,
+        'attendee': person if response else False,
     }
 
 
@@ -257,8 +341,3 @@ def _decode_bytes(raw):
         return base64.b64decode(raw) if isinstance(raw, str) else b''
     except ValueError:
         return b''
-
-
-def _is_file_attachment(meta):
-    odata_type = str(meta.get('@odata.type') or '#microsoft.graph.fileAttachment').lower()
-    return isinstance(meta.get('id'), str) and odata_type == '#microsoft.graph.fileattachment'

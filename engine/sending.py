@@ -149,10 +149,7 @@ class DraftSender:
         A 404 is the send in flight, not a lost draft: the draft has left Drafts and Outlook files its Sent Items
         copy (same immutable id) moments later (learn.microsoft.com/graph/outlook-immutable-id).
         """
-        try:
-            return bool(client.get_message(self.draft.graph_draft_id, body=False).get('isDraft'))
-        except errors.NotFound:
-            return False
+        return still_a_draft(client, self.draft.graph_draft_id)
 
     def _send_in_flight(self):
         """An earlier attempt's /send may have gone out (no answer, or no answer to the check) a short while ago."""
@@ -319,6 +316,15 @@ class DraftSender:
         draft._write_sending({'state': 'failed', 'last_error': message, 'sent_message_id': False})
         return feedback.notification(message, 'danger', title=self.env._('Not sent'), sticky=True,
                                      next_action=draft._form_action())
+
+
+def still_a_draft(client, graph_id):
+    """Whether Outlook's draft ``graph_id`` is still a draft after an unanswered /send (a 404 is the send in flight:
+    the draft left Drafts, its Sent Items copy comes moments later)."""
+    try:
+        return bool(client.get_message(graph_id, body=False).get('isDraft'))
+    except errors.NotFound:
+        return False
 
 
 def _file(attachment):

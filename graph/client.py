@@ -210,6 +210,13 @@ class GraphClient:
         immutable id survives the send)."""
         return self._request('POST', self.root + '/messages', json_body=message_json)
 
+    def create_draft_mime(self, mime_bytes):
+        """Create a draft in Drafts from a complete MIME message (base64 text body, as for sendMail: "Create a draft
+        of a new message in either JSON or MIME format", learn.microsoft.com/graph/api/user-post-messages); returns
+        the message. The request is bound by Graph's 4 MB limit like any other."""
+        return self._request('POST', self.root + '/messages', data=base64.b64encode(mime_bytes),
+                             headers={'Content-Type': 'text/plain'})
+
     def update_draft(self, message_id, fields):
         """PATCH a draft with a message JSON (:func:`outgoing.message`, no attachments): body, recipients and
         internetMessageId are only writable while it is a draft."""

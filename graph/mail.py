@@ -7,6 +7,8 @@ invalid strings) is normalized to a safe default so one odd message never stops 
 import collections
 import datetime
 import html
+import re
+import zoneinfo
 
 from dateutil import parser as date_parser
 
@@ -365,3 +367,89 @@ def _count(value):
     if isinstance(value, bool) or not isinstance(value, int):
         return 0
     return max(0, min(value, 2 ** 31 - 1))
+
+
+# -- what the reading pane shows besides the body: attachments of every kind, meeting mail ----------------------------
+
+# Attachment kinds (v1.0 resources/attachment): a file, an attached Outlook item (its $value is the item's MIME,
+# learn.microsoft.com/graph/outlook-get-mime-message), a link to a cloud file (no bytes; v1.0 gives it no sourceUrl,
+# only beta does -- resources/referenceattachment).
+ATTACHMENT_KINDS = {'#microsoft.graph.fileattachment': 'file', '#microsoft.graph.itemattachment': 'item',
+                    '#microsoft.graph.referenceattachment': 'reference'}
+MAX_URL_LENGTH = 2048
+LINK_URL = re.compile(r'^https?://[^\s/?#\\]+', re.I)
+
+
+def attachment_kind(meta):
+    """'file', 'item' or 'reference' for a Graph attachment with a usable id, else None (an unknown type is
+    never downloaded). Without ``@odata.type`` it is a file, the base type's only form that carries bytes."""
+    if not isinstance(meta, dict) or not isinstance(meta.get('id'), str) or not meta['id']:
+        return None
+    odata_type = meta.get('@odata.type', '#microsoft.graph.fileAttachment')
+    return ATTACHMENT_KINDS.get(odata_type.lower()) if isinstance(odata_type, str) else None
+
+
+def link_url(value):
+    """An http(s) URL safe to put in a link's ``href``, else '' (``javascript:``, ``data:``, relative, no host,
+    spaces or control characters, or longer than :data:`MAX_URL_LENGTH`)."""
+    if not isinstance(value, str):
+        return ''
+    url = value.strip()
+    if len(url) > MAX_URL_LENGTH or any(ord(char) < 0x21 or char in '"<>`' for char in url):
+        return ''
+    return url if LINK_URL.match(url) else ''
+
+
+# Meeting mail (v1.0 resources/eventmessage, eventmessagerequest, eventmessageresponse): properties of the derived
+# types, selected with a type cast ($select=meetingMessageType alone is a 400 on microsoft.graph.message:
+# microsoft-graph-docs issue 2018). Graph returns the times in UTC unless a Prefer: outlook.timezone asks otherwise.
+MEETING_SELECT = tuple('microsoft.graph.eventMessage/%s' % name for name in (
+    'meetingMessageType', 'startDateTime', 'endDateTime', 'location', 'isAllDay')) + (
+    'microsoft.graph.eventMessageResponse/responseType',)
+# meetingMessageType values; Graph's own enum spells one of them "meetingTenativelyAccepted"
+MEETING_TYPES = {'meetingrequest': 'meetingRequest', 'meetingcancelled': 'meetingCancelled',
+                 'meetingaccepted': 'meetingAccepted', 'meetingtenativelyaccepted': 'meetingTentativelyAccepted',
+                 'meetingtentativelyaccepted': 'meetingTentativelyAccepted', 'meetingdeclined': 'meetingDeclined'}
+RESPONSE_MEETING_TYPES = {'accepted': 'meetingAccepted', 'tentativelyaccepted': 'meetingTentativelyAccepted',
+                          'declined': 'meetingDeclined'}
+UTC_ZONES = frozenset({'utc', 'etc/utc', 'gmt', 'z', 'coordinated universal time', 'tzone://microsoft/utc'})
+MAX_LOCATION_LENGTH = 255
+
+
+def meeting_values(item):
+    """The meeting summary of a message fetched with :data:`MEETING_SELECT`: ``{}`` for an ordinary message, else
+    ``meeting_type`` (a :data:`MEETING_TYPES` value, or 'other'), ``meeting_start`` / ``meeting_end`` (naive UTC or
+    None), ``meeting_all_day``, ``meeting_location``."""
+    odata_type = item.get('@odata.type') if isinstance(item, dict) else None
+    if not isinstance(odata_type, str) or not odata_type.lower().startswith('#microsoft.graph.eventmessage'):
+        return {}
+    kind = item.get('meetingMessageType')
+    response = item.get('responseType')
+    meeting_type = (MEETING_TYPES.get(kind.lower()) if isinstance(kind, str) else None) or (
+        RESPONSE_MEETING_TYPES.get(response.lower()) if isinstance(response, str) else None) or 'other'
+    location = item.get('location')
+    return {
+        'meeting_type': meeting_type,
+        'meeting_start': _date_time_zone(item.get('startDateTime')),
+        'meeting_end': _date_time_zone(item.get('endDateTime')),
+        'meeting_all_day': _boolean(item.get('isAllDay')),
+        'meeting_location': ' '.join(clean_text(location.get('displayName'), MAX_LOCATION_LENGTH).split())
+        if isinstance(location, dict) else '',
+    }
+
+
+def _date_time_zone(value):
+    """Naive UTC datetime of a Graph dateTimeTimeZone (``{"dateTime", "timeZone"}``); None when unreadable or in
+    a zone this cannot convert (a Windows zone name: better no time than a wrong one)."""
+    if not isinstance(value, dict) or not isinstance(value.get('dateTime'), str):
+        return None
+    moment = parse_datetime(value['dateTime'])
+    zone = value.get('timeZone')
+    zone = zone.strip() if isinstance(zone, str) else 'UTC'
+    if moment is None or zone.lower() in UTC_ZONES or re.search(r'(Z|[+-]\d\d:?\d\d)$', value['dateTime'].strip()):
+        return moment
+    try:
+        local = moment.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)

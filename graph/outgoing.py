@@ -117,3 +117,8 @@ def message_patch(is_read=None, flag_status=None, categories=None):
     if categories is not None:
         patch['categories'] = [str(name).strip() for name in categories if str(name).strip()]
     return patch
+
+
+def internet_message_id_patch(internet_message_id):
+    """The ``PATCH`` body that sets a draft's Message-ID (writable only while the message is a draft)."""
+    return {'internetMessageId': internet_message_id}

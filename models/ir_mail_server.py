@@ -8,16 +8,19 @@ from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
-from ..engine import feedback, shared_mailbox
+from ..engine import feedback, large_mime, shared_mailbox
 from ..graph.errors import GraphError, RequestTooLarge
 
 _logger = logging.getLogger(__name__)
 
-# Microsoft Graph accepts request bodies up to 4 MB; sendMail carries the MIME message base64-encoded.
-GRAPH_MAX_REQUEST_BYTES = 4 * 1024 * 1024
-# Largest MIME message (before base64) that fits in one sendMail request, in MB, for Odoo's
-# "convert attachments to links" threshold.
-GRAPH_MAX_EMAIL_MB = round(GRAPH_MAX_REQUEST_BYTES * 3 / 4 / 1024 / 1024 * 0.95, 2)
+# Largest MIME message (before base64) that fits in one sendMail request, in MB: without write access (no draft
+# may be created) the limit of the mail, for Odoo's "convert attachments to links" threshold.
+ONE_REQUEST_EMAIL_MB = round(large_mime.GRAPH_MAX_REQUEST_BYTES * 3 / 4 / 1024 / 1024 * 0.95, 2)
+# With write access larger mail goes out through a draft and upload sessions: Exchange Online's own limits apply,
+# 35 MB by default, at most 150 MB (Exchange Online limits, learn.microsoft.com/office365/servicedescriptions/
+# exchange-online-service-description/exchange-online-limits; learn.microsoft.com/graph/outlook-large-attachments).
+EXCHANGE_DEFAULT_SEND_MB = 35
+EXCHANGE_MAX_SEND_MB = 150
 
 
 class MaildeskGraphSession:
@@ -77,11 +80,18 @@ class IrMailServer(models.Model):
             return super()._onchange_encryption()
 
     def _get_max_email_size(self):
-        """Graph's request limit caps the message size: above it, Odoo turns record attachments into links."""
+        """Graph caps the message size (one request's 4 MB without write access, Exchange Online's limit with it):
+        above it, Odoo turns record attachments into links."""
         size = super()._get_max_email_size()
         if len(self) == 1 and self.smtp_authentication == 'maildesk_graph':
-            return min(size, GRAPH_MAX_EMAIL_MB)
+            return min(size, self._maildesk_email_size_limit())
         return size
+
+    def _maildesk_email_size_limit(self):
+        """MB: Exchange Online's largest mail with write access (drafts + upload sessions), else one request's."""
+        if self.env['maildesk.account']._maildesk_settings()['write_back']:
+            return EXCHANGE_MAX_SEND_MB
+        return ONE_REQUEST_EMAIL_MB
 
     # ------------------------------------------------------------------ core seams
 
@@ -120,14 +130,15 @@ class IrMailServer(models.Model):
         for server in graph_servers:
             server._maildesk_test_connection()
             if autodetect_max_email_size:
-                server.max_email_size = GRAPH_MAX_EMAIL_MB
+                server.max_email_size = min(EXCHANGE_DEFAULT_SEND_MB, server._maildesk_email_size_limit())
         if self - graph_servers:
             return super(IrMailServer, self - graph_servers).test_smtp_connection(
                 autodetect_max_email_size=autodetect_max_email_size)
         message = _('Connection Test Successful!')
         if autodetect_max_email_size:
-            message = _('Email maximum size updated (%(size)s MB, the Microsoft Graph request limit).',
-                        size=GRAPH_MAX_EMAIL_MB)
+            message = _('Email maximum size updated (%(size)s MB: Exchange Online\'s default with the permission '
+                        'level "Read & write back", else the Microsoft Graph request limit).',
+                        size=', '.join(str(size) for size in graph_servers.mapped('max_email_size')))
         return feedback.notification(message, 'success', next_action=feedback.CLOSE_DIALOG)
 
     # ------------------------------------------------------------------ Graph
@@ -174,15 +185,19 @@ class IrMailServer(models.Model):
         if bcc:
             message['Bcc'] = bcc  # Graph reads Bcc recipients from the MIME and does not transmit the header
         mime = message.as_bytes()
-        encoded_size = len(base64.b64encode(mime))
-        if encoded_size > GRAPH_MAX_REQUEST_BYTES:
-            raise MailDeliveryException(_('Mail Delivery Failed'), _(
-                'This email is %(size)s MB once encoded, more than the %(limit)s MB Microsoft Graph accepts in one '
-                'request. Remove or shrink attachments (or send them as links) and send it again.',
-                size=round(encoded_size / 1024 / 1024, 1), limit=GRAPH_MAX_REQUEST_BYTES // 1024 // 1024))
+        large = large_mime.needs_draft(mime)
+        if large:
+            self._maildesk_check_large_mail(mime)
         self._maildesk_note_system_mail(account, message)
         try:
-            session.client.send_mime(mime)
+            if large:
+                large_mime.send_through_draft(session.client, message)
+            else:
+                session.client.send_mime(mime)
+        except large_mime.StillTooLarge:
+            raise MailDeliveryException(_('Mail Delivery Failed'), _(
+                'Without its attachments this email is still more than Microsoft Graph accepts in one request (its '
+                'text or inline images are too large). Shorten it and send it again.')) from None
         except RequestTooLarge:
             raise MailDeliveryException(_('Mail Delivery Failed'), _(
                 'Microsoft Graph refused this email as too large. Remove or shrink attachments and send it '
@@ -193,6 +208,16 @@ class IrMailServer(models.Model):
                 self.env, exc, _('send the email from %(mailbox)s', mailbox=account.email))) from None
         _logger.info('MailDesk: sent %s through Graph for account %s', message['Message-Id'], account.id)
         return message['Message-Id']
+
+    def _maildesk_check_large_mail(self, mime):
+        """Mail over Graph's 4 MB request limit goes out through an Outlook draft, which needs write access."""
+        if not self.env['maildesk.account']._maildesk_settings()['write_back']:
+            raise MailDeliveryException(_('Mail Delivery Failed'), _(
+                'This email is %(size)s MB once encoded, more than the %(limit)s MB Microsoft Graph accepts in one '
+                'request. Larger mail goes out through an Outlook draft, which needs the MailDesk permission level '
+                '"Read & write back" (Settings); or remove or shrink attachments (or send them as links) and send '
+                'it again.', size=round(len(base64.b64encode(mime)) / 1024 / 1024, 1),
+                limit=large_mime.GRAPH_MAX_REQUEST_BYTES // 1024 // 1024))
 
     def _maildesk_check_sender(self, session):
         """Send only as the mailbox the administrator bound: the account's sign-in must be its address (and the

@@ -320,9 +320,7 @@ class MaildeskInbox(models.AbstractModel):
         body_error = self._ensure_body(message)
         if mark_read and not message.is_read:
             message.action_mark_read()
-        # file attachments downloaded so far (inline images are part of the body)
-        files = [{'id': att.id, 'name': att.name, 'mimetype': att.mimetype, 'size': att.file_size}
-                 for att in message.sudo().attachment_ids if not att.maildesk_content_id]
+        files = bodies.attachment_rows(message)  # files, attached messages (.eml), cloud links downloaded so far
         return dict(
             self._message_row(message),
             **bodies.body_display(message),  # body_html, inline_images: all the frame loads before "Show images"
@@ -331,6 +329,7 @@ class MaildeskInbox(models.AbstractModel):
             body_error=body_error,
             attachments=files,
             attachments_missing=message.has_attachments and not files,
+            meeting=bodies.meeting_summary(message),  # an invitation's when / where / who, above the body
             account_name=message.account_id.name,
             folder_name=message.folder_id.name or '',
             logged_to=self._logged_to(message),

@@ -81,6 +81,15 @@ class MaildeskMessage(models.Model):
     has_attachments = fields.Boolean('Attachments')
     attachment_ids = fields.Many2many('ir.attachment', string='Downloaded Attachments')
     direction = fields.Selection([('incoming', 'Incoming'), ('outgoing', 'Outgoing')])
+    # Meeting mail (Graph eventMessage*): the invitation's summary, read with the body (engine/bodies.py)
+    meeting_type = fields.Selection([
+        ('meetingRequest', 'Meeting request'), ('meetingCancelled', 'Meeting cancelled'),
+        ('meetingAccepted', 'Accepted'), ('meetingTentativelyAccepted', 'Tentatively accepted'),
+        ('meetingDeclined', 'Declined'), ('other', 'Meeting message')], readonly=True)
+    meeting_start = fields.Datetime(readonly=True)
+    meeting_end = fields.Datetime(readonly=True)
+    meeting_all_day = fields.Boolean(readonly=True)
+    meeting_location = fields.Char(readonly=True)
 
     # A copy of mail Odoo itself sent through an outgoing server bound to the account (password resets,
     # notifications): only system administrators read these rows (record rules); set by the sync.

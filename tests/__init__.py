@@ -28,3 +28,4 @@ from . import test_writeback
 from . import test_sync_real_graph
 from . import test_shared_mailbox
 from . import test_shared_mailbox_tour
+from . import test_real_graph_mail

@@ -1,8 +1,12 @@
 import { Component, useState } from "@odoo/owl";
 import { useService } from "@web/core/utils/hooks";
+import { deserializeDateTime } from "@web/core/l10n/dates";
 import { formatFullDate, formatListDate, formatSize, initials } from "../../utils/format";
 import { BodyFrame } from "./body_frame";
 import { MessageActions } from "./message_actions";
+
+const { DateTime } = luxon;
+const SAFE_LINK = /^https?:\/\/[^\s/?#\\]+/i;
 
 /** Right pane: headers, actions, the sanitized body (loaded on open), attachments, conversation. */
 export class ReadingPane extends Component {
@@ -51,6 +55,37 @@ export class ReadingPane extends Component {
 
     attachmentUrl(attachment) {
         return `/web/content/${attachment.id}?download=true`;
+    }
+
+    /** A cloud link's URL, only when http(s) (checked server-side too): never javascript:, data: or relative. */
+    linkUrl(attachment) {
+        return SAFE_LINK.test(attachment.url || "") ? attachment.url : "";
+    }
+
+    get meetingIcon() {
+        const type = this.message.meeting.type;
+        if (type === "meetingCancelled" || type === "meetingDeclined") {
+            return "fa-calendar-times-o";
+        }
+        return type === "meetingRequest" ? "fa-calendar" : "fa-calendar-check-o";
+    }
+
+    /** "Mon 3 Mar 2030 10:00 – 11:00" in the user's time zone; the day alone for an all-day meeting. */
+    get meetingWhen() {
+        const { start, end, all_day } = this.message.meeting;
+        const from = deserializeDateTime(start);
+        if (all_day) {
+            return from.toLocaleString(DateTime.DATE_HUGE);
+        }
+        const to = end ? deserializeDateTime(end) : null;
+        const startText = from.toLocaleString(DateTime.DATETIME_MED_WITH_WEEKDAY);
+        if (!to) {
+            return startText;
+        }
+        const endText = to.hasSame(from, "day")
+            ? to.toLocaleString(DateTime.TIME_SIMPLE)
+            : to.toLocaleString(DateTime.DATETIME_MED_WITH_WEEKDAY);
+        return `${startText} – ${endText}`;
     }
 
     openLoggedRecord() {
