@@ -1,6 +1,6 @@
 {
     'name': 'MailDesk',
-    'version': '18.0.1.1.0',
+    'version': '18.0.1.2.0',
     'summary': 'Outlook.com and Microsoft 365 mailboxes inside Odoo, through Microsoft Graph',
     'category': 'Productivity/Discuss',
     'author': 'MailDesk',
@@ -11,6 +11,7 @@
         'security/maildesk_security.xml',
         'security/ir.model.access.csv',
         'security/maildesk_draft_security.xml',
+        'security/maildesk_company_rules.xml',
         'data/ir_cron_data.xml',
         'views/maildesk_account_views.xml',
         'views/maildesk_folder_views.xml',

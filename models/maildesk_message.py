@@ -34,10 +34,12 @@ class MaildeskMessage(models.Model):
     _description = 'MailDesk Message'
     _order = 'received_at desc, id desc'
     _rec_name = 'subject'
+    _check_company_auto = True
 
     # account_id lookups use the (account_id, graph_id) unique index
     account_id = fields.Many2one('maildesk.account', required=True, ondelete='cascade')
-    folder_id = fields.Many2one('maildesk.folder', ondelete='set null', index=True)
+    company_id = fields.Many2one(related='account_id.company_id', store=True, index=True)
+    folder_id = fields.Many2one('maildesk.folder', ondelete='set null', index=True, check_company=True)
     active = fields.Boolean(default=True)
     graph_id = fields.Char('Graph ID', required=True, readonly=True)
     internet_message_id = fields.Char('Message-ID', index=True, readonly=True)
@@ -77,7 +79,7 @@ class MaildeskMessage(models.Model):
     flag_status = fields.Selection([('notFlagged', 'Not flagged'), ('flagged', 'Flagged'), ('complete', 'Completed')],
                                    default='notFlagged', string='Flag')
     categories = fields.Char('Outlook Categories', help='Outlook category names, comma separated.')
-    tag_ids = fields.Many2many('maildesk.tag', string='Tags')
+    tag_ids = fields.Many2many('maildesk.tag', string='Tags', check_company=True)
     has_attachments = fields.Boolean('Attachments')
     attachment_ids = fields.Many2many('ir.attachment', string='Downloaded Attachments')
     direction = fields.Selection([('incoming', 'Incoming'), ('outgoing', 'Outgoing')])
