@@ -5,6 +5,8 @@
     'category': 'Productivity/Discuss',
     'author': 'MailDesk',
     'license': 'LGPL-3',
+    'images': ['static/description/inbox.png', 'static/description/account_form.png',
+               'static/description/settings.png'],
     'depends': ['mail'],
     'external_dependencies': {'python': ['msal', 'requests', 'python-dateutil']},
     'data': [
