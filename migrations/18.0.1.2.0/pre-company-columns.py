@@ -5,7 +5,8 @@ The columns are added and filled here in one UPDATE each, before the registry lo
 existing message would be recomputed in Python on the upgrade. Existing tags get no company (they stay visible in
 every company of their user, as before).
 """
-from odoo.tools import SQL, column_exists, create_column, create_index
+from odoo.tools import SQL
+from odoo.tools.sql import column_exists, create_column, create_index
 
 
 def migrate(cr, version):
