@@ -69,7 +69,7 @@ class MaildeskAccount(models.Model):
     address_locked = fields.Boolean(compute='_compute_permissions')  # server-bound: address/owner for admins only
     # Multi-company: the account's folders, messages and drafts carry its company (stored related); the global
     # rules of security/maildesk_security.xml keep each company's mailboxes to its users.
-    company_id = fields.Many2one('res.company', 'Company', index=True, default=lambda self: self.env.company)
+    company_id = fields.Many2one('res.company', index=True, default=lambda self: self.env.company)
 
     state = fields.Selection(ACCOUNT_STATES, string='Status', required=True, default='not_authorized',
                              readonly=True, copy=False, tracking=True)

@@ -28,9 +28,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import odoo_env  # noqa: E402
-from odoo_env import REPO, log  # noqa: E402
-from pgcluster import PgCluster, free_port  # noqa: E402
+import odoo_env
+from odoo_env import REPO, log
+from pgcluster import PgCluster, free_port
 
 ERROR_LINE = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ')
 DB = 'maildesk_upgrade'
@@ -279,8 +279,8 @@ def populate(registry, emulator, workdir):
                                                  'groups_id': groups}) for login in (OWNER, SHARED)}
         for index, email in enumerate(emulator.users):
             account = env['maildesk.account'].create({
-                'name': f'Mailbox {index}', 'email': email, 'user_id': users[OWNER].id, 'sender_name': f'Sender {index}',
-                'signature': '<p>Regards</p>', 'is_shared': not index,
+                'name': f'Mailbox {index}', 'email': email, 'user_id': users[OWNER].id,
+                'sender_name': f'Sender {index}', 'signature': '<p>Regards</p>', 'is_shared': not index,
                 'shared_user_ids': [Command.set(users[SHARED].ids)] if not index else []})
             flow = account._start_authorization()
             account._finish_authorization(flow, consent(emulator, flow['auth_uri'], email))
