@@ -86,8 +86,12 @@ class TestGermanInterface(TransactionCase):
     def test_settings_in_german(self):
         view = self.env.ref('base.res_config_settings_view_form')
         arch = self.german['res.config.settings'].get_view(view.id)['arch']
-        self.assertIn(self.german_of('Microsoft Client ID'), arch)
-        self.assertIn(self.german_of('Mailbox Permission'), arch)
+        self.assertIn(self.german_of('Microsoft Entra ID application'), arch)
+        self.assertIn(self.german_of('App credentials'), arch)
+        labels = self.german['res.config.settings'].fields_get(['maildesk_client_id', 'maildesk_permission_level'],
+                                                               ['string'])
+        self.assertEqual(labels['maildesk_client_id']['string'], self.german_of('Microsoft Client ID'))
+        self.assertEqual(labels['maildesk_permission_level']['string'], self.german_of('Mailbox Permission'))
 
     def test_inbox_menu_and_js_strings_in_german(self):
         menus = self.german['ir.ui.menu'].search([('id', 'child_of', self.env.ref('maildesk.menu_maildesk_root').id)])
