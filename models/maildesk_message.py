@@ -79,7 +79,7 @@ class MaildeskMessage(models.Model):
     flag_status = fields.Selection([('notFlagged', 'Not flagged'), ('flagged', 'Flagged'), ('complete', 'Completed')],
                                    default='notFlagged', string='Flag')
     categories = fields.Char('Outlook Categories', help='Outlook category names, comma separated.')
-    tag_ids = fields.Many2many('maildesk.tag', string='Tags', check_company=True)
+    tag_ids = fields.Many2many('maildesk.tag', string='Tags')
     has_attachments = fields.Boolean('Attachments')
     attachment_ids = fields.Many2many('ir.attachment', string='Downloaded Attachments')
     direction = fields.Selection([('incoming', 'Incoming'), ('outgoing', 'Outgoing')])
