@@ -1,7 +1,7 @@
 # MailDesk — one command each. Odoo 18 is found by `import odoo` or ODOO_PATH.
 PYTHON ?= python3
 
-.PHONY: test demo emulator bench stress pytest lint
+.PHONY: test demo emulator bench stress pytest lint pot upgrade-test
 
 test:          ## the full test suite (pytest + Odoo tests on a throwaway PostgreSQL)
 	$(PYTHON) tools/run_tests.py
@@ -23,3 +23,9 @@ bench:         ## benchmarks (not part of CI)
 
 stress:        ## crash-safety stress run (not part of CI)
 	$(PYTHON) tools/stress.py
+
+pot:           ## export i18n/maildesk.pot with Odoo's exporter and merge it into i18n/*.po
+	$(PYTHON) tools/export_pot.py
+
+upgrade-test:  ## install the previous release, fill it, -u maildesk with this code, compare (make test runs it)
+	$(PYTHON) tools/upgrade_test.py

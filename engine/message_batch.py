@@ -275,6 +275,7 @@ class MessageBatch:
             row = self._row_values(values)
             row.update({
                 'account_id': self.account.id,
+                'company_id': self.account.company_id.id,
                 'folder_id': self.folder.id,
                 'graph_id': values['graph_id'],
                 'active': True,

@@ -12,7 +12,7 @@ from odoo.exceptions import AccessError
 
 # Fields of an account bound to an administrator's mail server that only system administrators change: with them
 # the owner could point Odoo's own mail (password resets included) at a mailbox of their choosing.
-SERVER_LOCKED_FIELDS = ('email', 'user_id')
+SERVER_LOCKED_FIELDS = ('email', 'user_id', 'company_id')
 BINDING_MODELS = ('fetchmail.server', 'ir.mail_server')
 
 
@@ -146,6 +146,6 @@ def check_linked_attachments(env, commands):
 
 
 def _differs(account, name, value):
-    if name == 'user_id':
-        return account.user_id.id != (value.id if hasattr(value, 'id') else int(value or 0))
+    if name in ('user_id', 'company_id'):
+        return account[name].id != (value.id if hasattr(value, 'id') else int(value or 0))
     return (account.email or '').strip().lower() != (value or '').strip().lower()

@@ -21,6 +21,9 @@ class FetchmailServer(models.Model):
     server_type = fields.Selection(selection_add=[('maildesk_graph', 'Outlook OAuth / Microsoft Graph')],
                                    ondelete={'maildesk_graph': 'set default'})
     maildesk_account_id = fields.Many2one('maildesk.account', 'Mailbox Account', ondelete='set null', index=True)
+    # Odoo 18's mail servers have no company (they serve the whole database): the mailbox's is shown, and only a
+    # system administrator moves a server-bound mailbox to another company (engine/permissions.py).
+    maildesk_company_id = fields.Many2one(related='maildesk_account_id.company_id', string='Mailbox Company')
 
     @api.depends('server_type')
     def _compute_server_type_info(self):

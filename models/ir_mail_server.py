@@ -49,6 +49,9 @@ class IrMailServer(models.Model):
     smtp_authentication = fields.Selection(selection_add=[('maildesk_graph', 'Outlook / Microsoft 365')],
                                            ondelete={'maildesk_graph': 'set default'})
     maildesk_account_id = fields.Many2one('maildesk.account', 'Mailbox Account', ondelete='set null', index=True)
+    # Odoo 18's mail servers have no company (they serve the whole database): the mailbox's is shown, and only a
+    # system administrator moves a server-bound mailbox to another company (engine/permissions.py).
+    maildesk_company_id = fields.Many2one(related='maildesk_account_id.company_id', string='Mailbox Company')
 
     def _compute_smtp_authentication_info(self):
         graph_servers = self.filtered(lambda server: server.smtp_authentication == 'maildesk_graph')

@@ -47,6 +47,7 @@ class MaildeskAccount(models.Model):
     # what the folder pane shows of an account: open inboxes follow it live
     _maildesk_bus_fields = ('state', 'last_error', 'last_sync_at', 'name', 'active')
     _order = 'name, id'
+    _check_company_auto = True
 
     name = fields.Char('Account Name', required=True, tracking=True,
                        help="Internal name, shown in MailDesk's folder tree.")
@@ -59,16 +60,19 @@ class MaildeskAccount(models.Model):
                                   help='The Microsoft account that authorized this mailbox.')
     sender_name = fields.Char(help='Display name used on mail sent from this mailbox.')
     signature = fields.Html(sanitize=True)
-    user_id = fields.Many2one('res.users', 'Owner', required=True, index=True, tracking=True,
+    user_id = fields.Many2one('res.users', 'Owner', required=True, index=True, tracking=True, check_company=True,
                               default=lambda self: self.env.user)
     is_shared = fields.Boolean('Shared', tracking=True)
     shared_user_ids = fields.Many2many('res.users', 'maildesk_account_shared_user_rel', 'account_id', 'user_id',
-                                       string='Shared With')
+                                       string='Shared With', check_company=True)
     send_user_ids = fields.Many2many('res.users', 'maildesk_account_send_user_rel', 'account_id', 'user_id',
-                                     string='May Send', help='Users it is shared with who may also send from it.')
+                                     string='May Send', check_company=True,
+                                     help='Users it is shared with who may also send from it.')
     can_manage = fields.Boolean(compute='_compute_permissions')  # owner or MailDesk manager
     address_locked = fields.Boolean(compute='_compute_permissions')  # server-bound: address/owner for admins only
-    company_id = fields.Many2one('res.company', default=lambda self: self.env.company)
+    # Multi-company: the account's folders, messages and drafts carry its company (stored related); the global
+    # rules of security/maildesk_security.xml keep each company's mailboxes to its users.
+    company_id = fields.Many2one('res.company', index=True, default=lambda self: self.env.company)
 
     state = fields.Selection(ACCOUNT_STATES, string='Status', required=True, default='not_authorized',
                              readonly=True, copy=False, tracking=True)

@@ -36,13 +36,16 @@ class MaildeskDraft(models.Model):
     _description = 'MailDesk Draft'
     _order = 'write_date desc, id desc'
     _rec_name = 'subject'
+    _check_company_auto = True
 
     account_id = fields.Many2one('maildesk.account', 'From', required=True, ondelete='cascade', index=True,
                                  default=lambda self: self._default_account())
+    company_id = fields.Many2one(related='account_id.company_id', store=True, index=True)
     user_id = fields.Many2one('res.users', 'Author', required=True, index=True, default=lambda self: self.env.user)
     kind = fields.Selection([('new', 'New message'), ('reply', 'Reply'), ('reply_all', 'Reply all'),
                              ('forward', 'Forward')], required=True, default='new', readonly=True)
-    source_message_id = fields.Many2one('maildesk.message', 'In Answer To', ondelete='set null', readonly=True)
+    source_message_id = fields.Many2one('maildesk.message', 'In Answer To', ondelete='set null', readonly=True,
+                                        check_company=True)
 
     to_partner_ids = fields.Many2many('res.partner', 'maildesk_draft_to_partner_rel', 'draft_id', 'partner_id',
                                       string='To')

@@ -46,6 +46,7 @@ class MaildeskFolder(models.Model):
     _parent_store = False
 
     account_id = fields.Many2one('maildesk.account', required=True, ondelete='cascade', index=True)
+    company_id = fields.Many2one(related='account_id.company_id', store=True, index=True)
     graph_id = fields.Char('Graph ID', required=True, readonly=True)
     name = fields.Char(required=True, readonly=True)
     complete_name = fields.Char('Path', readonly=True)

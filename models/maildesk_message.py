@@ -34,10 +34,12 @@ class MaildeskMessage(models.Model):
     _description = 'MailDesk Message'
     _order = 'received_at desc, id desc'
     _rec_name = 'subject'
+    _check_company_auto = True
 
     # account_id lookups use the (account_id, graph_id) unique index
     account_id = fields.Many2one('maildesk.account', required=True, ondelete='cascade')
-    folder_id = fields.Many2one('maildesk.folder', ondelete='set null', index=True)
+    company_id = fields.Many2one(related='account_id.company_id', store=True, index=True)
+    folder_id = fields.Many2one('maildesk.folder', ondelete='set null', index=True, check_company=True)
     active = fields.Boolean(default=True)
     graph_id = fields.Char('Graph ID', required=True, readonly=True)
     internet_message_id = fields.Char('Message-ID', index=True, readonly=True)

@@ -18,6 +18,8 @@ class MaildeskTag(models.Model):
     color = fields.Integer(default=lambda self: randint(1, 11))
     user_id = fields.Many2one('res.users', 'Owner', required=True, index=True, ondelete='cascade',
                               default=lambda self: self.env.user)
+    # A user's tags live in the company they were made in (no company: every company's mail)
+    company_id = fields.Many2one('res.company', index=True, default=lambda self: self.env.company)
 
     _sql_constraints = [('name_uniq', 'unique(name, user_id)', 'You already have a tag with this name.')]
 

@@ -29,3 +29,5 @@ from . import test_sync_real_graph
 from . import test_shared_mailbox
 from . import test_shared_mailbox_tour
 from . import test_real_graph_mail
+from . import test_multi_company
+from . import test_i18n

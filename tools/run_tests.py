@@ -5,8 +5,9 @@
    with pytest;
 3. starts a throwaway PostgreSQL, runs Odoo's test runner on ``maildesk`` (install + at_install +
    post_install tests), and removes the cluster, also on failure and Ctrl-C;
-4. fails on any failed/errored test, on any ERROR/CRITICAL line Odoo logs, and on a skipped browser test;
-5. ends with ``N passed, N failed, N skipped`` on its own line and exits non-zero on any failure.
+4. runs the upgrade test (tools/upgrade_test.py, one test): the previous release upgraded to this code;
+5. fails on any failed/errored test, on any ERROR/CRITICAL line Odoo logs, and on a skipped browser test;
+6. ends with ``N passed, N failed, N skipped`` on its own line and exits non-zero on any failure.
 """
 import argparse
 import json
@@ -22,6 +23,7 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lint
 import odoo_env
+import upgrade_test
 from odoo_env import REPO, log
 from pgcluster import PgCluster, free_port
 
@@ -73,6 +75,18 @@ def run_lint(totals):
     failed = lint.run()
     if failed:
         totals.fail('lint: ' + ', '.join(failed) + ' reported findings (run make lint)')
+    else:
+        totals.passed += 1
+
+
+def run_upgrade(totals):
+    """tools/upgrade_test.py as one test: the previous release, filled with data, upgraded to this code."""
+    try:
+        problems = upgrade_test.run()
+    except SystemExit as exc:  # no previous release in the history (shallow clone)
+        problems = [str(exc)]
+    if problems:
+        totals.fail(f'upgrade test: {problems[0]}' + (f' (+{len(problems) - 1} more)' if len(problems) > 1 else ''))
     else:
         totals.passed += 1
 
@@ -152,7 +166,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--test-tags', default='/maildesk', help='Odoo --test-tags (default /maildesk)')
     parser.add_argument('-k', dest='select', help='pytest -k expression for graph/ and emulator/ tests')
-    parser.add_argument('--only', choices=['lint', 'pytest', 'odoo'], help='run one part only')
+    parser.add_argument('--only', choices=['lint', 'pytest', 'odoo', 'upgrade'], help='run one part only')
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     started = time.time()
@@ -169,6 +183,8 @@ def main():
             run_pytest(totals, workdir, args.select)
         if args.only in (None, 'odoo'):
             run_odoo(totals, workdir, args.test_tags)
+        if args.only in (None, 'upgrade'):
+            run_upgrade(totals)
     except KeyboardInterrupt:
         totals.fail('interrupted')
     for problem in totals.problems:
