@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote
 
 from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, attachments, control, graph_api, graph_write
-from .subscriptions import Subscriptions
 from .identity import Identity, identity_fault_response
+from .subscriptions import Subscriptions
 from .util import GraphFail, Request, Response, graph_error
 
 DEFAULT_CONFIG = {

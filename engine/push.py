@@ -105,7 +105,7 @@ def trigger_maintain(env):
 def cron_maintain(env):
     """Create missing subscriptions, renew expiring ones, delete those no longer needed. One failing mailbox never
     stops the others. :return: dict of counts (created, renewed, deleted, failed)"""
-    counts = dict(created=0, renewed=0, deleted=0, failed=0)
+    counts = {'created': 0, 'renewed': 0, 'deleted': 0, 'failed': 0}
     Subscription = env['maildesk.subscription'].sudo()
     now = fields.Datetime.now()
     enabled = push_enabled(env)
@@ -244,8 +244,9 @@ def handle_notifications(env, body):
         if any(newly for (newly,) in env.cr.fetchall()):
             env.ref(PUSH_CRON).sudo()._trigger()
     if renew or recreate:
+        # whole seconds: the maintenance cron compares with ORM datetimes
         env.cr.execute('UPDATE maildesk_subscription SET retry_at = %s WHERE id = ANY(%s)',
-                       [_utcnow(), sorted(renew | recreate)])
+                       [_utcnow().replace(microsecond=0), sorted(renew | recreate)])
         if recreate:
             env.cr.execute("""UPDATE maildesk_subscription SET state = 'failed', failure_reason = %s,
                                      graph_subscription_id = NULL, client_state = NULL

@@ -17,7 +17,6 @@ References (Microsoft Learn):
 import collections
 import datetime
 import json
-
 from urllib.parse import quote
 
 from dateutil import parser as date_parser
