@@ -20,6 +20,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tools import LazyTranslate
 
 from ..graph import errors, subscriptions
@@ -38,6 +39,9 @@ SAFETY_INTERVAL = datetime.timedelta(minutes=30)  # a push-healthy folder is sti
 RENEW_BEFORE = datetime.timedelta(days=1)         # renewed by the hourly cron when less than this is left
 RETRY_AFTER = datetime.timedelta(hours=1)         # a failed subscription is tried again after this
 SILENCE_GRACE = datetime.timedelta(minutes=2)     # mail this old that no notification announced: push is silent
+# Graph (or no token) refused: the folder keeps polling; UserError: OAuth no longer configured
+REMOTE_FAILURES = (errors.GraphError, UserError)
+GONE_STATES = ('not_authorized', 'auth_invalid')  # their subscriptions are deleted (a throttled mailbox keeps them)
 REQUEUE_DELAY = datetime.timedelta(seconds=5)     # a flagged folder another worker held is tried again this soon
 PUSH_BUDGET = 30                                  # seconds of delta per push cron run
 MAX_SUBSCRIPTIONS_PER_REQUEST = 100               # distinct ids looked up for one notification body
@@ -99,7 +103,9 @@ def _public_host(host):
 def trigger_maintain(env):
     """Folders were chosen for sync (or not any more): subscriptions follow soon, when push is on."""
     if push_enabled(env):
-        env.ref(MAINTAIN_CRON).sudo()._trigger()
+        cron = env.ref(MAINTAIN_CRON, raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger()
 
 
 def cron_maintain(env):
@@ -112,7 +118,7 @@ def cron_maintain(env):
     syncable = sync_run.syncable_accounts(env) if enabled else env['maildesk.account']
     for sub in Subscription.search([]):
         folder = sub.folder_id
-        if not (enabled and folder.sync_enabled and folder.account_id in syncable):
+        if not (enabled and folder.sync_enabled and folder.account_id.state not in GONE_STATES):
             _delete_remote(sub)
             sub.unlink()
             counts['deleted'] += 1
@@ -150,13 +156,13 @@ def _create_remote(sub, urls):
     try:
         client = folder.account_id._graph_client()
         sub_id, expires = subscriptions.create(client, folder.graph_id, urls[0], urls[1], client_state)
-    except errors.GraphError as exc:
-        _logger.info('MailDesk: no push subscription for folder %s: %s', folder.id, exc.message)
-        _fail(sub, feedback.graph_error_text(sub.env, exc, sub.env._('subscribe to changes of "%s"', folder.name)),
+    except REMOTE_FAILURES as exc:
+        _logger.info('MailDesk: no push subscription for folder %s: %s', folder.id, _text(exc))
+        _fail(sub, _failure_text(sub.env, exc, sub.env._('subscribe to changes of "%s"', folder.name)),
               fields.Datetime.now())
         return False
     sub.write({'graph_subscription_id': sub_id, 'client_state': client_state, 'expires_at': expires,
-               'state': 'active', 'failure_reason': False, 'retry_at': False})
+               'state': 'active', 'failure_reason': False, 'retry_at': False, 'subscribed_at': fields.Datetime.now()})
     return True
 
 
@@ -166,11 +172,10 @@ def _renew_remote(sub, urls):
         _sub_id, expires = subscriptions.renew(client, sub.graph_subscription_id)
     except errors.NotFound:
         return _create_remote(sub, urls)  # Graph no longer knows it (expired or removed): a new one
-    except errors.GraphError as exc:
-        _logger.info('MailDesk: push subscription of folder %s not renewed: %s', sub.folder_id.id, exc.message)
+    except REMOTE_FAILURES as exc:
+        _logger.info('MailDesk: push subscription of folder %s not renewed: %s', sub.folder_id.id, _text(exc))
         if sub.expires_at <= fields.Datetime.now():
-            _fail(sub, feedback.graph_error_text(sub.env, exc, sub.env._('renew the push subscription')),
-                  fields.Datetime.now())
+            _fail(sub, _failure_text(sub.env, exc, sub.env._('renew the push subscription')), fields.Datetime.now())
         return False
     sub.write({'expires_at': expires, 'retry_at': False})
     return True
@@ -182,10 +187,18 @@ def _delete_remote(sub):
         return
     try:
         subscriptions.delete(sub.folder_id.account_id._graph_client(), sub.graph_subscription_id)
-    except errors.GraphError as exc:
+    except REMOTE_FAILURES as exc:
         _logger.info('MailDesk: push subscription of folder %s not deleted (%s): it expires by itself',
-                     sub.folder_id.id, exc.message)
+                     sub.folder_id.id, _text(exc))
     sub.write({'graph_subscription_id': False, 'client_state': False})
+
+
+def _text(exc):
+    return exc.message if isinstance(exc, errors.GraphError) else str(exc)
+
+
+def _failure_text(env, exc, what):
+    return feedback.graph_error_text(env, exc, what) if isinstance(exc, errors.GraphError) else str(exc)
 
 
 def _fail(sub, reason, now):
@@ -307,6 +320,7 @@ def check_silence(env, run_start):
          WHERE s.state = 'active' AND EXISTS (
                SELECT 1 FROM maildesk_message m
                 WHERE m.folder_id = s.folder_id AND m.create_date >= %(start)s AND m.received_at < %(old)s
+                  AND m.received_at > s.subscribed_at
                   AND (s.last_notification_at IS NULL OR s.last_notification_at < m.received_at))""",
                    {'start': run_start, 'old': run_start - SILENCE_GRACE})
     silent = env['maildesk.subscription'].sudo().browse([row[0] for row in env.cr.fetchall()])

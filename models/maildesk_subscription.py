@@ -25,6 +25,8 @@ class MaildeskSubscription(models.Model):
     client_state = fields.Char(groups='base.group_system', readonly=True, copy=False)
     state = fields.Selection(SUBSCRIPTION_STATES, required=True, default='failed', readonly=True)
     expires_at = fields.Datetime('Expires', readonly=True)
+    subscribed_at = fields.Datetime('Active Since', readonly=True, copy=False,
+                                    help='When the Graph subscription in use was created.')
     delta_requested_at = fields.Datetime(
         readonly=True, copy=False, help='A notification asked for a delta of the folder (cleared when it runs).')
     last_notification_at = fields.Datetime('Last Notification', readonly=True, copy=False)

@@ -245,6 +245,9 @@ class TestPush(MaildeskHttpCase):
         sub = self.sub(self.inbox)
         # mail that arrived 10 minutes ago and no notification since: found by a poll
         self.emulator.control('POST', '/subscriptions/expire', {'subscription': sub.graph_subscription_id})
+        # mail from before the subscription is no sign of silence; mail since then is
+        self.env.cr.execute("UPDATE maildesk_subscription SET subscribed_at = subscribed_at - interval '1 hour' "
+                            'WHERE id = %s', [sub.id])
         received = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10))
         self.emulator.deliver(self.account.email, subject='Unannounced',
                               receivedDateTime=received.strftime('%Y-%m-%dT%H:%M:%SZ'))
