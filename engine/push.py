@@ -19,7 +19,7 @@ import logging
 import secrets
 from urllib.parse import urlsplit
 
-from odoo import fields
+from odoo import fields, modules
 from odoo.exceptions import UserError
 from odoo.tools import LazyTranslate
 
@@ -139,7 +139,17 @@ def cron_maintain(env):
             counts['created' if _create_remote(sub, urls) else 'failed'] += 1
         elif sub.state == 'active' and (sub.expires_at <= now + RENEW_BEFORE or (sub.retry_at and sub.retry_at <= now)):
             counts['renewed' if _renew_remote(sub, urls) else 'failed'] += 1
+        else:
+            continue
+        _commit_folder(env)
     return counts
+
+
+def _commit_folder(env):
+    """Each subscription is saved as soon as Graph made it: a notification for it never waits on the rest of the
+    run (its row lock), and a crash later in the run loses no subscription id. Tests run in one transaction."""
+    if not modules.module.current_test:
+        env.cr.commit()  # pylint: disable=invalid-commit
 
 
 def _delegated(account):
@@ -286,8 +296,10 @@ def cron_push_sync(env):
     with sync_run.SyncRun(accounts, PUSH_BUDGET, folder_ids=folders.ids) as run:
         run.run('changes')
     # A folder another worker held (or the budget ran out): flagged again, tried again in a moment.
+    # (A folder in its initial round is the backfill's: not flagged again, the round ends in a delta round.)
     env.cr.execute("""SELECT id FROM maildesk_folder WHERE id = ANY(%s) AND sync_enabled
                          AND account_id = ANY(%s) AND id != ALL(%s)
+                         AND (next_link IS NULL OR NOT coalesce(round_is_initial, false))
                          AND (last_checked_at IS NULL OR last_checked_at < %s)""",
                    [folders.ids, accounts.ids, list(run.failed_folders), run.run_start])
     left = [row[0] for row in env.cr.fetchall()]
