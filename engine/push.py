@@ -52,8 +52,13 @@ REASONS = {
     'delegated': _lt('Microsoft does not notify for a shared or delegated mailbox'),
     'removed': _lt('Microsoft removed the subscription, it is created again'),
     'silent': _lt('notifications stopped arriving'),
-    'cannot_sync': _lt('the mailbox cannot sync now'),
+    'subscribing': _lt('subscribing'),
 }
+
+
+def _reason(env, key):
+    """A reason of :data:`REASONS` in the language of ``env`` (crons and the public route have no request lang)."""
+    return REASONS[key]._translate(env.lang or 'en_US')
 
 
 # ------------------------------------------------------------------ settings and URLs
@@ -131,9 +136,9 @@ def cron_maintain(env):
         sub = existing.get(folder.id) or Subscription.create({'folder_id': folder.id})
         reason = urls if isinstance(urls, str) else _delegated(folder.account_id)
         if reason:
-            if sub.state != 'failed' or sub.failure_reason != str(REASONS[reason]):
+            if sub.state != 'failed' or sub.failure_reason != _reason(env, reason):
                 _delete_remote(sub)
-                _fail(sub, str(REASONS[reason]), now)
+                _fail(sub, _reason(env, reason), now)
             continue
         if sub.state == 'failed' and (not sub.retry_at or sub.retry_at <= now):
             counts['created' if _create_remote(sub, urls) else 'failed'] += 1
@@ -273,7 +278,7 @@ def handle_notifications(env, body):
         if recreate:
             env.cr.execute("""UPDATE maildesk_subscription SET state = 'failed', failure_reason = %s,
                                      graph_subscription_id = NULL, client_state = NULL
-                               WHERE id = ANY(%s)""", [str(REASONS['removed']), sorted(recreate)])
+                               WHERE id = ANY(%s)""", [_reason(env, 'removed'), sorted(recreate)])
         env.ref(MAINTAIN_CRON).sudo()._trigger()
     return accepted
 
@@ -339,7 +344,7 @@ def check_silence(env, run_start):
     for sub in silent:
         _logger.info('MailDesk: folder %s got mail without a notification: back to polling', sub.folder_id.id)
         _delete_remote(sub)
-        _fail(sub, str(REASONS['silent']), fields.Datetime.now())
+        _fail(sub, _reason(env, 'silent'), fields.Datetime.now())
     return silent.ids
 
 
@@ -364,7 +369,7 @@ def folder_status(env, folders):
             out[folder.id] = env._('Push active')
         else:
             why = sub.failure_reason if enabled and sub and sub.failure_reason else \
-                str(REASONS['disabled'] if not enabled else _lt('subscribing'))
+                _reason(env, 'disabled' if not enabled else 'subscribing')
             out[folder.id] = env._('Polling (%s)', why)
     return out
 

@@ -58,14 +58,6 @@ inbox = folders.filtered(lambda f: f.role == 'inbox')
 print('BENCH ' + json.dumps({'account': account.id, 'inbox': inbox.id, 'folders': len(folders),
                              'states': folders.mapped('sync_state')}))
 """
-MAINTAIN_PY = """
-import json
-counts = env['maildesk.subscription']._cron_maintain()
-env.cr.commit()
-subs = env['maildesk.subscription'].search([])
-print('BENCH ' + json.dumps({'counts': counts, 'states': subs.mapped('state'),
-                             'reasons': [r for r in subs.mapped('failure_reason') if r]}))
-"""
 IDLE_PY = """
 import json, requests
 def control(method, path):
@@ -103,6 +95,25 @@ def shell(pg, addons, env, script, **values):
     if not line:
         sys.exit(out.stdout[-3000:] + out.stderr[-3000:])
     return json.loads(line[6:])
+
+
+def wait_subscribed(pg, count, timeout=600):
+    """Until the "push subscriptions" cron (woken when the folders were ticked) subscribed ``count`` folders."""
+    import psycopg2
+    deadline = time.time() + timeout
+    states = {}
+    while time.time() < deadline:
+        cnx = psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, dbname=DB)
+        with cnx, cnx.cursor() as cr:
+            cr.execute('SELECT state, count(*) FROM maildesk_subscription GROUP BY state')
+            states = dict(cr.fetchall())
+            cr.execute('SELECT DISTINCT failure_reason FROM maildesk_subscription WHERE failure_reason IS NOT NULL')
+            reasons = [row[0] for row in cr.fetchall()]
+        cnx.close()
+        if states.get('active', 0) >= count:
+            break
+        time.sleep(2)
+    return {'counts': states, 'states': sorted(states), 'reasons': reasons}
 
 
 def percentile(values, share):
@@ -165,8 +176,8 @@ def main():
                                                '--workers=0'), env=env)
             try:
                 wait_http(base)
-                log('subscriptions (the emulator validates the Odoo route)')
-                subscribed = shell(pg, addons, env, MAINTAIN_PY)
+                log('subscriptions: made by the server cron (the emulator validates the Odoo route)')
+                subscribed = wait_subscribed(pg, setup['folders'])
                 log(f'{args.deliveries} deliveries -> visible in the inbox RPC')
                 samples = measure_latency(emu, base, setup['inbox'], args.deliveries)
                 push_stats = emu.control('GET', '/subscriptions')
