@@ -420,6 +420,7 @@ def _route(app, req, path, m, data):
         # delta quirks, mailbox switches, changed identities or sends in flight; the realism knobs as the
         # emulator started
         app.faults.set([])
+        app.subscriptions.reset()
         ident.injections = []
         ident.consent = {'auto': None, 'user': None}
         ident.consented = {}
@@ -433,9 +434,16 @@ def _route(app, req, path, m, data):
         from .server import KIND
         for key in list(KIND) + ['realistic']:
             app.config[key] = app.startup_config[key]
-        for key in ('max_request_size', 'max_upload_range', 'redirect_uris', 'token_scope'):
+        for key in ('max_request_size', 'max_upload_range', 'redirect_uris', 'token_scope', 'push_http_loopback',
+                    'push_max_lifetime_minutes'):
             app.config[key] = app.startup_config[key]
         return {'ok': True, 'config': dict(app.config)}
+    if path == '/subscriptions':
+        return app.subscriptions.listing()  # change notifications (emulator/subscriptions.py)
+    if path == '/subscriptions/expire' and m == 'POST':
+        return app.subscriptions.expire(data)
+    if path == '/lifecycle' and m == 'POST':
+        return app.subscriptions.lifecycle(data)
     if path == '/settle' and m == 'POST':
         # every send in flight completes now (its Sent Items copy appears, recipients get it)
         pending = store.transit

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, quote
 from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, attachments, control, graph_api, graph_write
 from .identity import Identity, identity_fault_response
 from .permissions import check_mailbox_access
+from .subscriptions import Subscriptions
 from .util import GraphFail, Request, Response, graph_error
 
 DEFAULT_CONFIG = {
@@ -44,6 +45,11 @@ DEFAULT_CONFIG = {
     'stale_nextlinks': False,          # graph-api.md §1.8 observed: older nextLinks of a round -> 410 (opt-in)
     'latency': 0.0,                    # artificial per-request latency (seconds) for Graph calls
     'null_mail_users': [],             # graph-api.md §7: /me.mail is null for personal (MSA) accounts
+    # change notifications (emulator/subscriptions.py): Outlook message subscriptions live 10,080 minutes at most
+    # (subscription resource type); Graph takes only https notification URLs, http on loopback is let through for
+    # Odoo's test server (MailDesk never sends such a URL to Microsoft's clouds)
+    'push_max_lifetime_minutes': 10080,
+    'push_http_loopback': True,
 }
 
 # The realistic mode (graph-api.md §12): what Microsoft documents or is publicly reported to do. ``realistic``
@@ -75,10 +81,16 @@ REALISTIC = {
     # immutable ids, moved A -> B -> A between rounds: @removed in A and not re-reported until changed again
     # (microsoftgraph/microsoft-graph-docs-contrib issue 72)
     'delta_move_back_removed': True,
+    # change notifications arrive "near real time" (no published latency, Microsoft Q&A 1533722): seconds,
+    # jittered 0.5x-1.5x; delivery is not guaranteed and may repeat (lifecycle "missed",
+    # https://learn.microsoft.com/graph/change-notifications-lifecycle-events): shares of lost / doubled ones
+    'push_delay': 1.0,
+    'push_drop_share': 0.02,
+    'push_duplicate_share': 0.05,
 }
 KIND = {'delta_sparse_updates': False, 'delta_duplicate_share': 0.0, 'delta_replay_share': 0.0,
         'delta_empty_page_share': 0.0, 'delta_page_jitter': False, 'delta_link_ttl': None, 'sent_copy_delay': 0.0,
-        'delta_move_back_removed': False}
+        'delta_move_back_removed': False, 'push_delay': 0.0, 'push_drop_share': 0.0, 'push_duplicate_share': 0.0}
 
 
 def apply_config(config, values):
@@ -101,6 +113,7 @@ class App:
         self.faults = control.Faults(store.seed)
         self.counters = control.Counters()
         self.uploads = attachments.Uploads(self)
+        self.subscriptions = Subscriptions(self)
         self.verbose = verbose
         self.base_url = self.graph_url = self.authority = ''
         self.ca_bundle = None
@@ -183,6 +196,8 @@ class App:
             # (O365/python-o365 issue 472; microsoftgraph/microsoft-graph-docs-contrib issue 3816)
             return graph_error(413, 'BadRequest', 'The maximum request length supported is 4MB.', request=req)
         segs = graph_api.split_path(req.path[len('/v1.0'):])
+        if segs[:1] == ['subscriptions']:
+            return self.subscriptions.handle(req, segs[1:])  # not under /me: change notifications
         template, target, rest = graph_api.route(segs)
         if template is None:
             return graph_error(400, 'BadRequest', 'Invalid request.', request=req)

@@ -22,7 +22,7 @@ from odoo.exceptions import UserError
 from odoo.sql_db import TestCursor
 
 from ..graph import errors
-from . import feedback, shared_mailbox
+from . import feedback, push, shared_mailbox
 from .folder_round import FolderRound, GraphReads
 
 _logger = logging.getLogger(__name__)
@@ -78,8 +78,9 @@ def cron_sync_changes(env):
     budget = _job_budget(env, CRON_BUDGET)
     if budget <= 0:
         return None
-    with SyncRun(syncable_accounts(env), budget) as run:
+    with SyncRun(syncable_accounts(env), budget, skip_folder_ids=push.polling_exempt_folder_ids(env)) as run:
         run.run('changes')
+    push.check_silence(env, run.run_start)
     if run.newest_pages or run.backfill_left:
         env.ref(BACKFILL_CRON).sudo()._trigger()
     _report_progress(env, CHANGES_CRON, run, run.changes_left)
@@ -124,7 +125,9 @@ class SyncRun:
     never waits for a lock its own run holds.
     """
 
-    def __init__(self, accounts, budget, max_pages=None):
+    def __init__(self, accounts, budget, max_pages=None, folder_ids=None, skip_folder_ids=()):
+        """``folder_ids``: only these folders (push: the folders notifications named); ``skip_folder_ids``: never
+        these (push is healthy there, see :mod:`engine.push`)."""
         self.registry = accounts.env.registry
         self.account_ids = accounts.ids
         self.deadline = time.monotonic() + budget
@@ -133,6 +136,8 @@ class SyncRun:
         self.clients = {}
         self.excluded = set()        # accounts skipped for the rest of the run
         self.failed_folders = set()
+        self.only_folders = list(folder_ids) if folder_ids is not None else None
+        self.skipped_folders = list(skip_folder_ids)
         self.throttled = {}          # account id -> seconds
         self.auth_failures = {}      # account id -> GraphError
         self.grants_ended = {}       # shared mailbox account id -> the GraphError saying its access ended
@@ -253,11 +258,11 @@ class SyncRun:
             SELECT f.id
               FROM maildesk_folder f
              WHERE f.sync_enabled AND f.account_id = ANY(%(accounts)s) AND f.id != ALL(%(failed)s)
-               AND {CLAIM_CONDITIONS[mode]}
+               AND {CLAIM_CONDITIONS[mode]} {self._folder_filter()}
           ORDER BY {CLAIM_ORDER[mode]}
              LIMIT 1
                FOR NO KEY UPDATE OF f SKIP LOCKED
-        """, {'accounts': account_ids, 'failed': list(self.failed_folders), 'run_start': self.run_start})
+        """, self._folder_params(account_ids))
         row = env.cr.fetchone()
         return env['maildesk.folder'].browse(row[0]) if row else None
 
@@ -363,9 +368,16 @@ class SyncRun:
         self.env.cr.execute(f"""
             SELECT count(*) FROM maildesk_folder f
              WHERE f.sync_enabled AND f.account_id = ANY(%(accounts)s) AND f.id != ALL(%(failed)s)
-               AND {CLAIM_CONDITIONS[mode]}
-        """, {'accounts': account_ids, 'failed': list(self.failed_folders), 'run_start': self.run_start})
+               AND {CLAIM_CONDITIONS[mode]} {self._folder_filter()}
+        """, self._folder_params(account_ids))
         return self.env.cr.fetchone()[0]
+
+    def _folder_filter(self):
+        return 'AND f.id = ANY(%(only)s)' if self.only_folders is not None else ''
+
+    def _folder_params(self, account_ids):
+        return {'accounts': account_ids, 'failed': list(self.failed_folders) + self.skipped_folders,
+                'run_start': self.run_start, 'only': self.only_folders}
 
 
 def _begin(cr):

@@ -266,6 +266,13 @@ class GraphClient:
         """Delete a message (Outlook moves it to Deleted Items)."""
         self._request('DELETE', self._message_path(message_id), expect='none')
 
+    # ------------------------------------------------------------------ other resources
+
+    def call(self, method, path, json_body=None, expect='json'):
+        """One request on a Graph path outside the mailbox root (e.g. ``/subscriptions``), through the retry loop
+        and error mapping every other call uses."""
+        return self._request(method, path, json_body=json_body, expect=expect)
+
     # ------------------------------------------------------------------ internals: paths and pages
 
     def _message_path(self, message_id, suffix=''):

@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import consteq, misc
 
-from ..engine import connection, feedback, folder_tree, permissions, shared_mailbox, sync_run
+from ..engine import connection, feedback, folder_tree, permissions, push, shared_mailbox, sync_run
 from ..graph.errors import AuthInvalid, Transient
 
 _logger = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ class MaildeskAccount(models.Model):
     sync_blocked_reason = fields.Char('Sync Blocked', compute='_compute_sync_blocked_reason',
                                       help='Why MailDesk does not synchronize this mailbox right now.')
     is_oauth_configured = fields.Boolean(compute='_compute_is_oauth_configured')
+    push_status = fields.Char('New Mail', compute='_compute_push_status',
+                              help='"Push active": new mail arrives within seconds; "Polling": every few minutes.')
 
     # Secrets: MSAL's serialized token cache (access + refresh tokens), encrypted with the token key (not in the
     # database, see engine/token_key.py). System administrators only.
@@ -140,6 +142,11 @@ class MaildeskAccount(models.Model):
             account.incoming_server_count = len(account.fetchmail_server_ids)
             account.outgoing_server_count = len(account.mail_server_ids)
 
+    def _compute_push_status(self):
+        statuses = push.account_status(self.env, self)
+        for account in self:
+            account.push_status = statuses.get(account.id, '')
+
     def _compute_sync_blocked_reason(self):
         for account in self:
             account.sync_blocked_reason = account._check_can_sync() if account.id else False
@@ -188,6 +195,7 @@ class MaildeskAccount(models.Model):
 
     def unlink(self):
         permissions.check_account_unlink(self)
+        push.drop_subscriptions(self)
         # Tokens go with the row; servers bound to the account stop being usable.
         self.sudo().fetchmail_server_ids.filtered(lambda server: server.state == 'done').set_draft()
         return super().unlink()
@@ -370,6 +378,7 @@ class MaildeskAccount(models.Model):
         """Forget the tokens; incoming servers of the account go back to Not Confirmed."""
         self._check_can_authorize()
         self.sudo().fetchmail_server_ids.filtered(lambda server: server.state == 'done').set_draft()
+        push.drop_subscriptions(self)
         self._forget_tokens()
         self._write_status({'last_error': False})
         for account in self:

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..engine import push
+
 # Well-known folders in the order every list shows them (the folder pane, the account's Folders tab).
 FOLDER_ROLES = [
     ('inbox', 'Inbox'),
@@ -61,6 +63,8 @@ class MaildeskFolder(models.Model):
     sync_state = fields.Selection(SYNC_STATES, string='Sync Status', default='not_started', readonly=True,
                                   required=True)
     sync_status = fields.Char('Status', compute='_compute_sync_status')
+    push_status = fields.Char('New Mail', compute='_compute_push_status', help='"Push active": new mail arrives within '
+                              'seconds (Graph change notifications); "Polling": every few minutes, and why.')
     synced_count = fields.Integer('Synced Messages', readonly=True)
     backfill_progress = fields.Float('Backfill %', readonly=True, aggregator=None)
     last_sync_at = fields.Datetime('Last Sync', readonly=True)
@@ -101,6 +105,11 @@ class MaildeskFolder(models.Model):
             else:
                 folder.sync_status = labels.get(folder.sync_state, '')
 
+    def _compute_push_status(self):
+        statuses = push.folder_status(self.env, self)
+        for folder in self:
+            folder.push_status = statuses.get(folder.id, '')
+
     # ------------------------------------------------------------------ user-facing
 
     @api.model_create_multi
@@ -112,6 +121,7 @@ class MaildeskFolder(models.Model):
         folders = super().create(vals_list)
         if any(folders.mapped('sync_enabled')):
             self._trigger_sync_cron()
+            push.trigger_maintain(self.env)
         return folders
 
     def write(self, vals):
@@ -121,6 +131,7 @@ class MaildeskFolder(models.Model):
             return super().write(vals)
         enabling = self.filtered(lambda folder: not folder.sync_enabled) if vals['sync_enabled'] else self.browse()
         result = super().write(vals)
+        push.trigger_maintain(self.env)
         if enabling:
             # Queued for its newest page; the "sync changes" cron is woken up at once.
             enabling.filtered(lambda f: f.sync_state == 'not_started').sudo().write({'sync_state': 'newest'})

@@ -48,6 +48,14 @@ class ResConfigSettings(models.TransientModel):
         'Keep Bodies (days)', config_parameter='maildesk.body_retention_days', default=30,
         help='Downloaded message bodies older than this are dropped and fetched again when opened (0: keep).')
 
+    maildesk_push_enabled = fields.Boolean(
+        'Push (new mail in seconds)', config_parameter='maildesk.push_enabled',
+        help='Microsoft Graph change notifications: needs Odoo reachable from the internet over HTTPS (see the '
+             'README). Polling continues as the safety net.')
+    maildesk_push_url = fields.Char(
+        'Public URL', config_parameter='maildesk.push_url',
+        help='Optional: the public HTTPS address of this Odoo when it differs from web.base.url.')
+
     def get_values(self):
         res = super().get_values()
         if not self._maildesk_is_admin():  # the settings form is administrators'; others learn nothing here

@@ -31,3 +31,4 @@ from . import test_shared_mailbox_tour
 from . import test_real_graph_mail
 from . import test_multi_company
 from . import test_i18n
+from . import test_push

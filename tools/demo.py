@@ -64,6 +64,8 @@ def configure(port, emulator):
             'maildesk.tenant': 'common', 'maildesk.cloud': 'custom',
             'maildesk.authority_url': info['authority'], 'maildesk.graph_url': info['graph_url'],
             'maildesk.ca_bundle': info['ca_bundle'], 'maildesk.permission_level': 'write',
+            # push (README "Push"): the emulator notifies this Odoo over loopback, new mail shows within seconds
+            'maildesk.push_enabled': True,
         })
     for key, value in params.items():
         session.post(f'{base}/web/dataset/call_kw', json={'jsonrpc': '2.0', 'params': {
