@@ -93,6 +93,16 @@ class Counters:
             self.max_10min = {}
             self.windows = {}
             self.in_flight = {}
+            self.connections = 0     # TLS connections a client opened (the control API's own excluded)
+            self.by_identity = {}    # identity platform requests: openid-configuration, instance-discovery, token
+
+    def connection(self):
+        with self.lock:
+            self.connections += 1
+
+    def identity(self, endpoint):
+        with self.lock:
+            self.by_identity[endpoint] = self.by_identity.get(endpoint, 0) + 1
 
     def record(self, endpoint, user):
         with self.lock:
@@ -402,7 +412,8 @@ def _route(app, req, path, m, data):
                                                               'by_user': dict(ident.counters['by_user']),
                                                               'by_grant': dict(ident.counters['by_grant'])},
                     'max_in_flight': dict(c.max_in_flight), 'max_requests_10min': dict(c.max_10min),
-                    'in_flight': dict(c.in_flight)}
+                    'in_flight': dict(c.in_flight), 'connections': c.connections,
+                    'by_identity': dict(c.by_identity)}
     if path == '/counters/reset' and m == 'POST':
         app.counters.reset()
         ident.counters = {'total': 0, 'by_user': {}, 'by_grant': {}}

@@ -167,8 +167,10 @@ class App:
                             content_type='text/html; charset=utf-8')
         tenant, rest = segs[0], segs[1:]
         if rest == ['discovery', 'instance']:
+            self.counters.identity('instance-discovery')
             return ident.instance_discovery(req.query)  # graph-api.md §8.8 / §9.2
         if rest in (['v2.0', '.well-known', 'openid-configuration'], ['.well-known', 'openid-configuration']):
+            self.counters.identity('openid-configuration')
             return ident.openid_configuration(tenant)  # graph-api.md §8.7 / §9.2
         if rest in (['discovery', 'v2.0', 'keys'], ['discovery', 'keys']):
             return Response(200, {'keys': []})
@@ -180,6 +182,7 @@ class App:
         if rest == ['oauth2', 'v2.0', 'authorize', 'decide'] and req.method == 'POST':
             return ident.decide_form(tenant, dict(parse_qsl(req.body.decode('utf-8', 'replace'))))
         if rest == ['oauth2', 'v2.0', 'token']:
+            self.counters.identity('token')
             if req.method != 'POST':
                 return Response(405, {'error': 'invalid_request', 'error_description': 'AADSTS900561: The endpoint '
                                       'only accepts POST requests.'})
@@ -294,6 +297,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self):
         app = self.server.app
+        if not getattr(self, 'counted', False):  # one handler per connection: its first request counts it
+            self.counted = True
+            if not self.path.startswith('/_emulator'):
+                app.counters.connection()
         length = int(self.headers.get('Content-Length') or 0)
         body = self.rfile.read(length) if length else b''
         path, _, raw_query = self.path.partition('?')

@@ -2,11 +2,14 @@
 encrypted token cache and the Entra identity a mailbox is pinned to.
 
 Plain Python that knows Odoo's environment but is no model: ``maildesk.account`` calls it (models -> engine ->
-graph -> HTTP). The client secret is read in :func:`build_msal_app` and nowhere else. The token cache is stored
+graph -> HTTP). The client secret is read in :func:`build_msal_app` and nowhere else (:func:`client_fingerprint`
+keeps only its hash). The token cache is stored
 encrypted with the token key (:mod:`engine.token_key`, never in the database), read and written with ``sudo()``
 on the account row only (``base.group_system`` fields) and decrypted in :func:`read_token_cache` only. Neither
 the secret nor a token is ever logged.
 """
+import hashlib
+import json
 import re
 
 import msal
@@ -17,7 +20,7 @@ from odoo.exceptions import UserError
 from ..graph import identity
 from ..graph.client import GraphClient
 from ..graph.errors import AuthInvalid, FlowMismatch, GraphError
-from . import feedback, token_key
+from . import client_pool, feedback, token_key
 
 # Sign-in authority and Graph endpoint per Microsoft cloud (maildesk.cloud); 'custom' reads both from settings.
 CLOUD_ENDPOINTS = {
@@ -95,7 +98,7 @@ def not_configured_text(env):
     return '%s\n%s' % (env._('OAuth not configured'), next_step)
 
 
-def build_msal_app(env, cache_state=None):
+def build_msal_app(env, cache_state=None, http_client=None):
     """A fresh MSAL app for the configured Entra ID application (the secret is read here, and only here).
 
     :raises UserError: OAuth is not configured
@@ -106,7 +109,17 @@ def build_msal_app(env, cache_state=None):
     settings = maildesk_settings(env)
     secret = env['ir.config_parameter'].sudo().get_param('maildesk.client_secret')
     return identity.build_app(settings['client_id'], secret, settings['authority'],
-                              cache_state=cache_state, verify=settings['verify'])
+                              cache_state=cache_state, verify=settings['verify'], http_client=http_client)
+
+
+def client_fingerprint(account, settings):
+    """What a pooled client of ``account`` was built from (:mod:`engine.client_pool`): the settings, the signed-in
+    identity and the client secret's SHA-256 (the secret itself is never kept)."""
+    secret = account.env['ir.config_parameter'].sudo().get_param('maildesk.client_secret') or ''
+    parts = [settings[key] for key in ('client_id', 'tenant', 'authority', 'graph_url', 'ca_bundle',
+                                       'permission_level')]
+    parts += [hashlib.sha256(secret.encode('utf-8')).hexdigest(), account.sudo().home_account_id or '']
+    return hashlib.sha256(json.dumps(parts).encode('utf-8')).hexdigest()
 
 
 # ---------------------------------------------------------------------- tokens for Graph
@@ -114,46 +127,69 @@ def build_msal_app(env, cache_state=None):
 def graph_client(account, **kwargs):
     """A :class:`GraphClient` for ``account`` whose tokens come from its MSAL cache (see :func:`token_provider`).
 
+    Its HTTPS session and MSAL app are the account's pooled ones (:mod:`engine.client_pool`): kept across runs
+    and requests in this process while the settings and the signed-in identity stay the same.
     Keyword arguments go to :class:`GraphClient` (``mailbox``, ``page_size``...).
     """
     settings = maildesk_settings(account.env)
     kwargs.setdefault('page_size', settings['page_size'])
     kwargs.setdefault('mailbox_key', (account.email or '').lower() or None)
-    return GraphClient(settings['graph_url'], token_provider(account, settings), verify=settings['verify'],
-                       **kwargs)
+    pooled = client_pool.checkout(account.env.cr.dbname, account.id, client_fingerprint(account, settings),
+                                  lambda: identity.TlsSession(verify=settings['verify']))
+    return GraphClient(settings['graph_url'], token_provider(account, settings, pooled), verify=settings['verify'],
+                       session=pooled.session, **kwargs)
 
 
-def token_provider(account, settings):
+def token_provider(account, settings, pooled):
     """``provide(force_refresh=False) -> access token`` on the account's MSAL cache.
 
     It refuses at once, without any request, an account that cannot get tokens; persists MSAL's cache whenever
     it changed (new access token, rotated refresh token); counts authorization failures on the account; and
     ends a failure streak only when Microsoft issued tokens just now (a cached access token may be refused).
+    The pooled MSAL app's cache is the stored one: read again whenever the stored copy is not the one it was
+    loaded from or saved as (another worker refreshed, a new key re-encrypted it), and the app is built anew
+    after any failure.
     """
-    holder = {}
 
     def provide(force_refresh=False):
         check_token_usable(account)
-        app = holder.get('app')
-        if app is None:
+        with pooled.lock:
             try:
-                cache = read_token_cache(account)
+                app = _pooled_app(account, pooled)
             except AuthInvalid as exc:  # the token key: an administrator's matter, not counted
+                pooled.forget_app()
                 account._record_auth_failure(exc)
                 raise
-            app = holder['app'] = build_msal_app(account.env, cache)
-        try:
-            token = identity.acquire_token(app, settings['scopes'], account.sudo().home_account_id,
-                                           force_refresh=force_refresh)
-        except AuthInvalid as exc:
-            save_token_cache(account, app)
-            account._record_auth_failure(exc)
-            raise
-        if save_token_cache(account, app):
-            account._record_auth_success()
-        return token
+            try:
+                token = identity.acquire_token(app, settings['scopes'], account.sudo().home_account_id,
+                                               force_refresh=force_refresh)
+            except AuthInvalid as exc:
+                save_token_cache(account, app)
+                pooled.forget_app()
+                account._record_auth_failure(exc)
+                raise
+            except Exception:
+                pooled.forget_app()  # e.g. Transient: the next attempt asks Microsoft again, not MSAL's cache
+                raise
+            if save_token_cache(account, app):
+                pooled.stored_cache = account.sudo().token_cache
+                account._record_auth_success()
+            return token
 
     return provide
+
+
+def _pooled_app(account, pooled):
+    """The pooled MSAL app, its cache the account's stored one. The stored cache is decrypted on every use (the
+    token key in use must still open it), and loaded into the app unless the app holds that very copy already."""
+    stored = account.sudo().token_cache
+    cache = read_token_cache(account)
+    if pooled.app is None:
+        pooled.app = build_msal_app(account.env, cache, http_client=pooled.session)
+    elif stored != pooled.stored_cache:
+        pooled.app.cache.deserialize(cache)
+    pooled.stored_cache = account.sudo().token_cache  # a clear-text cache was encrypted just now
+    return pooled.app
 
 
 def check_token_usable(account):
@@ -233,6 +269,7 @@ def rotate_token_key(cr, new_fernet, old_fernet):
     for account_id, state in clear.items():
         cr.execute('UPDATE maildesk_account SET token_cache = %s WHERE id = %s',
                    [_encrypt(new_fernet, state), account_id])
+    client_pool.drop(cr.dbname)
     return len(clear)
 
 
@@ -431,11 +468,13 @@ def store_tokens(account, app, result):
     """Keep the tokens of a completed sign-in on the account (system-only fields)."""
     account.sudo().write({'token_cache': _stored(app.cache.serialize()),
                           'home_account_id': result['home_account_id']})
+    client_pool.drop(account.env.cr.dbname, account.ids)
 
 
 def forget_tokens(account):
     """Drop the account's tokens (Disconnect, another address)."""
     account.sudo().write({'token_cache': False, 'home_account_id': False})
+    client_pool.drop(account.env.cr.dbname, account.ids)
 
 
 def _int_param(value, default):

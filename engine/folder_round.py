@@ -7,6 +7,7 @@ committed with the rows of each page, so a kill loses at most the page in flight
 
 Every Graph call of a page comes before its first write, so a Graph failure leaves nothing to undo.
 """
+import concurrent.futures
 import logging
 
 from odoo import fields
@@ -23,12 +24,60 @@ LOOKUPS_PER_PAGE = 100
 ROUND_PAGE_SLACK = 100  # pages a round may take beyond 10 per 1,000 messages before it counts as going nowhere
 
 
+class PagePrefetch:
+    """Fetches (and maps) the next delta page of a folder in a background thread while the current page is stored:
+    Graph I/O overlaps PostgreSQL's work. Reads only -- the page is stored by the unit that claims the folder at
+    that link, with its rows and cursor in one transaction as always; a page nobody claims is dropped. A failed
+    prefetch is forgotten: the unit asks Graph itself, with its own error handling and token refresh."""
+
+    def __init__(self):
+        self._executor = None
+        self._pending = {}  # (folder id, link) -> Future of (Page, Delta)
+
+    def start(self, client, folder, link):
+        if (folder.id, link) in self._pending:
+            return
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='maildesk-prefetch')
+        self._pending[(folder.id, link)] = self._executor.submit(
+            _fetch_page, client.without_refresh(), folder.graph_id, link)
+
+    def take(self, folder, link):
+        """The prefetched ``(page, delta)`` of the folder at ``link``, or None."""
+        for key in [key for key in self._pending if key[0] == folder.id and key[1] != link]:
+            self._pending.pop(key).cancel()  # the folder moved on (another worker, an expired link)
+        future = self._pending.pop((folder.id, link), None)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception as exc:  # noqa: BLE001 - any failure: the unit fetches the page itself
+            _logger.debug('MailDesk: prefetch of folder %s failed (%s)', folder.id, type(exc).__name__)
+            return None
+
+    def close(self):
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+def _fetch_page(client, graph_folder_id, link):
+    page = client.delta_page(graph_folder_id, link)
+    return page, mail.delta_values(page.items)
+
+
 class GraphReads:
     """What a unit reads from Graph, already mapped to values, cached by folder and link: a unit retried after a
-    database conflict does not ask Graph again. Reads only: the database is looked at, never written."""
+    database conflict does not ask Graph again. Reads only: the database is looked at, never written.
 
-    def __init__(self, client):
+    With a :class:`PagePrefetch`, a page that has a nextLink starts the fetch of the next one at once."""
+
+    def __init__(self, client, prefetch=None):
         self.client = client
+        self.prefetch = prefetch
         self._pages = {}
         self._counts = {}
 
@@ -41,8 +90,10 @@ class GraphReads:
         """
         key = (folder.id, link)
         if key not in self._pages:
-            page = self.client.delta_page(folder.graph_id, link)
-            delta = mail.delta_values(page.items)
+            fetched = self.prefetch.take(folder, link) if self.prefetch and link else None
+            page, delta = fetched or _fetch_page(self.client, folder.graph_id, link)
+            if self.prefetch and page.next_link:
+                self.prefetch.start(self.client, folder, page.next_link)
             self._pages[key] = (page, delta, self._complete(folder, delta.entries))
         return self._pages[key]
 

@@ -53,6 +53,7 @@ class MessageBatch:
         self.partner_updates = {}  # row id -> recipient partner ids
         self.batch_ids = []        # rows of the page's (non-removed) items, for thread linking
         self.system_mail = set()   # Message-IDs of the page that Odoo itself sent through this mailbox
+        self.own_address = (self.account.email or '').strip().lower()
 
     def apply(self, delta, moved=None):
         """Store one page, given as :func:`graph.mail.delta_values` of its items.
@@ -90,7 +91,7 @@ class MessageBatch:
                 self._update(local, values, adopting=True)
             self._insert([values for values in to_create if values.get('_adopted') is None])
             self._write_updates()
-            threads.link_threads(self.Message.browse(self.batch_ids))
+            self._link_threads()
         self.stats['stored'] = self.stats['created'] + self.stats['updated']
         if self.stats['created'] or self.stats['updated'] or self.stats['removed']:
             targets = self.folder.browse([target.id for target, _values in moved.values()])
@@ -207,7 +208,7 @@ class MessageBatch:
 
     def _direction(self, values):
         address = (values['from_address'] or '').strip().lower()
-        return 'outgoing' if address and address == (self.account.email or '').strip().lower() else 'incoming'
+        return 'outgoing' if address and address == self.own_address else 'incoming'
 
     def _update(self, row, values, adopting=False, target=None):
         """Plan the update of one existing row (or adopted local entry) from a Graph item: 1 if it changes.
@@ -281,7 +282,8 @@ class MessageBatch:
                 'active': True,
                 'is_local': False,
                 'is_system_mail': values['internet_message_id'] in self.system_mail,
-                'thread_key': values['conversation_id'] or False,
+                # what threads.link_threads would set: a new row answers no stored message (sync reads no headers)
+                'thread_key': values['conversation_id'] or values['internet_message_id'] or values['graph_id'],
                 'direction': self._direction(values),
                 'from_partner_id': sender,
                 **self.seen,
@@ -314,6 +316,30 @@ class MessageBatch:
                                      create=True)
         self.stats['created'] += len(ids)
         self.batch_ids += ids
+
+    def _link_threads(self):
+        """:func:`threads.link_threads` for the page's rows in two queries: only rows that know their parents (headers
+        read with a body) or have no thread yet take the ORM's way; conversations answered from elsewhere by a row
+        of the page are found by one join (``maildesk_message_in_reply_to_idx``)."""
+        if not self.batch_ids:
+            return
+        cr = self.env.cr
+        cr.execute("""SELECT id FROM maildesk_message
+                       WHERE id = ANY(%s) AND (thread_key IS NULL OR in_reply_to IS NOT NULL OR "references" IS NOT NULL)
+                    ORDER BY id""", [self.batch_ids])
+        special = [row[0] for row in cr.fetchall()]
+        if special:
+            threads.link_threads(self.Message.browse(special))
+        cr.execute("""
+            SELECT DISTINCT child.thread_key, parent.thread_key
+              FROM maildesk_message parent
+              JOIN maildesk_message child ON child.account_id = parent.account_id
+                                         AND child.in_reply_to = parent.internet_message_id
+             WHERE parent.id = ANY(%s) AND parent.thread_key IS NOT NULL
+               AND child.thread_key IS DISTINCT FROM parent.thread_key
+        """, [self.batch_ids])
+        for old_key, new_key in cr.fetchall():
+            threads.merge_threads(self.account, old_key, new_key)
 
     def _write_updates(self):
         """One ``UPDATE ... FROM unnest(...)`` per set of changed columns (most pages have one or two)."""

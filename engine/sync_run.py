@@ -23,7 +23,7 @@ from odoo.sql_db import TestCursor
 
 from ..graph import errors
 from . import feedback, push, shared_mailbox
-from .folder_round import FolderRound, GraphReads
+from .folder_round import FolderRound, GraphReads, PagePrefetch
 
 _logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def sync_round(accounts, budget=SYNC_NOW_BUDGET):
     Units commit in their own cursors, so what the caller's transaction reads afterwards may predate them (it is
     invalidated). :return: the finished :class:`SyncRun` (its counters say what happened)
     """
-    with SyncRun(accounts, budget) as run:
+    with SyncRun(accounts, budget, backfills=True) as run:
         run.run('changes')
         run.run('backfill')
     if run.backfill_left:
@@ -92,7 +92,7 @@ def cron_backfill(env):
     budget = _job_budget(env, CRON_BUDGET)
     if budget <= 0:
         return None
-    with SyncRun(syncable_accounts(env), budget, max_pages=BACKFILL_PAGE_BUDGET) as run:
+    with SyncRun(syncable_accounts(env), budget, max_pages=BACKFILL_PAGE_BUDGET, backfills=True) as run:
         run.run('backfill')
     _report_progress(env, BACKFILL_CRON, run, run.backfill_left)
     return run
@@ -125,10 +125,12 @@ class SyncRun:
     never waits for a lock its own run holds.
     """
 
-    def __init__(self, accounts, budget, max_pages=None, folder_ids=None, skip_folder_ids=()):
+    def __init__(self, accounts, budget, max_pages=None, folder_ids=None, skip_folder_ids=(), backfills=False):
         """``folder_ids``: only these folders (push: the folders notifications named); ``skip_folder_ids``: never
         these (push is healthy there, see :mod:`engine.push`)."""
         self.registry = accounts.env.registry
+        self.backfills = backfills   # the run continues initial rounds: the next page of a first page is its own
+        self.prefetch = PagePrefetch()
         self.account_ids = accounts.ids
         self.deadline = time.monotonic() + budget
         self.max_pages = max_pages
@@ -161,6 +163,7 @@ class SyncRun:
             if exc_type is None:
                 self.finish()
         finally:
+            self.prefetch.close()
             self._account_cursor.__exit__(exc_type, exc, traceback)
             self.caller_env.invalidate_all()
 
@@ -192,7 +195,7 @@ class SyncRun:
                         self.excluded.add(claimed[1])  # 4 units of this mailbox are running elsewhere
                         return True
                     else:
-                        reads = reads or GraphReads(client)
+                        reads = reads or GraphReads(client, self._prefetch_for(folder))
                         self._process(env, mode, folder, reads)
                 if client is None:
                     self._prepare_client(claimed[1])
@@ -247,6 +250,14 @@ class SyncRun:
         self.stored += result['stored']
         self.newest_pages += bool(result['first'])
         self.synced_accounts.add(account_id)
+
+    def _prefetch_for(self, folder):
+        """The run's :class:`PagePrefetch` when this run would store the folder's next page too, else None (a
+        prefetched page nobody stores is a wasted request)."""
+        if self.max_pages is not None and self.pages + 1 >= self.max_pages:
+            return None
+        continues = self.backfills or (folder.delta_link and not folder.round_is_initial)
+        return self.prefetch if continues else None
 
     def _claim(self, env, mode, account_ids):
         """``SELECT ... FOR NO KEY UPDATE SKIP LOCKED LIMIT 1``: a folder no other worker is processing.

@@ -95,6 +95,22 @@ class GraphClient:
         origin = urlsplit(self.graph_url)
         self._origin = (origin.scheme.lower(), origin.netloc.lower())
 
+    def without_refresh(self):
+        """A client for another thread: same session, mailbox limit and current access token, but it never calls
+        the token provider (which may write to its caller's database): a refused token raises
+        :class:`AuthExpired` there, and the caller's own client refreshes."""
+        token = self._current_token()
+
+        def fixed_token(force_refresh=False):
+            if force_refresh:
+                raise AuthExpired('the access token was refused (no refresh from this thread)')
+            return token
+
+        clone = GraphClient(self.graph_url, fixed_token, verify=self.verify, page_size=self.page_size,
+                            timeout=self.timeout, max_wait=self.max_wait, session=self.session, mailbox=self.mailbox)
+        clone.semaphore = self.semaphore
+        return clone
+
     # ------------------------------------------------------------------ user and folders
 
     def me(self):

@@ -73,7 +73,8 @@ class TlsSession(requests.Session):
 
 
 class App:
-    """An MSAL confidential client plus its serializable token cache (one per account and run)."""
+    """An MSAL confidential client plus its serializable token cache (one per account and process, rebuilt after
+    a failure: see ``engine/client_pool.py``)."""
 
     def __init__(self, msal_app, cache):
         self.msal = msal_app
@@ -86,11 +87,12 @@ class App:
         return self.cache.serialize()  # also resets has_state_changed
 
 
-def build_app(client_id, client_secret, authority, cache_state=None, verify=None, timeout=30):
+def build_app(client_id, client_secret, authority, cache_state=None, verify=None, timeout=30, http_client=None):
     """Build the MSAL app; MSAL fetches the authority's OpenID configuration right here.
 
     :param authority: e.g. ``https://login.microsoftonline.com/common`` or the emulator's authority
     :param cache_state: the string previously returned by :meth:`App.cache_state`
+    :param http_client: a :class:`TlsSession` to use (e.g. one shared with Graph); default: a new one
     :raises AuthInvalid: the authority is unusable (kind ``other``)
     :raises Transient: the authority could not be reached
     """
@@ -106,7 +108,7 @@ def build_app(client_id, client_secret, authority, cache_state=None, verify=None
         with _network_errors_as_transient():
             msal_app = msal.ConfidentialClientApplication(
                 client_id, client_credential=client_secret, authority=authority, token_cache=cache,
-                http_client=TlsSession(verify=verify, timeout=timeout), **options)
+                http_client=http_client or TlsSession(verify=verify, timeout=timeout), **options)
     except ValueError:
         # MSAL: malformed authority URL, or a 4xx answer to its OpenID configuration request.
         raise AuthInvalid('other', 'the sign-in authority is not valid') from None

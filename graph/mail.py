@@ -6,6 +6,7 @@ invalid strings) is normalized to a safe default so one odd message never stops 
 """
 import collections
 import datetime
+import functools
 import html
 import re
 import zoneinfo
@@ -78,6 +79,9 @@ PROPERTY_VALUES = {
 }
 
 
+ALL_PRESENT = tuple(sorted(value for names in PROPERTY_VALUES.values() for value in names))
+
+
 def message_values(item):
     """Plain values of one Graph message (delta item or GET result) for storage.
 
@@ -114,9 +118,10 @@ def message_values(item):
         'change_key': clean_text(item.get('changeKey'), MAX_ID_LENGTH),
     }
     values.update(_recipient_values(item))
-    present = {value for prop, names in PROPERTY_VALUES.items() if prop in item for value in names}
-    values['present'] = sorted(present)
-    values['complete'] = all(prop in item for prop in PROPERTY_VALUES)
+    complete = PROPERTY_VALUES.keys() <= item.keys()
+    values['present'] = list(ALL_PRESENT) if complete else sorted(
+        value for prop, names in PROPERTY_VALUES.items() if prop in item for value in names)
+    values['complete'] = complete
     return values
 
 
@@ -293,11 +298,22 @@ def _email_address(recipient):
     email = recipient.get('emailAddress') if isinstance(recipient, dict) else None
     if not isinstance(email, dict):
         return '', ''
-    name = ' '.join(clean_text(email.get('name'), MAX_NAME_LENGTH).split())
-    address = clean_text(email.get('address'), MAX_ADDRESS_LENGTH).strip()
-    return name, address
+    name, address = email.get('name'), email.get('address')
+    if isinstance(name, str) and isinstance(address, str) and len(name) + len(address) <= 2 * MAX_NAME_LENGTH:
+        return _clean_pair(name, address)  # a page names the same few people again and again
+    return _clean_name(name), clean_text(address, MAX_ADDRESS_LENGTH).strip()
 
 
+@functools.lru_cache(maxsize=4096)
+def _clean_pair(name, address):
+    return _clean_name(name), clean_text(address, MAX_ADDRESS_LENGTH).strip()
+
+
+def _clean_name(name):
+    return ' '.join(clean_text(name, MAX_NAME_LENGTH).split())
+
+
+@functools.lru_cache(maxsize=4096)
 def _display_address(name, address):
     if name and address and name.lower() != address.lower():
         # Quote names that would otherwise read as several addresses.

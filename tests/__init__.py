@@ -32,3 +32,4 @@ from . import test_real_graph_mail
 from . import test_multi_company
 from . import test_i18n
 from . import test_push
+from . import test_client_reuse
