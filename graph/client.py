@@ -259,6 +259,11 @@ class GraphClient:
         """Delete a message (Outlook moves it to Deleted Items)."""
         self._request('DELETE', self._message_path(message_id), expect='none')
 
+    def message_request(self, method, message_id, suffix='', body=None):
+        """One request on a message (what a :meth:`message_step` sends alone); its JSON answer, None for DELETE."""
+        return self._request(method, self._message_path(message_id, suffix), json_body=body,
+                             expect='none' if method == 'DELETE' else 'json')
+
     def message_step(self, step_id, method, message_id, suffix='', body=None):
         """A :class:`batch.Step` on one message of this mailbox (``suffix``: e.g. ``/move``)."""
         return batch.Step(str(step_id), method, self._message_path(message_id, suffix), body)

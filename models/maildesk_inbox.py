@@ -16,7 +16,7 @@ from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from ..engine import bodies, feedback
+from ..engine import bodies, bulk_actions, feedback
 from ..graph import errors
 from .maildesk_folder import ROLE_ORDER
 
@@ -40,6 +40,7 @@ SEARCH_KEYS = {
     'preview': ['body_preview'],
     'body': ['body_preview'],
 }
+BULK_ACTIONS = ('mark_read', 'mark_unread', 'flag', 'unflag', 'tags', 'move', 'delete', 'log')
 SEARCH_TOKEN = re.compile(r'^(from|to|subject|preview|body|tag|since|until):(.*)$', re.I)
 
 
@@ -308,6 +309,40 @@ class MaildeskInbox(models.AbstractModel):
             'SELECT DISTINCT ON (%s) %s, %s FROM %s WHERE %s ORDER BY %s, %s DESC NULLS LAST, %s DESC',
             key, key, col('id'), query.from_clause, query.where_clause, key, col('received_at'), col('id')))
         return dict(rows)
+
+    # ------------------------------------------------------------------ selection and bulk actions
+    @api.model
+    def maildesk_selection_ids(self, view=None, filters=(), search='', exclude_ids=()):
+        """The ids of every message of a list (``view``, ``filters``, ``search`` as for :meth:`maildesk_list`),
+        newest first, but ``exclude_ids``: "select all in this folder" is the whole folder, not the rows loaded."""
+        domain = self._list_domain(view or {'type': 'all'}, filters, search)
+        if exclude_ids:
+            domain = expression.AND([domain, [('id', 'not in', [int(i) for i in exclude_ids])]])
+        ids = self.env['maildesk.message']._search(domain, order='received_at desc, id desc',
+                                                   limit=bulk_actions.MAX_SELECTION + 1).get_result_ids()
+        if len(ids) > bulk_actions.MAX_SELECTION:
+            raise UserError(_('This selection holds more than %(max)s messages: narrow it with a filter or a search '
+                              'first.', max=bulk_actions.MAX_SELECTION))
+        return list(ids)
+
+    @api.model
+    def maildesk_bulk(self, message_ids, action, value=None):
+        """One chunk of a bulk action (see :mod:`engine.bulk_actions`) on the messages the caller may change.
+
+        ``action``: one of BULK_ACTIONS; ``value``: the folder id (move), tag ids (tags), ``[model, id]`` (log).
+        """
+        if action not in BULK_ACTIONS:
+            raise UserError(_('Unknown message action: %s', action))
+        ids = [int(i) for i in message_ids or ()]
+        if len(ids) > bulk_actions.MAX_SELECTION:
+            raise UserError(_('Send at most %(max)s messages at a time.', max=bulk_actions.MAX_SELECTION))
+        messages = self.env['maildesk.message'].search([('id', 'in', ids)])
+        return bulk_actions.run(messages, action, value)
+
+    @api.model
+    def maildesk_bulk_undo(self, undo):
+        """Undo a bulk move or delete: ``undo`` as :meth:`maildesk_bulk` returned it."""
+        return {'restored': bulk_actions.undo(self.env, undo)}
 
     # ------------------------------------------------------------------ reading pane
     @api.model
