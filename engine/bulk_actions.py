@@ -1,4 +1,4 @@
-"""Bulk message actions of the inbox: read / unread / flag / unflag / tags / move / delete / log on a selection.
+"""Bulk message actions of the inbox: read / unread / flag / unflag / tag / move / delete / log on a selection.
 
 The inbox resolves a selection (rows picked, or "everything in this folder": a domain) into ids on the server
 (``maildesk.inbox.maildesk_selection_ids``), then sends them in chunks of :data:`CHUNK` so it can show progress;
@@ -42,8 +42,11 @@ def run(messages, action, value=None):
         result = _mark(writable, action == 'mark_read')
     elif action in ('flag', 'unflag'):
         result = _flag(writable, 'flagged' if action == 'flag' else 'notFlagged')
-    elif action == 'tags':
-        result = writable.action_set_tags(value or [])
+    elif action == 'tag':  # add one tag (the others each message has stay)
+        tag_id = int(value or 0)
+        for messages_with, group in writable.grouped(lambda m: m.tag_ids).items():
+            group.action_set_tags(messages_with.ids + [tag_id])
+        result = True
     elif action == 'move':
         folder_id = int(value or 0)
         undo_moves = _origins(writable.filtered(lambda m: m.folder_id.id != folder_id))

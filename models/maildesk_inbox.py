@@ -40,7 +40,7 @@ SEARCH_KEYS = {
     'preview': ['body_preview'],
     'body': ['body_preview'],
 }
-BULK_ACTIONS = ('mark_read', 'mark_unread', 'flag', 'unflag', 'tags', 'move', 'delete', 'log')
+BULK_ACTIONS = ('mark_read', 'mark_unread', 'flag', 'unflag', 'tag', 'move', 'delete', 'log')
 SEARCH_TOKEN = re.compile(r'^(from|to|subject|preview|body|tag|since|until):(.*)$', re.I)
 
 
@@ -74,13 +74,14 @@ class MaildeskInbox(models.AbstractModel):
     # ------------------------------------------------------------------ folder tree
     @api.model
     def maildesk_folder_tree(self):
-        """Accounts the user can see, each with its synced folders (nested), unread counts and status."""
+        """Accounts the user can see, each with its whole Outlook folder tree (nested; ``synced`` False for the
+        folders not synced: shown greyed, synced on demand), unread counts and status."""
         # every account the record rules let this user see: a handful, not a table scan to page
         accounts = self.env['maildesk.account'].search([])  # pylint: disable=no-search-all
-        folders = self.env['maildesk.folder'].search([('account_id', 'in', accounts.ids),
-                                                      ('sync_enabled', '=', True)])
+        folders = self.env['maildesk.folder'].search([('account_id', 'in', accounts.ids)])
         unread = dict(self.env['maildesk.message']._read_group(
-            [('folder_id', 'in', folders.ids), ('is_read', '=', False)], ['folder_id'], ['__count']))
+            [('folder_id', 'in', folders.filtered('sync_enabled').ids), ('is_read', '=', False)],
+            ['folder_id'], ['__count']))
         folders_of = folders.grouped('account_id')
         tree = [self._account_node(account, folders_of.get(account, folders.browse()), unread)
                 for account in accounts]
@@ -95,7 +96,7 @@ class MaildeskInbox(models.AbstractModel):
     @api.model
     def _account_node(self, account, folders, unread):
         nodes = [self._folder_node(folder, unread.get(folder, 0)) for folder in folders]
-        unified = [n for n in nodes if n['role'] not in UNIFIED_EXCLUDED_ROLES]
+        unified = [n for n in nodes if n['synced'] and n['role'] not in UNIFIED_EXCLUDED_ROLES]
         return {
             'id': account.id,
             'name': account.name,
@@ -103,9 +104,9 @@ class MaildeskInbox(models.AbstractModel):
             'state': account.state,
             'last_sync_at': fields.Datetime.to_string(account.last_sync_at),
             'last_error': account.last_error or '',
-            'folder_count': len(account.folder_ids),
+            'folder_count': len(folders),
             'unread': sum(n['unread'] for n in unified),
-            'status': self._account_status(account, folders),
+            'status': self._account_status(account, folders.filtered('sync_enabled')),
             'folders': self._nest_folders(nodes),
         }
 
@@ -117,6 +118,7 @@ class MaildeskInbox(models.AbstractModel):
             'role': folder.role or '',
             'parent_id': folder.parent_id.id,
             'unread': unread,
+            'synced': folder.sync_enabled,
             'sync_state': folder.sync_state,
             'backfill_progress': folder.backfill_progress,
             'last_error': folder.last_error or '',
@@ -310,6 +312,16 @@ class MaildeskInbox(models.AbstractModel):
             key, key, col('id'), query.from_clause, query.where_clause, key, col('received_at'), col('id')))
         return dict(rows)
 
+    @api.model
+    def maildesk_sync_folder(self, folder_id):
+        """ "Sync this folder": an unsynced folder of the tree starts syncing, and a round runs now."""
+        folder = self.env['maildesk.folder'].search([('id', '=', int(folder_id))])
+        if not folder:
+            raise UserError(_('This folder is no longer available.'))
+        folder.check_access('write')
+        folder.sync_enabled = True
+        return folder.account_id.action_sync_now()
+
     # ------------------------------------------------------------------ selection and bulk actions
     @api.model
     def maildesk_selection_ids(self, view=None, filters=(), search='', exclude_ids=()):
@@ -329,7 +341,7 @@ class MaildeskInbox(models.AbstractModel):
     def maildesk_bulk(self, message_ids, action, value=None):
         """One chunk of a bulk action (see :mod:`engine.bulk_actions`) on the messages the caller may change.
 
-        ``action``: one of BULK_ACTIONS; ``value``: the folder id (move), tag ids (tags), ``[model, id]`` (log).
+        ``action``: one of BULK_ACTIONS; ``value``: the folder id (move), a tag id (tag: added), ``[model, id]`` (log).
         """
         if action not in BULK_ACTIONS:
             raise UserError(_('Unknown message action: %s', action))

@@ -66,9 +66,12 @@ class TestInboxBulk(MaildeskSendCase):
         state = {gid: m for f in self.emulator.state(self.account.email).values() for gid, m in f['messages'].items()}
         self.assertTrue(all(state[m.graph_id]['isRead'] and state[m.graph_id]['flagStatus'] == 'flagged'
                             for m in chosen))
-        tag = self.env['maildesk.tag'].create({'name': 'Bulk'})
-        self.Inbox.maildesk_bulk(ids, 'tags', [tag.id])
-        self.assertEqual(chosen.tag_ids, tag)
+        tag, other = self.env['maildesk.tag'].create([{'name': 'Bulk'}, {'name': 'Kept'}])
+        chosen[0].action_set_tags([other.id])
+        self.Inbox.maildesk_bulk(ids, 'tag', tag.id)
+        self.assertEqual(chosen.tag_ids, tag | other)
+        self.assertEqual(chosen[0].tag_ids, tag | other, 'a tag is added, the others stay')
+        self.assertEqual(chosen[1].tag_ids, tag)
 
     def test_throttled_items_inside_a_batch_are_sent_again(self):
         self.emulator.faults({'status': 429, 'retry_after': '0.3', 'count': 3, 'path_contains': '/messages/',

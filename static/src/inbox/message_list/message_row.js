@@ -35,7 +35,32 @@ export class MessageRow extends Component {
         return this.props.row.tag_ids.map((id) => this.store.tagById(id)).filter(Boolean);
     }
 
-    open() {
-        return this.store.openMessage(this.props.row.id);
+    get checked() {
+        return this.store.selection.isChecked(this.props.row.id);
+    }
+
+    /** Ctrl/Cmd-click ticks, Shift-click ticks a range: neither opens the message nor marks it read. */
+    onClick(ev) {
+        return this.store.clickRow(this.props.row, this.props.index, ev);
+    }
+
+    /** Shift-click would otherwise select the text between the two rows. */
+    onMouseDown(ev) {
+        if (ev.shiftKey) {
+            ev.preventDefault();
+        }
+    }
+
+    onCheck(ev) {
+        if (ev.shiftKey) {
+            return this.store.selectRangeTo(this.props.index);
+        }
+        this.store.selection.toggle(this.props.row.id, this.props.index);
+    }
+
+    onDragStart(ev) {
+        this.store.startDrag(this.props.row);
+        ev.dataTransfer.effectAllowed = "move";
+        ev.dataTransfer.setData("text/plain", this.props.row.subject || "");
     }
 }

@@ -20,14 +20,16 @@ export class MaildeskInbox extends models.Model {
 
     maildesk_folder_tree() {
         const accounts = this.env["maildesk.account"].search_read([]);
-        const folders = this.env["maildesk.folder"].search_read([["sync_enabled", "=", true]]);
+        // as the server: the whole tree, `synced` false for the folders not synced
+        const folders = this.env["maildesk.folder"].search_read([]);
         const nodes = folders.map((f) => ({
             id: f.id,
             name: f.name,
             role: f.role || "",
             parent_id: f.parent_id?.[0] || false,
             account_id: f.account_id[0],
-            unread: this._messages([["folder_id", "=", f.id], ["is_read", "=", false]]).length,
+            synced: f.sync_enabled,
+            unread: f.sync_enabled ? this._messages([["folder_id", "=", f.id], ["is_read", "=", false]]).length : 0,
             sync_state: f.sync_state,
             backfill_progress: f.backfill_progress,
             last_error: f.last_error || "",
