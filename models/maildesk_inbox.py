@@ -14,7 +14,9 @@ import pytz
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
-from odoo.tools import SQL
+from odoo.tools import SQL, remove_accents
+from odoo.tools.query import Query
+from odoo.tools.sql import escape_psql
 
 from ..engine import bodies, bulk_actions, feedback
 from ..graph import errors
@@ -42,6 +44,13 @@ SEARCH_KEYS = {
 }
 BULK_ACTIONS = ('mark_read', 'mark_unread', 'flag', 'unflag', 'tag', 'move', 'delete', 'log')
 SEARCH_TOKEN = re.compile(r'^(from|to|subject|preview|body|tag|since|until):(.*)$', re.I)
+
+
+# Lower-case Latin letters with a diacritic and their base letter: PostgreSQL's translate() makes the search accent
+# insensitive ("cafe" finds "café") on databases without the unaccent extension (with it, Odoo's ilike unaccents).
+_ACCENTED = ''.join(c for c in map(chr, range(0xDF, 0x250))
+                    if c == c.lower() and len(remove_accents(c)) == 1 and remove_accents(c) != c)
+_UNACCENTED = ''.join(remove_accents(c) for c in _ACCENTED)
 
 
 def parse_search(text):
@@ -202,6 +211,7 @@ class MaildeskInbox(models.AbstractModel):
             'direction': message.direction or 'incoming',
             'account_id': message.account_id.id,
             'folder_id': message.folder_id.id,
+            'folder_role': message.folder_id.role or '',
             'is_local': message.is_local,
             'pending': bool(message.pending_action),
             'thread_count': thread_count,
@@ -236,10 +246,10 @@ class MaildeskInbox(models.AbstractModel):
         domains = []
         for key, field_names in SEARCH_KEYS.items():
             for value in parsed.get(key, ()):
-                domains.append(expression.OR([[(name, 'ilike', value)] for name in field_names]))
+                domains.append(self._text_domain(field_names, value))
         every = ('subject', 'from_name', 'from_address', 'to_recipients', 'cc_recipients', 'body_preview')
         for value in parsed.get('text', ()):
-            domains.append(expression.OR([[(name, 'ilike', value)] for name in every]))
+            domains.append(self._text_domain(every, value))
         for value in parsed.get('tag', ()):
             domains.append([('tag_ids.name', 'ilike', value)])
         if parsed.get('since'):
@@ -249,6 +259,19 @@ class MaildeskInbox(models.AbstractModel):
             day_after = self._parse_day(parsed['until'][-1]) + timedelta(days=1)
             domains.append([('received_at', '<', self._day_start(day_after))])
         return expression.AND(domains) if domains else []
+
+    @api.model
+    def _text_domain(self, field_names, value):
+        """Messages with ``value`` in one of ``field_names``, case and accent insensitive."""
+        if self.env.registry.has_unaccent:  # Odoo's ilike compares unaccent(column) with unaccent(value)
+            return expression.OR([[(name, 'ilike', value)] for name in field_names])
+        table = self.env['maildesk.message']._table
+        pattern = '%%%s%%' % escape_psql(remove_accents(value).lower())
+        query = Query(self.env, table)
+        query.add_where(SQL('(%s)', SQL(' OR ').join(
+            SQL('translate(lower(%s), %s, %s) LIKE %s', SQL.identifier(table, name), _ACCENTED, _UNACCENTED, pattern)
+            for name in field_names)))
+        return [('id', 'in', query)]
 
     @api.model
     def _parse_day(self, value):

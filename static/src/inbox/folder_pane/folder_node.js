@@ -42,7 +42,9 @@ export class FolderNode extends Component {
     onDragOver(ev) {
         if (this.store.dragIds) {
             ev.preventDefault();
-            ev.dataTransfer.dropEffect = "move";
+            if (ev.dataTransfer) {
+                ev.dataTransfer.dropEffect = "move";
+            }
             this.state.dropTarget = true;
         }
     }
