@@ -265,7 +265,9 @@ class MaildeskInbox(models.AbstractModel):
         """Messages with ``value`` in one of ``field_names``, case and accent insensitive."""
         if self.env.registry.has_unaccent:  # Odoo's ilike compares unaccent(column) with unaccent(value)
             return expression.OR([[(name, 'ilike', value)] for name in field_names])
-        table = self.env['maildesk.message']._table
+        Message = self.env['maildesk.message']
+        Message.flush_model(field_names)  # the condition below reads the columns in SQL
+        table = Message._table
         pattern = '%%%s%%' % escape_psql(remove_accents(value).lower())
         query = Query(self.env, table)
         query.add_where(SQL('(%s)', SQL(' OR ').join(

@@ -29,3 +29,4 @@ from . import test_sync_real_graph
 from . import test_inbox_bulk
 from . import test_inbox_selection_tour
 from . import test_inbox_setup
+from . import test_inbox_setup_tour
