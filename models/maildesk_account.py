@@ -356,7 +356,11 @@ class MaildeskAccount(models.Model):
         permissions.check_can_authorize(self)
 
     def _oauth_redirect_uri(self):
-        return self.env['ir.config_parameter'].sudo().get_param('web.base.url', '').rstrip('/') + CALLBACK_PATH
+        """The Redirect URI registered in Entra ID: from the pinned ``maildesk.redirect_base_url`` (Settings), not
+        from ``web.base.url``, which Odoo rewrites to whatever host an administrator last logged in through."""
+        ICP = self.env['ir.config_parameter'].sudo()
+        base = ICP.get_param('maildesk.redirect_base_url') or ICP.get_param('web.base.url', '')
+        return base.rstrip('/') + CALLBACK_PATH
 
     def _oauth_state_signature(self, nonce):
         """HMAC binding a sign-in to this account, the current user and one random nonce."""

@@ -47,3 +47,30 @@ class TestInboxSetup(MaildeskCase):
         with self.assertRaises(UserError) as caught:
             account.action_set_up_incoming_server()
         self.assertIn('Authorize Outlook', str(caught.exception))
+
+
+@tagged('post_install', '-at_install')
+class TestInboxSetupSettings(MaildeskCase):
+
+    def test_remove_the_client_secret_together_with_other_changes(self):
+        ICP = self.env['ir.config_parameter'].sudo()
+        ICP.set_param('maildesk.client_secret', 'old-secret')
+        settings = self.env['res.config.settings'].create({
+            'maildesk_client_secret_remove': True, 'maildesk_tenant': 'organizations'})
+        settings.execute()
+        self.assertFalse(ICP.get_param('maildesk.client_secret'), 'removed')
+        self.assertEqual(ICP.get_param('maildesk.tenant'), 'organizations', 'the other change is saved too')
+        self.env['res.config.settings'].create({'maildesk_client_secret': 'new-secret'}).execute()
+        self.assertEqual(ICP.get_param('maildesk.client_secret'), 'new-secret')
+
+    def test_redirect_uri_is_pinned_and_warns_when_web_base_url_moves(self):
+        ICP = self.env['ir.config_parameter'].sudo()
+        ICP.set_param('web.base.url', 'https://odoo.test')
+        self.env['res.config.settings'].create({}).execute()
+        self.assertEqual(ICP.get_param('maildesk.redirect_base_url'), 'https://odoo.test', 'pinned on save')
+        ICP.set_param('web.base.url', 'http://10.0.0.5:8069')  # an admin logged in through another host name
+        Account = self.env['maildesk.account']
+        self.assertEqual(Account._oauth_redirect_uri(), 'https://odoo.test/maildesk/oauth/callback')
+        values = self.env['res.config.settings'].default_get(['maildesk_redirect_uri', 'maildesk_redirect_warning'])
+        self.assertEqual(values['maildesk_redirect_uri'], 'https://odoo.test/maildesk/oauth/callback')
+        self.assertIn('http://10.0.0.5:8069', values['maildesk_redirect_warning'])
