@@ -76,7 +76,7 @@ registry.category("web_tour.tours").add("maildesk_reauthorize_tour", {
         { trigger: `${STATUS}:contains(Connected)` },
         { trigger: ".o_form_view button[name=action_disconnect]", run: "click" },
         { trigger: ".modal .modal-footer .btn-primary", run: "click" },
-        { trigger: `${STATUS}:contains(Not Authorized)` },
+        { trigger: `${STATUS}:contains(Not authorized)` },
         {
             content: "Authorize again: the incoming server is confirmed again with the new sign-in",
             trigger: ".o_form_view button[name=action_authorize].btn-primary",
