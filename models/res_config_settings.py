@@ -38,7 +38,8 @@ class ResConfigSettings(models.TransientModel):
         help='Mail.Send and User.Read are always requested. Changing the level requires authorizing each '
              'account again.')
     maildesk_client_secret_remove = fields.Boolean(
-        'Remove the Saved Secret', help='Saved with the other settings: every mailbox stops until a new secret is saved.')
+        'Remove the Saved Secret',
+        help='Saved with the other settings: every mailbox stops until a new secret is saved.')
     maildesk_redirect_base_url = fields.Char(
         'Redirect Base URL', config_parameter='maildesk.redirect_base_url',
         help='The address of Odoo in the Redirect URI registered in Entra ID. Pinned when the settings are first '
