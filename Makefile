@@ -21,6 +21,7 @@ emulator:      ## the Microsoft identity + Graph emulator alone
 bench:         ## benchmarks (not part of CI)
 	$(PYTHON) tools/bench.py
 	$(PYTHON) tools/bench_push.py
+	$(PYTHON) tools/bench_bulk.py
 
 stress:        ## crash-safety stress run (not part of CI)
 	$(PYTHON) tools/stress.py

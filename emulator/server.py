@@ -10,7 +10,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote
 
-from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, attachments, control, graph_api, graph_write
+from . import CLIENT_ID, CLIENT_SECRET, GRAPH_APP_ID, TENANT_ID, attachments, batch, control, graph_api, graph_write
 from .identity import Identity, identity_fault_response
 from .permissions import check_mailbox_access
 from .subscriptions import Subscriptions
@@ -136,6 +136,8 @@ class App:
         path = req.path
         if path.startswith('/_emulator/') or path == '/_emulator':
             return control.handle(self, req)
+        if path == '/v1.0/$batch':
+            return self.batch(req)
         if path.startswith('/v1.0/') or path == '/v1.0':
             return self.graph(req)
         fault = self.faults.match(req, None)  # identity / upload paths: only rules with a matching path_contains
@@ -191,6 +193,15 @@ class App:
             return Response(200, '<html><body><p id="signed-out">You signed out of your account.</p></body></html>',
                             content_type='text/html; charset=utf-8')
         return Response(404, {'error': 'not_found', 'error_description': 'No such identity endpoint.'})
+
+    def batch(self, req):
+        """JSON batching (emulator/batch.py): the batch itself is authenticated and counted, then each request."""
+        req.template = 'POST /v1.0/$batch'
+        mbx, scopes = self.identity.check_access_token(req.header('Authorization'))
+        self.counters.record(req.template, mbx.address if mbx else None)
+        if mbx is None:
+            return graph_error(401, 'InvalidAuthenticationToken', scopes, request=req)
+        return batch.handle(self, req)
 
     def graph(self, req):
         limit = self.config.get('max_request_size')

@@ -16,43 +16,43 @@ from . import feedback
 _logger = logging.getLogger(__name__)
 _lt = LazyTranslate(__name__)
 
-# Failures that concern the whole mailbox: the other messages of the batch are not even tried.
-MAILBOX_ERRORS = (errors.AuthInvalid, errors.AuthExpired, errors.AccessDenied, errors.Throttled)
+def _read_step(message):
+    return 'PATCH', '', outgoing.message_patch(is_read=message.is_read)
 
 
-def _send_read(client, message):
-    client.update_message(message.graph_id, outgoing.message_patch(is_read=message.is_read))
+def _flag_step(message):
+    return 'PATCH', '', outgoing.message_patch(flag_status=message.flag_status or 'notFlagged')
 
 
-def _send_flag(client, message):
-    client.update_message(message.graph_id, outgoing.message_patch(flag_status=message.flag_status or 'notFlagged'))
+def _categories_step(message):
+    return 'PATCH', '', outgoing.message_patch(categories=(message.categories or '').split(','))
 
 
-def _send_categories(client, message):
-    client.update_message(message.graph_id, outgoing.message_patch(categories=(message.categories or '').split(',')))
+def _move_step(message):
+    return 'POST', '/move', outgoing.move(message.folder_id.graph_id)
 
 
-def _send_move(client, message):
-    moved = client.move_message(message.graph_id, message.folder_id.graph_id)
-    new_id = (moved or {}).get('id')
+def _delete_step(message):
+    """Outlook's DELETE moves the message to Deleted Items, or purges it from there: as MailDesk did."""
+    return 'DELETE', '', None
+
+
+def _after_move(message, answer):
+    new_id = (answer or {}).get('id')
     if new_id and new_id != message.graph_id:  # only without immutable ids
         message.sudo().graph_id = new_id
 
 
-def _send_delete(client, message):
-    """Outlook's DELETE moves the message to Deleted Items, or purges it from there: as MailDesk did."""
-    client.delete_message(message.graph_id)
-
-
-# fields: what an undo puts back; send(client, message): tells Outlook the row's new state; what: for the user
-Action = namedtuple('Action', 'fields send what')
+# fields: what an undo puts back; step(message): (method, path suffix, JSON body) telling Outlook the row's new
+# state; after(message, answer): what Outlook's answer changes locally; what: for the user
+Action = namedtuple('Action', 'fields step after what')
 ACTIONS = {
-    'mark_read': Action(('is_read',), _send_read, _lt('mark as read')),
-    'mark_unread': Action(('is_read',), _send_read, _lt('mark as unread')),
-    'flag': Action(('flag_status',), _send_flag, _lt('change the flag')),
-    'categories': Action(('categories',), _send_categories, _lt('set the categories')),
-    'move': Action(('folder_id', 'active'), _send_move, _lt('move the message')),
-    'delete': Action(('folder_id', 'active'), _send_delete, _lt('delete the message')),
+    'mark_read': Action(('is_read',), _read_step, None, _lt('mark as read')),
+    'mark_unread': Action(('is_read',), _read_step, None, _lt('mark as unread')),
+    'flag': Action(('flag_status',), _flag_step, None, _lt('change the flag')),
+    'categories': Action(('categories',), _categories_step, None, _lt('set the categories')),
+    'move': Action(('folder_id', 'active'), _move_step, _after_move, _lt('move the message')),
+    'delete': Action(('folder_id', 'active'), _delete_step, None, _lt('delete the message')),
 }
 
 
@@ -98,30 +98,51 @@ class WriteBack:
                 for name in self.spec.fields}
 
     def _account_round(self, messages):
-        """Ask Graph for each message of one account; returns ``[(message, exception)]`` for the refused ones."""
-        failures, blocking = [], None
+        """Ask Graph for the messages of one account, 20 to a ``$batch`` request (graph/batch.py); returns
+        ``[(message, exception)]`` for the refused ones."""
         try:
             client = messages.account_id._graph_client()
         except errors.GraphError as exc:
-            blocking = exc
+            return [(message, exc) for message in messages]
+        local = messages.filtered(lambda m: not m._maildesk_in_outlook())
+        local.sudo().pending_action = False  # not in Outlook yet: nothing to tell it
+        messages -= local
+        if len(messages) == 1:  # one message: one plain request
+            return self._send_one(client, messages)
+        steps = []
         for message in messages:
-            if blocking is None and not message._maildesk_in_outlook():
-                message.sudo().pending_action = False  # not in Outlook yet: nothing to tell it
+            method, suffix, body = self.spec.step(message)
+            steps.append(client.message_step(message.id, method, message.graph_id, suffix, body))
+        try:
+            results = client.batch(steps)
+        except errors.GraphError as exc:
+            return [(message, exc) for message in messages]
+        failures = []
+        for message in messages:
+            result = results[str(message.id)]
+            if result.error is not None:
+                failures.append((message, result.error))
                 continue
-            if blocking is not None:
-                failures.append((message, blocking))
-                continue
-            try:
-                self.spec.send(client, message)
-            except errors.GraphError as exc:
-                _logger.info('MailDesk message %s: write-back %s refused (%s)', message.id, self.action,
-                             exc.__class__.__name__)
-                failures.append((message, exc))
-                if isinstance(exc, MAILBOX_ERRORS):
-                    blocking = exc
-            else:
-                message.sudo().pending_action = False
+            if self.spec.after:
+                self.spec.after(message, result.body)
+            message.sudo().pending_action = False
+        if failures:
+            _logger.info('MailDesk: write-back %s refused for %d of %d messages (%s)', self.action, len(failures),
+                         len(messages), failures[0][1].__class__.__name__)
         return failures
+
+    def _send_one(self, client, message):
+        method, suffix, body = self.spec.step(message)
+        try:
+            answer = client.message_request(method, message.graph_id, suffix, body)
+        except errors.GraphError as exc:
+            _logger.info('MailDesk message %s: write-back %s refused (%s)', message.id, self.action,
+                         exc.__class__.__name__)
+            return [(message, exc)]
+        if self.spec.after:
+            self.spec.after(message, answer)
+        message.sudo().pending_action = False
+        return []
 
     def _failure_notification(self, failures):
         text = feedback.graph_error_text(self.env, failures[0][1], self.env._(self.spec.what))

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3
 
-from . import outgoing
+from . import batch, outgoing
 from .errors import AuthExpired, BadResponse, GraphError, NotFound, Throttled, Transient, classify
 from .mail import MESSAGE_SELECT
 from .outgoing import SMALL_ATTACHMENT_LIMIT
@@ -288,6 +288,36 @@ class GraphClient:
         """One request on a Graph path outside the mailbox root (e.g. ``/subscriptions``), through the retry loop
         and error mapping every other call uses."""
         return self._request(method, path, json_body=json_body, expect=expect)
+
+    def message_request(self, method, message_id, suffix='', body=None):
+        """One request on a message (what a :meth:`message_step` sends alone); its JSON answer, None for DELETE."""
+        return self._request(method, self._message_path(message_id, suffix), json_body=body,
+                             expect='none' if method == 'DELETE' else 'json')
+
+    def message_step(self, step_id, method, message_id, suffix='', body=None):
+        """A :class:`batch.Step` on one message of this mailbox (``suffix``: e.g. ``/move``)."""
+        return batch.Step(str(step_id), method, self._message_path(message_id, suffix), body)
+
+    def batch(self, steps):
+        """Send ``steps`` in ``POST /$batch`` requests of 20; returns ``{step id: batch.Result}``.
+
+        Steps throttled inside a batch (429 / 503 with their own Retry-After) are sent again, in a new batch,
+        within the same wait cap and number of tries as a single request; past it they keep their Throttled error.
+        A failure of the batch request itself (auth, network, 5xx) raises, as for any request.
+        """
+        pending, out, tries = list(steps), {}, 0
+        while pending:
+            for chunk in batch.chunks(pending):
+                out.update(batch.results(self._request('POST', '/$batch', json_body=batch.request_body(chunk)),
+                                         chunk))
+            again, wait = batch.throttled({s.id: out[s.id] for s in pending})
+            tries += 1
+            wait = self._backoff(tries) if wait is None else wait
+            if not again or tries > self.max_throttle_retries or wait > self.max_wait:
+                break
+            self._sleep(wait)
+            pending = [s for s in pending if s.id in set(again)]
+        return out
 
     # ------------------------------------------------------------------ internals: paths and pages
 

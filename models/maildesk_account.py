@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import consteq, misc
 
-from ..engine import connection, feedback, folder_tree, permissions, push, shared_mailbox, sync_run
+from ..engine import connection, feedback, folder_tree, incoming_setup, permissions, push, shared_mailbox, sync_run
 from ..graph.errors import AuthInvalid, Transient
 
 _logger = logging.getLogger(__name__)
@@ -233,8 +233,7 @@ class MaildeskAccount(models.Model):
             return _('Microsoft no longer accepts this mailbox\'s authorization, so background sync is '
                      'suspended: click "Authorize Outlook" to sign in again.')
         if not self._confirmed_incoming_servers():
-            return _('No confirmed incoming mail server: an administrator must create an Incoming Mail Server '
-                     'of type "Outlook OAuth / Microsoft Graph" for this account and click "Test & Confirm".')
+            return incoming_setup.hint(self)
         if self.throttled_until and self.throttled_until > fields.Datetime.now():
             return _('Microsoft Graph asked MailDesk to slow down: sync resumes after %(when)s (UTC).',
                      when=fields.Datetime.to_string(self.throttled_until))
@@ -401,7 +400,11 @@ class MaildeskAccount(models.Model):
         permissions.check_can_authorize(self)
 
     def _oauth_redirect_uri(self):
-        return self.env['ir.config_parameter'].sudo().get_param('web.base.url', '').rstrip('/') + CALLBACK_PATH
+        """The Redirect URI registered in Entra ID: from the pinned ``maildesk.redirect_base_url`` (Settings), not
+        from ``web.base.url``, which Odoo rewrites to whatever host an administrator last logged in through."""
+        ICP = self.env['ir.config_parameter'].sudo()
+        base = ICP.get_param('maildesk.redirect_base_url') or ICP.get_param('web.base.url', '')
+        return base.rstrip('/') + CALLBACK_PATH
 
     def _oauth_state_signature(self, nonce):
         """HMAC binding a sign-in to this account, the current user and one random nonce."""
@@ -459,6 +462,7 @@ class MaildeskAccount(models.Model):
         connection.store_tokens(self, app, result)
         self._write_status(dict(pin, state='authorized', authorized_at=fields.Datetime.now(), auth_failure_count=0,
                                 throttled_until=False, last_error=False, signed_in_email=signed_in))
+        incoming_setup.reconfirm(self)
         self._update_connection_state()
         self.message_post(body=_('Authorized by %(user)s as %(email)s.', user=self.env.user.name, email=self.email))
 
@@ -527,6 +531,12 @@ class MaildeskAccount(models.Model):
         self.check_access('read')
         return {'type': 'ir.actions.client', 'tag': 'maildesk.inbox', 'name': _('Inbox'),
                 'params': {'account_id': self.id}}
+
+    def action_set_up_incoming_server(self):
+        """Create and Test & Confirm the account's Outlook incoming server (administrators; others: whom to ask)."""
+        self.ensure_one()
+        self.check_access('read')
+        return incoming_setup.set_up(self)
 
     def action_open_incoming_servers(self):
         self.ensure_one()

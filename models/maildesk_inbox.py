@@ -14,9 +14,11 @@ import pytz
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
-from odoo.tools import SQL
+from odoo.tools import SQL, remove_accents
+from odoo.tools.query import Query
+from odoo.tools.sql import escape_psql
 
-from ..engine import bodies, feedback
+from ..engine import bodies, bulk_actions, feedback
 from ..graph import errors
 from .maildesk_folder import ROLE_ORDER
 
@@ -40,7 +42,15 @@ SEARCH_KEYS = {
     'preview': ['body_preview'],
     'body': ['body_preview'],
 }
+BULK_ACTIONS = ('mark_read', 'mark_unread', 'flag', 'unflag', 'tag', 'move', 'delete', 'log')
 SEARCH_TOKEN = re.compile(r'^(from|to|subject|preview|body|tag|since|until):(.*)$', re.I)
+
+
+# Lower-case Latin letters with a diacritic and their base letter: PostgreSQL's translate() makes the search accent
+# insensitive ("cafe" finds "café") on databases without the unaccent extension (with it, Odoo's ilike unaccents).
+_ACCENTED = ''.join(c for c in map(chr, range(0xDF, 0x250))
+                    if c == c.lower() and len(remove_accents(c)) == 1 and remove_accents(c) != c)
+_UNACCENTED = ''.join(remove_accents(c) for c in _ACCENTED)
 
 
 def parse_search(text):
@@ -73,13 +83,14 @@ class MaildeskInbox(models.AbstractModel):
     # ------------------------------------------------------------------ folder tree
     @api.model
     def maildesk_folder_tree(self):
-        """Accounts the user can see, each with its synced folders (nested), unread counts and status."""
+        """Accounts the user can see, each with its whole Outlook folder tree (nested; ``synced`` False for the
+        folders not synced: shown greyed, synced on demand), unread counts and status."""
         # every account the record rules let this user see: a handful, not a table scan to page
         accounts = self.env['maildesk.account'].search([])  # pylint: disable=no-search-all
-        folders = self.env['maildesk.folder'].search([('account_id', 'in', accounts.ids),
-                                                      ('sync_enabled', '=', True)])
+        folders = self.env['maildesk.folder'].search([('account_id', 'in', accounts.ids)])
         unread = dict(self.env['maildesk.message']._read_group(
-            [('folder_id', 'in', folders.ids), ('is_read', '=', False)], ['folder_id'], ['__count']))
+            [('folder_id', 'in', folders.filtered('sync_enabled').ids), ('is_read', '=', False)],
+            ['folder_id'], ['__count']))
         folders_of = folders.grouped('account_id')
         tree = [self._account_node(account, folders_of.get(account, folders.browse()), unread)
                 for account in accounts]
@@ -94,7 +105,7 @@ class MaildeskInbox(models.AbstractModel):
     @api.model
     def _account_node(self, account, folders, unread):
         nodes = [self._folder_node(folder, unread.get(folder, 0)) for folder in folders]
-        unified = [n for n in nodes if n['role'] not in UNIFIED_EXCLUDED_ROLES]
+        unified = [n for n in nodes if n['synced'] and n['role'] not in UNIFIED_EXCLUDED_ROLES]
         return {
             'id': account.id,
             'name': account.name,
@@ -102,9 +113,9 @@ class MaildeskInbox(models.AbstractModel):
             'state': account.state,
             'last_sync_at': fields.Datetime.to_string(account.last_sync_at),
             'last_error': account.last_error or '',
-            'folder_count': len(account.folder_ids),
+            'folder_count': len(folders),
             'unread': sum(n['unread'] for n in unified),
-            'status': self._account_status(account, folders),
+            'status': self._account_status(account, folders.filtered('sync_enabled')),
             'folders': self._nest_folders(nodes),
         }
 
@@ -116,6 +127,7 @@ class MaildeskInbox(models.AbstractModel):
             'role': folder.role or '',
             'parent_id': folder.parent_id.id,
             'unread': unread,
+            'synced': folder.sync_enabled,
             'sync_state': folder.sync_state,
             'backfill_progress': folder.backfill_progress,
             'last_error': folder.last_error or '',
@@ -199,6 +211,7 @@ class MaildeskInbox(models.AbstractModel):
             'direction': message.direction or 'incoming',
             'account_id': message.account_id.id,
             'folder_id': message.folder_id.id,
+            'folder_role': message.folder_id.role or '',
             'is_local': message.is_local,
             'pending': bool(message.pending_action),
             'thread_count': thread_count,
@@ -233,10 +246,10 @@ class MaildeskInbox(models.AbstractModel):
         domains = []
         for key, field_names in SEARCH_KEYS.items():
             for value in parsed.get(key, ()):
-                domains.append(expression.OR([[(name, 'ilike', value)] for name in field_names]))
+                domains.append(self._text_domain(field_names, value))
         every = ('subject', 'from_name', 'from_address', 'to_recipients', 'cc_recipients', 'body_preview')
         for value in parsed.get('text', ()):
-            domains.append(expression.OR([[(name, 'ilike', value)] for name in every]))
+            domains.append(self._text_domain(every, value))
         for value in parsed.get('tag', ()):
             domains.append([('tag_ids.name', 'ilike', value)])
         if parsed.get('since'):
@@ -246,6 +259,21 @@ class MaildeskInbox(models.AbstractModel):
             day_after = self._parse_day(parsed['until'][-1]) + timedelta(days=1)
             domains.append([('received_at', '<', self._day_start(day_after))])
         return expression.AND(domains) if domains else []
+
+    @api.model
+    def _text_domain(self, field_names, value):
+        """Messages with ``value`` in one of ``field_names``, case and accent insensitive."""
+        if self.env.registry.has_unaccent:  # Odoo's ilike compares unaccent(column) with unaccent(value)
+            return expression.OR([[(name, 'ilike', value)] for name in field_names])
+        Message = self.env['maildesk.message']
+        Message.flush_model(field_names)  # the condition below reads the columns in SQL
+        table = Message._table
+        pattern = '%%%s%%' % escape_psql(remove_accents(value).lower())
+        query = Query(self.env, table)
+        query.add_where(SQL('(%s)', SQL(' OR ').join(
+            SQL('translate(lower(%s), %s, %s) LIKE %s', SQL.identifier(table, name), _ACCENTED, _UNACCENTED, pattern)
+            for name in field_names)))
+        return [('id', 'in', query)]
 
     @api.model
     def _parse_day(self, value):
@@ -308,6 +336,50 @@ class MaildeskInbox(models.AbstractModel):
             'SELECT DISTINCT ON (%s) %s, %s FROM %s WHERE %s ORDER BY %s, %s DESC NULLS LAST, %s DESC',
             key, key, col('id'), query.from_clause, query.where_clause, key, col('received_at'), col('id')))
         return dict(rows)
+
+    @api.model
+    def maildesk_sync_folder(self, folder_id):
+        """ "Sync this folder": an unsynced folder of the tree starts syncing, and a round runs now."""
+        folder = self.env['maildesk.folder'].search([('id', '=', int(folder_id))])
+        if not folder:
+            raise UserError(_('This folder is no longer available.'))
+        folder.check_access('write')
+        folder.sync_enabled = True
+        return folder.account_id.action_sync_now()
+
+    # ------------------------------------------------------------------ selection and bulk actions
+    @api.model
+    def maildesk_selection_ids(self, view=None, filters=(), search='', exclude_ids=()):
+        """The ids of every message of a list (``view``, ``filters``, ``search`` as for :meth:`maildesk_list`),
+        newest first, but ``exclude_ids``: "select all in this folder" is the whole folder, not the rows loaded."""
+        domain = self._list_domain(view or {'type': 'all'}, filters, search)
+        if exclude_ids:
+            domain = expression.AND([domain, [('id', 'not in', [int(i) for i in exclude_ids])]])
+        ids = self.env['maildesk.message']._search(domain, order='received_at desc, id desc',
+                                                   limit=bulk_actions.MAX_SELECTION + 1).get_result_ids()
+        if len(ids) > bulk_actions.MAX_SELECTION:
+            raise UserError(_('This selection holds more than %(max)s messages: narrow it with a filter or a search '
+                              'first.', max=bulk_actions.MAX_SELECTION))
+        return list(ids)
+
+    @api.model
+    def maildesk_bulk(self, message_ids, action, value=None):
+        """One chunk of a bulk action (see :mod:`engine.bulk_actions`) on the messages the caller may change.
+
+        ``action``: one of BULK_ACTIONS; ``value``: the folder id (move), a tag id (tag: added), ``[model, id]`` (log).
+        """
+        if action not in BULK_ACTIONS:
+            raise UserError(_('Unknown message action: %s', action))
+        ids = [int(i) for i in message_ids or ()]
+        if len(ids) > bulk_actions.MAX_SELECTION:
+            raise UserError(_('Send at most %(max)s messages at a time.', max=bulk_actions.MAX_SELECTION))
+        messages = self.env['maildesk.message'].search([('id', 'in', ids)])
+        return bulk_actions.run(messages, action, value)
+
+    @api.model
+    def maildesk_bulk_undo(self, undo):
+        """Undo a bulk move or delete: ``undo`` as :meth:`maildesk_bulk` returned it."""
+        return {'restored': bulk_actions.undo(self.env, undo)}
 
     # ------------------------------------------------------------------ reading pane
     @api.model

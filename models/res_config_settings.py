@@ -37,7 +37,16 @@ class ResConfigSettings(models.TransientModel):
         string='Mailbox Permission', config_parameter='maildesk.permission_level', default='read',
         help='Mail.Send and User.Read are always requested. Changing the level requires authorizing each '
              'account again.')
+    maildesk_client_secret_remove = fields.Boolean(
+        'Remove the Saved Secret',
+        help='Saved with the other settings: every mailbox stops until a new secret is saved.')
+    maildesk_redirect_base_url = fields.Char(
+        'Redirect Base URL', config_parameter='maildesk.redirect_base_url',
+        help='The address of Odoo in the Redirect URI registered in Entra ID. Pinned when the settings are first '
+             'saved, so that logging in through another host name (Odoo then rewrites web.base.url) does not '
+             'change it.')
     maildesk_redirect_uri = fields.Char('Redirect URI', readonly=True)
+    maildesk_redirect_warning = fields.Char(readonly=True)
     maildesk_backfill_months = fields.Integer(
         'Backfill (months)', config_parameter='maildesk.backfill_months', default=0,
         help='How far back MailDesk back-fills older mail in each synchronized folder (0: everything).')
@@ -60,9 +69,16 @@ class ResConfigSettings(models.TransientModel):
         res = super().get_values()
         if not self._maildesk_is_admin():  # the settings form is administrators'; others learn nothing here
             return res
+        ICP = self.env['ir.config_parameter'].sudo()
+        pinned = (ICP.get_param('maildesk.redirect_base_url') or '').rstrip('/')
+        base_url = (ICP.get_param('web.base.url') or '').rstrip('/')
         res.update(
-            maildesk_client_secret_set=bool(self.env['ir.config_parameter'].sudo().get_param('maildesk.client_secret')),
+            maildesk_client_secret_set=bool(ICP.get_param('maildesk.client_secret')),
             maildesk_redirect_uri=self.env['maildesk.account']._oauth_redirect_uri(),
+            maildesk_redirect_warning=_(
+                'Odoo is now reached as %(base)s (web.base.url), but MailDesk keeps the Redirect URI on %(pinned)s, '
+                'the address registered in Entra ID. Change the Redirect Base URL only together with Entra ID.',
+                base=base_url, pinned=pinned) if pinned and base_url and pinned != base_url else False,
         )
         return res
 
@@ -76,8 +92,14 @@ class ResConfigSettings(models.TransientModel):
 
     def set_values(self):
         self._maildesk_check_admin()  # before core writes any config parameter (MailDesk's included)
+        if not (self.maildesk_redirect_base_url or '').strip():  # pin it: see maildesk_redirect_base_url
+            self.maildesk_redirect_base_url = self.env['ir.config_parameter'].sudo().get_param('web.base.url')
         super().set_values()
         secret = (self.maildesk_client_secret or '').strip()
+        if self.maildesk_client_secret_remove and not secret:
+            # a checkbox saved with the rest of the form: a button would be lost behind "save your changes?"
+            self.env['ir.config_parameter'].sudo().set_param('maildesk.client_secret', False)
+            self.maildesk_client_secret_remove = False
         if secret:
             self.env['ir.config_parameter'].sudo().set_param('maildesk.client_secret', secret)
             # Do not keep the secret in the transient settings row either.

@@ -172,6 +172,14 @@ class TestInboxRpc(TransactionCase):
         self.assertEqual(ids('preview:"Odoo."'), set(self.data['messages'][0].ids))
         self.assertEqual(ids('from:grace nothing-matches-this'), set())
 
+    def test_search_is_accent_and_case_insensitive(self):
+        message = self.data['messages'][3]
+        message.sudo().write({'subject': 'Réunion au Café Crème', 'from_name': 'Zoë Ångström'})
+        ids = lambda query: {r['id'] for r in self._list(view={'type': 'all'}, search=query)['rows']}  # noqa: E731
+        for query in ('cafe', 'CAFÉ', 'café creme', 'subject:reunion', 'from:zoe', 'from:angstrom'):
+            self.assertEqual(ids(query), {message.id}, query)
+        self.assertEqual(ids('cafe_'), set(), 'LIKE wildcards in the search are plain characters')
+
     def test_search_date_range_in_user_timezone(self):
         message = self.data['messages'][2]
         message.received_at = fields.Datetime.to_datetime('2024-03-10 23:30:00')  # 11 March 00:30 in Brussels

@@ -40,6 +40,9 @@ ARGS = {
     'tag_ids': lambda case, model: case.tag.ids,
     'categories': lambda case, model: ['Probe'],
     'message_id': lambda case, model: case.message.id,
+    'message_ids': lambda case, model: case.message.ids,  # maildesk.inbox bulk actions
+    'action': lambda case, model: 'delete',
+    'undo': lambda case, model: [[case.sent.id, case.message.ids]],
     # what JSON-RPC can carry where Odoo passes an email.message.Message
     'message': lambda case, model: {'From': case.account.email, 'To': 'victim@fabrikam.test', 'Subject': 'probe'},
 }

@@ -54,7 +54,10 @@ class TestWriteBack(MaildeskSendCase):
         self.assertEqual(len(self.rows(self.subject)), 2)
 
     def test_batch_mark_read(self):
+        self.emulator.reset_counters()
         self.messages.action_mark_read()
+        self.assertEqual(self.emulator.counters()['by_endpoint'].get('POST /v1.0/$batch'), 1,
+                         'two messages: one Graph $batch request')
         self.assertTrue(all(self.messages.mapped('is_read')))
         self.assertTrue(all(self.server(m)[0]['isRead'] for m in self.messages))
 

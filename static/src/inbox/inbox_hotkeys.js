@@ -16,7 +16,8 @@ export const INBOX_KEYS = {
     "#": (store) => store.message.data && store.remove(),
     Delete: (store) => store.message.data && store.remove(),
     c: (store) => store.compose("compose"),
-    Escape: (store) => store.message.id && store.closeMessage(),
+    x: (store) => store.toggleCurrent(),
+    Escape: (store) => (store.selectionCount ? store.selection.clear() : store.message.id && store.closeMessage()),
 };
 
 export function useInboxHotkeys(store, rootRef) {

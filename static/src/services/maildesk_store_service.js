@@ -3,7 +3,9 @@ import { browser } from "@web/core/browser/browser";
 import { router } from "@web/core/browser/router";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
+import { actOnOpenMessage, bulkOnSelection, selectRange } from "./bulk_actions";
 import { MessagePages } from "./message_pages";
+import { Selection } from "./selection";
 
 export const QUICK_FILTERS = ["unread", "flagged", "attachments", "incoming", "outgoing"];
 const BUS_DEBOUNCE = 250;
@@ -32,6 +34,9 @@ export class MaildeskStore {
         this.pendingChange = { account_ids: new Set(), folder_ids: new Set() };
         this.started = false;
         this.syncing = false;
+        this.selection = new Selection();
+        this.bulkProgress = null; // {action, label, done, total} while a bulk action runs
+        this.dragIds = null; // the messages being dragged onto a folder
     }
 
     // ------------------------------------------------------------- loading
@@ -91,7 +96,8 @@ export class MaildeskStore {
 
     // ------------------------------------------------------------- navigation
     selectView(view) {
-        this.view = view;
+        this.view = view;        this.selection.clear();
+
         this.search = "";
         this.closeMessage();
         this.pane = "list";
@@ -100,6 +106,7 @@ export class MaildeskStore {
     }
 
     toggleFilter(name) {
+        this.selection.clear();
         const filters = new Set(this.filters);
         if (filters.has(name)) {
             filters.delete(name);
@@ -113,11 +120,13 @@ export class MaildeskStore {
     }
 
     setSearch(search) {
+        this.selection.clear();
         this.search = search.trim();
         return this.pages.reset();
     }
 
     toggleGrouped() {
+        this.selection.clear();
         this.grouped = !this.grouped;
         return this.pages.reset();
     }
@@ -211,14 +220,78 @@ export class MaildeskStore {
         return this.act("action_set_tags", [tagIds], { optimistic: { tag_ids: tagIds } });
     }
 
-    async moveTo(folderId) {
-        await this.leaveOpenMessage(() => this.act("action_move", [folderId]));
-        this.notify(_t("Message moved."));
+    /** Move the open message (Undo in the toast). */
+    moveTo(folderId) {
+        return actOnOpenMessage(this, "move", folderId);
     }
 
-    async remove() {
-        await this.leaveOpenMessage(() => this.act("action_delete"));
-        this.notify(_t("Message deleted."));
+    /** Delete the open message: to Deleted Items (Undo in the toast), or for good from there. */
+    remove() {
+        return actOnOpenMessage(this, "delete");
+    }
+
+    // ------------------------------------------------------------- selection and bulk actions
+    /** A click on a row: Ctrl/Cmd ticks it, Shift ticks the range from the last row clicked, else it opens. */
+    clickRow(row, index, ev) {
+        if (ev.ctrlKey || ev.metaKey) {
+            this.selection.toggle(row.id, index);
+            return;
+        }
+        if (ev.shiftKey) {
+            return this.selectRangeTo(index);
+        }
+        this.selection.state.anchor = index;
+        return this.openMessage(row.id);
+    }
+
+    selectRangeTo(index) {
+        return selectRange(this, index);
+    }
+
+    /** `x`: tick or untick the open (or last opened) message. */
+    toggleCurrent() {
+        if (this.selectedId) {
+            this.selection.toggle(this.selectedId, this.pages.indexOf(this.selectedId));
+        }
+    }
+
+    get selectionCount() {
+        return this.selection.count(this.list.total);
+    }
+
+    /** Run `action` on the selection (see services/bulk_actions.js); the toast offers Undo for move / delete. */
+    bulk(action, value = null) {
+        if (this.bulkProgress || !this.selectionCount) {
+            return;
+        }
+        return bulkOnSelection(this, action, value);
+    }
+
+    /** Dragging a row carries the selection when the row is ticked, else the row alone. */
+    startDrag(row) {
+        this.dragIds = this.selection.isChecked(row.id) && !this.selection.state.all
+            ? this.selection.checkedIds()
+            : [row.id];
+    }
+
+    dropOnFolder(folderId) {
+        const ids = this.dragIds;
+        this.dragIds = null;
+        return ids?.length && bulkOnSelection(this, "move", folderId, ids);
+    }
+
+    /** "Sync this folder": an unsynced folder of the tree starts syncing now. */
+    async syncFolder(folderId) {
+        this.syncing = true;
+        try {
+            const result = await this.callInbox("maildesk_sync_folder", [folderId]);
+            if (result && typeof result === "object" && result.type) {
+                await this.services.action.doAction(result);
+            }
+        } finally {
+            this.syncing = false;
+        }
+        await this.refresh();
     }
 
     /** Run `fn` (a move or delete); if the message left the view, open the next one in its place. */
@@ -365,18 +438,36 @@ export class MaildeskStore {
         return null;
     }
 
-    /** Flat list of an account's folders, with depth, for "Move to". */
+    /** Flat list of an account's folders (every Outlook folder, synced or not), with depth and path, for "Move to". */
     accountFolders(accountId) {
         const account = this.tree.accounts.find((a) => a.id === accountId);
         const result = [];
-        const walk = (folders, depth) => {
+        const walk = (folders, depth, path) => {
             for (const folder of folders) {
-                result.push({ id: folder.id, name: folder.name, depth });
-                walk(folder.children, depth + 1);
+                const folderPath = path ? `${path} / ${folder.name}` : folder.name;
+                result.push({
+                    id: folder.id,
+                    name: folder.name,
+                    depth,
+                    path: folderPath,
+                    synced: folder.synced !== false,
+                    accountId,
+                    accountName: account.name,
+                });
+                walk(folder.children, depth + 1, folderPath);
             }
         };
-        walk(account?.folders || [], 0);
+        walk(account?.folders || [], 0, "");
         return result;
+    }
+
+    /** The accounts a bulk move may target: the one in view, else every account. */
+    get moveAccounts() {
+        if (this.view.type === "account" || this.view.type === "folder") {
+            const accountId = this.currentAccountId();
+            return this.tree.accounts.filter((a) => a.id === accountId);
+        }
+        return this.tree.accounts;
     }
 
     tagById(id) {

@@ -17,7 +17,7 @@ export function formatListDate(serialized, now = DateTime.local()) {
     if (date.hasSame(now, "year")) {
         return date.toFormat("d LLL");
     }
-    return date.toLocaleString(DateTime.DATE_SHORT);
+    return date.toFormat("d LLL yyyy"); // one style: "9 Oct", "9 Oct 2023" (never a numeric 11/6/2025)
 }
 
 export function formatFullDate(serialized) {

@@ -1,4 +1,5 @@
 import { Component, useState } from "@odoo/owl";
+import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
 
 const ROLE_ICONS = {
@@ -18,6 +19,7 @@ export class FolderNode extends Component {
 
     setup() {
         this.store = useState(useService("maildesk.store"));
+        this.state = useState({ dropTarget: false });
     }
 
     get icon() {
@@ -26,6 +28,35 @@ export class FolderNode extends Component {
 
     get isActive() {
         return this.store.view.type === "folder" && this.store.view.id === this.props.folder.id;
+    }
+
+    get synced() {
+        return this.props.folder.synced !== false;
+    }
+
+    get title() {
+        return this.synced ? this.props.folder.name : _t("%s (not synced: open it to sync it)", this.props.folder.name);
+    }
+
+    /** Messages dragged from the list can be dropped on any folder (it is a move). */
+    onDragOver(ev) {
+        if (this.store.dragIds) {
+            ev.preventDefault();
+            if (ev.dataTransfer) {
+                ev.dataTransfer.dropEffect = "move";
+            }
+            this.state.dropTarget = true;
+        }
+    }
+
+    onDragLeave() {
+        this.state.dropTarget = false;
+    }
+
+    onDrop(ev) {
+        ev.preventDefault();
+        this.state.dropTarget = false;
+        return this.store.dropOnFolder(this.props.folder.id);
     }
 
     select() {

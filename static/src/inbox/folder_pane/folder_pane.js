@@ -19,6 +19,18 @@ export class FolderPane extends Component {
         return this.store.view.type === type && (type === "all" || this.store.view.id === id);
     }
 
+    hasSynced(account) {
+        const stack = [...account.folders];
+        while (stack.length) {
+            const folder = stack.pop();
+            if (folder.synced !== false) {
+                return true;
+            }
+            stack.push(...folder.children);
+        }
+        return false;
+    }
+
     toggleAccount(account) {
         this.state.collapsed[account.id] = !this.state.collapsed[account.id];
     }

@@ -1,6 +1,7 @@
 import { Component, onMounted, onWillUnmount, useEffect, useRef, useState } from "@odoo/owl";
 import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
+import { SelectionBar } from "../selection_bar/selection_bar";
 import { MessageRow, ROW_HEIGHT } from "./message_row";
 
 const OVERSCAN = 8;
@@ -11,7 +12,7 @@ const OVERSCAN = 8;
  */
 export class MessageList extends Component {
     static template = "maildesk.MessageList";
-    static components = { MessageRow };
+    static components = { MessageRow, SelectionBar };
     static props = {};
 
     setup() {
@@ -109,6 +110,24 @@ export class MessageList extends Component {
     get countLabel() {
         const total = this.store.list.total.toLocaleString();
         return this.store.grouped ? _t("%s conversations", total) : _t("%s messages", total);
+    }
+
+    /** The header's box: ticks every message of the list (on the server: the whole folder), or clears. */
+    toggleAll() {
+        if (this.store.selectionCount) {
+            this.store.selection.clear();
+        } else {
+            this.store.selection.selectAll();
+        }
+    }
+
+    /** The folder in view when it is one of the Outlook folders MailDesk does not sync (yet). */
+    get unsyncedFolder() {
+        if (this.store.view.type !== "folder") {
+            return null;
+        }
+        const folder = this.store.folderById(this.store.view.id);
+        return folder && folder.synced === false ? folder : null;
     }
 
     get isFiltered() {

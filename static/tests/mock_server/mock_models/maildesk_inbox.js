@@ -20,14 +20,16 @@ export class MaildeskInbox extends models.Model {
 
     maildesk_folder_tree() {
         const accounts = this.env["maildesk.account"].search_read([]);
-        const folders = this.env["maildesk.folder"].search_read([["sync_enabled", "=", true]]);
+        // as the server: the whole tree, `synced` false for the folders not synced
+        const folders = this.env["maildesk.folder"].search_read([]);
         const nodes = folders.map((f) => ({
             id: f.id,
             name: f.name,
             role: f.role || "",
             parent_id: f.parent_id?.[0] || false,
             account_id: f.account_id[0],
-            unread: this._messages([["folder_id", "=", f.id], ["is_read", "=", false]]).length,
+            synced: f.sync_enabled,
+            unread: f.sync_enabled ? this._messages([["folder_id", "=", f.id], ["is_read", "=", false]]).length : 0,
             sync_state: f.sync_state,
             backfill_progress: f.backfill_progress,
             last_error: f.last_error || "",
@@ -93,6 +95,50 @@ export class MaildeskInbox extends models.Model {
         return { total: count || last ? rows.length : null, offset, rows: page };
     }
 
+    maildesk_selection_ids() {
+        const { view = { type: "all" }, exclude_ids = [] } = getKwArgs(arguments, "view", "filters", "search", "exclude_ids");
+        return this._messages(this._inboxViewDomain(view))
+            .sort((a, b) => (b.received_at || "").localeCompare(a.received_at || "") || b.id - a.id)
+            .map((m) => m.id)
+            .filter((id) => !exclude_ids.includes(id));
+    }
+
+    /** as engine/bulk_actions.py: the change, and where moved / deleted messages came from (undo) */
+    maildesk_bulk(ids, action, value) {
+        value = value ?? getKwArgs(arguments, "ids", "action", "value").value;
+        const Message = this.env["maildesk.message"];
+        const before = Message.browse(ids).map((m) => [m.folder_id, m.id]);
+        const methods = {
+            mark_read: () => Message.action_mark_read(ids),
+            mark_unread: () => Message.action_mark_unread(ids),
+            flag: () => Message.write(ids, { flag_status: "flagged" }),
+            unflag: () => Message.write(ids, { flag_status: "notFlagged" }),
+            tag: () => ids.forEach((id) => Message.write([id], { tag_ids: [[4, value]] })),
+            move: () => Message.action_move(ids, value),
+            delete: () => ids.forEach((id) => Message.action_delete([id])),
+        };
+        methods[action]();
+        const undo = {};
+        if (["move", "delete"].includes(action)) {
+            for (const [folderId, id] of before) {
+                (undo[folderId] ||= []).push(id);
+            }
+        }
+        return {
+            done: ids.length, failed: 0, skipped: 0, notification: false,
+            undo: Object.entries(undo).map(([folderId, group]) => [Number(folderId), group]),
+        };
+    }
+
+    maildesk_bulk_undo(undo) {
+        let restored = 0;
+        for (const [folderId, ids] of undo) {
+            this.env["maildesk.message"].action_move(ids, folderId);
+            restored += ids.length;
+        }
+        return { restored };
+    }
+
     _inboxViewDomain(view) {
         if (view.type === "folder") {
             return [["folder_id", "=", view.id]];
@@ -123,6 +169,7 @@ export class MaildeskInbox extends models.Model {
             direction: m.direction,
             account_id: m.account_id,
             folder_id: m.folder_id,
+            folder_role: this.env["maildesk.folder"].browse(m.folder_id)[0]?.role || "",
             is_local: false,
             pending: false,
             thread_count: 1,
