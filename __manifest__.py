@@ -12,6 +12,7 @@
         'security/ir.model.access.csv',
         'security/maildesk_draft_security.xml',
         'data/ir_cron_data.xml',
+        'data/maildesk_activity_data.xml',
         'views/maildesk_account_views.xml',
         'views/maildesk_folder_views.xml',
         'views/maildesk_message_views.xml',
@@ -26,6 +27,8 @@
         'views/maildesk_inbox_views.xml',
         'views/maildesk_menus.xml',
         'views/maildesk_draft_menus.xml',
+        'views/maildesk_health_views.xml',
+        'views/res_config_settings_health_views.xml',
     ],
     'assets': {
         'web.assets_backend': [

@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import consteq, misc
 
-from ..engine import connection, feedback, folder_tree, permissions, sync_run
+from ..engine import connection, feedback, folder_tree, health, permissions, sync_run
 from ..graph.errors import AuthInvalid, Transient
 
 _logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class MaildeskAccount(models.Model):
     """
     _name = 'maildesk.account'
     _description = 'MailDesk Mailbox Account'
-    _inherit = ['mail.thread', 'maildesk.bus.mixin']
+    _inherit = ['mail.thread', 'mail.activity.mixin', 'maildesk.bus.mixin']
     # what the folder pane shows of an account: open inboxes follow it live
     _maildesk_bus_fields = ('state', 'last_error', 'last_sync_at', 'name', 'active')
     _order = 'name, id'
@@ -172,7 +172,9 @@ class MaildeskAccount(models.Model):
 
         Call it only after the caller's access to ``self`` was established (a search or browse under rules).
         """
-        return self.sudo().write(vals)
+        result = self.sudo().write(vals)
+        health.status_written(self, vals)  # a broken mailbox speaks up, a recovered one closes its activity
+        return result
 
     # ------------------------------------------------------------------ settings
 
@@ -469,6 +471,10 @@ class MaildeskAccount(models.Model):
     @api.model
     def _cron_backfill(self):
         return sync_run.cron_backfill(self.env)
+
+    @api.model
+    def _cron_health(self):
+        return health.cron_check(self.env)
 
     def action_compose(self):
         """New message from this mailbox."""
