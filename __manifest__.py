@@ -29,6 +29,8 @@
         'views/maildesk_draft_menus.xml',
         'views/maildesk_health_views.xml',
         'views/res_config_settings_health_views.xml',
+        'wizard/maildesk_connect_views.xml',
+        'views/maildesk_draft_schedule_views.xml',
     ],
     'assets': {
         'web.assets_backend': [

@@ -79,12 +79,6 @@ def incidents(account, stalled=None):
     return lines
 
 
-def what_to_do(account):
-    """The first thing to do for ``account`` (the health overview's column), or False when it is healthy."""
-    lines = incidents(account)
-    return lines[0] if lines else False
-
-
 # ------------------------------------------------------------------ activities
 
 def status_written(accounts, vals):

@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import consteq, misc
 
-from ..engine import connection, feedback, folder_tree, health, permissions, sync_run
+from ..engine import connection, feedback, folder_tree, health, permissions, self_service, sync_run
 from ..graph.errors import AuthInvalid, Transient
 
 _logger = logging.getLogger(__name__)
@@ -418,6 +418,7 @@ class MaildeskAccount(models.Model):
         self._write_status(dict(pin, state='authorized', authorized_at=fields.Datetime.now(), auth_failure_count=0,
                                 throttled_until=False, last_error=False, signed_in_email=signed_in))
         self._update_connection_state()
+        self_service.after_authorization(self)  # a self-service mailbox: its server confirmed, default folders
         self.message_post(body=_('Authorized by %(user)s as %(email)s.', user=self.env.user.name, email=self.email))
 
     def _check_signed_in(self, me, username=None):

@@ -61,6 +61,10 @@ class ResConfigSettings(models.TransientModel):
         'Users Connect Their Own Mailbox', config_parameter='maildesk.self_service',
         help='MailDesk users connect their own Outlook mailbox (account, sign-in, incoming server, folders) '
              'without an administrator.')
+    maildesk_personal_sending = fields.Boolean(
+        'Chatter Mail From the User\'s Mailbox', config_parameter='maildesk.personal_sending',
+        help='Mail a user sends from the chatter of any record goes out through his own MailDesk mailbox (From him, '
+             'a copy in his Sent Items); the company server is used when his mailbox cannot send.')
     maildesk_undo_send_seconds = fields.Integer(
         'Undo Send (seconds)', config_parameter='maildesk.undo_send_seconds', default=0,
         help='Send waits this long, during which "Undo" keeps the message as a draft (0: send at once).')

@@ -27,3 +27,6 @@ from . import test_token_encryption
 from . import test_writeback
 from . import test_sync_real_graph
 from . import test_health
+from . import test_self_service
+from . import test_send_queue
+from . import test_personal_sending

@@ -1,1 +1,2 @@
 from . import maildesk_log_record
+from . import maildesk_connect
