@@ -33,17 +33,18 @@ def prepare(mails):
 
     :return: the mails to send now (the others wait in the queue, see :mod:`.send_pacing`)
     """
-    env = mails.env
-    IrMailServer = env['ir.mail_server'].sudo()
+    # sudo: Odoo's outgoing mail and mail servers are MailDesk's to read here, whoever triggered the send
+    queued = mails.sudo()
+    IrMailServer = queued.env['ir.mail_server']
     all_servers = IrMailServer.search([], order='sequence, id')
-    if enabled(env):
-        for mail in mails.sudo():
-            _route(mail, all_servers)
-    resolved = {}
-    if any(server.smtp_authentication == 'maildesk_graph' for server in all_servers):
-        for mail in mails.sudo():
-            resolved[mail.id] = mail.mail_server_id or IrMailServer._find_mail_server(mail.email_from, all_servers)[0]
-    return send_pacing.hold_over_budget(mails, resolved)
+    if enabled(queued.env):
+        for mail in queued:
+            all_servers |= _route(mail, all_servers)
+    if not any(server.smtp_authentication == 'maildesk_graph' for server in all_servers):
+        return mails
+    resolved = {mail.id: mail.mail_server_id or IrMailServer._find_mail_server(mail.email_from, all_servers)[0]
+                for mail in queued}
+    return mails.browse(send_pacing.hold_over_budget(queued, resolved).ids)
 
 
 def author_account(mail):
@@ -69,12 +70,17 @@ def cannot_send_reason(account):
 
 
 def _route(mail, all_servers):
+    """Give ``mail`` its author's mailbox server, or the company's when his mailbox cannot send.
+
+    :return: the server created for it, if any (the caller's list of servers grows)
+    """
     message = mail.mail_message_id
+    created = mail.env['ir.mail_server']
     if mail.mail_server_id or message.message_type != 'comment' or not (message.model and message.res_id):
-        return
+        return created
     account = author_account(mail)
     if not account:
-        return
+        return created
     own = all_servers.filtered(lambda s: s.smtp_authentication == 'maildesk_graph'
                                and s.maildesk_account_id.user_id == account.user_id)
     reason = cannot_send_reason(account)
@@ -83,8 +89,12 @@ def _route(mail, all_servers):
         company, _from = mail.env['ir.mail_server']._find_mail_server(mail.email_from, all_servers - own)
         mail.mail_server_id = company
         _note_fallback(mail, account, reason)
-        return
-    mail.mail_server_id = own.filtered(lambda s: s.maildesk_account_id == account)[:1] or ensure_server(account)
+        return created
+    server = own.filtered(lambda s: s.maildesk_account_id == account)[:1]
+    if not server:
+        server = created = ensure_server(account)
+    mail.mail_server_id = server
+    return created
 
 
 def ensure_server(account):

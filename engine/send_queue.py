@@ -55,6 +55,7 @@ def hold_for_undo(draft):
 def schedule(draft):
     """Send later: queue ``draft`` for its ``scheduled_at``."""
     draft.ensure_one()
+    draft.check_access('write')
     env = draft.env
     if not draft.scheduled_at or draft.scheduled_at <= fields.Datetime.now():
         raise UserError(env._('Choose a date and time in the future in "Send At".'))
@@ -66,6 +67,7 @@ def schedule(draft):
 def undo(draft):
     """Take ``draft`` out of the queue before it leaves; a message already sent cannot come back."""
     draft.ensure_one()
+    draft.check_access('write')
     env = draft.env
     draft.flush_recordset()
     # waits for a cron sending it right now: then it is sent, and we say so
@@ -84,7 +86,10 @@ def send_due(env, limit=BATCH):
     ids = [row[0] for row in env.cr.fetchall()]
     sent = 0
     for draft_id in ids[:limit]:
-        sent += _send_one(env.registry, draft_id)
+        try:
+            sent += _send_one(env.registry, draft_id)
+        except Exception:  # one draft never stops the others: it stays queued for the next run
+            _logger.exception('MailDesk draft %s: queued send failed', draft_id)
     if len(ids) > limit:
         env.ref(CRON_XMLID)._trigger()
     return sent

@@ -41,7 +41,8 @@ class TestPersonalSending(SentItemsMixin, MaildeskCase):
 
     def test_chatter_mail_goes_out_from_the_author_mailbox_once(self):
         message = self.post()
-        self.assertEqual(self.status(message), ('sent', False))
+        status, failure = self.status(message)
+        self.assertEqual(status, 'sent', failure)
         copies = self.sent_copies(message.message_id)
         self.assertEqual(len(copies), 1, 'exactly one copy in his Sent Items')
         mime = self.sent_mime(self.account, message.message_id)

@@ -1,4 +1,5 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 
 from ..engine import self_service
 
@@ -19,6 +20,7 @@ class MaildeskConnect(models.TransientModel):
 
     def action_connect(self):
         """Create (or reuse) my account and its incoming server, then sign in at Microsoft."""
-        self.ensure_one()
+        if len(self) != 1:
+            raise UserError(_('Open "Connect my Outlook" in MailDesk to connect your mailbox.'))
         _account, action = self_service.start(self.env, self.email, self.sender_name)
         return action
