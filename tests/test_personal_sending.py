@@ -47,7 +47,8 @@ class TestPersonalSending(SentItemsMixin, MaildeskCase):
         self.assertEqual(len(copies), 1, 'exactly one copy in his Sent Items')
         mime = self.sent_mime(self.account, message.message_id)
         self.assertIn(self.account.email, mime['From'], 'From = the author')
-        self.assertEqual(mime['Message-Id'], message.message_id, "Odoo's Message-ID: replies come back to the record")
+        self.assertEqual(mime['Message-Id'].strip(), message.message_id,
+                         "Odoo's Message-ID: replies come back to the record")
         self.assertTrue(mime['Reply-To'])
         server = self.account.sudo().mail_server_ids
         self.assertEqual(len(server), 1, 'one personal outgoing server, visible to administrators')
