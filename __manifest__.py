@@ -15,6 +15,7 @@
         'security/maildesk_draft_security.xml',
         'security/maildesk_company_rules.xml',
         'data/ir_cron_data.xml',
+        'data/maildesk_activity_data.xml',
         'views/maildesk_account_views.xml',
         'views/maildesk_folder_views.xml',
         'views/maildesk_message_views.xml',
@@ -31,6 +32,10 @@
         'views/maildesk_menus.xml',
         'views/maildesk_draft_menus.xml',
         'views/maildesk_push_views.xml',
+        'views/maildesk_health_views.xml',
+        'views/res_config_settings_health_views.xml',
+        'wizard/maildesk_connect_views.xml',
+        'views/maildesk_draft_schedule_views.xml',
     ],
     'assets': {
         'web.assets_backend': [

@@ -11,3 +11,6 @@ from . import ir_mail_server
 from . import res_config_settings
 from . import maildesk_draft
 from . import maildesk_subscription
+from . import maildesk_health
+from . import maildesk_send_pace
+from . import mail_mail

@@ -6,7 +6,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import consteq, misc
 
-from ..engine import connection, feedback, folder_tree, incoming_setup, permissions, push, shared_mailbox, sync_run
+from ..engine import (connection, feedback, folder_tree, health, incoming_setup, permissions, push, self_service,
+                      shared_mailbox, sync_run)
 from ..graph.errors import AuthInvalid, Transient
 
 _logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class MaildeskAccount(models.Model):
     """
     _name = 'maildesk.account'
     _description = 'MailDesk Mailbox Account'
-    _inherit = ['mail.thread', 'maildesk.bus.mixin']
+    _inherit = ['mail.thread', 'mail.activity.mixin', 'maildesk.bus.mixin']
     # what the folder pane shows of an account: open inboxes follow it live
     _maildesk_bus_fields = ('state', 'last_error', 'last_sync_at', 'name', 'active')
     _order = 'name, id'
@@ -205,7 +206,9 @@ class MaildeskAccount(models.Model):
 
         Call it only after the caller's access to ``self`` was established (a search or browse under rules).
         """
-        return self.sudo().write(vals)
+        result = self.sudo().write(vals)
+        health.status_written(self, vals)  # a broken mailbox speaks up, a recovered one closes its activity
+        return result
 
     # ------------------------------------------------------------------ settings
 
@@ -464,6 +467,7 @@ class MaildeskAccount(models.Model):
                                 throttled_until=False, last_error=False, signed_in_email=signed_in))
         incoming_setup.reconfirm(self)
         self._update_connection_state()
+        self_service.after_authorization(self)  # a self-service mailbox: its server confirmed, default folders
         self.message_post(body=_('Authorized by %(user)s as %(email)s.', user=self.env.user.name, email=self.email))
 
     def _check_signed_in(self, me, username=None):
@@ -517,6 +521,10 @@ class MaildeskAccount(models.Model):
     @api.model
     def _cron_backfill(self):
         return sync_run.cron_backfill(self.env)
+
+    @api.model
+    def _cron_health(self):
+        return health.cron_check(self.env)
 
     def action_compose(self):
         """New message from this mailbox."""

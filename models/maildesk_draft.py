@@ -12,7 +12,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 from odoo.tools.mail import email_split_tuples
 
-from ..engine import feedback, permissions
+from ..engine import feedback, permissions, send_queue
 from ..engine.sending import DraftSender
 from ..graph.outgoing import INLINE_REQUEST_BUDGET, MB, SMALL_ATTACHMENT_LIMIT
 
@@ -21,7 +21,8 @@ SUBJECT_PREFIX = {'reply': 'Re: ', 'reply_all': 'Re: ', 'forward': 'Fw: '}
 PREFIX_RE = re.compile(r'^\s*(re|aw|sv|fw|fwd|wg|tr)\s*:', re.I)
 # The sending state, written by MailDesk only (:meth:`MaildeskDraft._write_sending`, sudo): refused to users.
 SENDING_FIELDS = frozenset({'state', 'last_error', 'attempt_count', 'sent_at', 'graph_draft_id',
-                            'internet_message_id', 'conversation_id', 'sent_message_id', 'send_requested_at'})
+                            'internet_message_id', 'conversation_id', 'sent_message_id', 'send_requested_at',
+                            'send_due_at'})
 # Set when the composer opens (the message answered, how, by whom), never changed afterwards by a user.
 COMPOSER_FIELDS = frozenset({'kind', 'source_message_id', 'user_id'})
 
@@ -78,6 +79,10 @@ class MaildeskDraft(models.Model):
     sent_message_id = fields.Many2one('maildesk.message', readonly=True, copy=False,
                                       ondelete='set null')
     write_back = fields.Boolean(compute='_compute_write_back')
+    # Send later / Undo send (engine/send_queue.py): the author picks scheduled_at; send_due_at is the queue
+    scheduled_at = fields.Datetime('Send At', copy=False, help='Send later: the message leaves at this time.')
+    send_due_at = fields.Datetime('Queued Until', readonly=True, copy=False, index='btree_not_null',
+                                  help='The message is queued and leaves at this time, unless you click Undo.')
 
     @api.model
     def _default_account(self):
@@ -238,8 +243,27 @@ class MaildeskDraft(models.Model):
         self.env.cr.execute('SELECT id FROM maildesk_draft WHERE id = %s FOR NO KEY UPDATE', [self.id])
         self.invalidate_recordset()
         self._check_sendable()
+        if held := send_queue.hold_for_undo(self):  # Undo send: queued for a few seconds
+            return held
         self._write_sending({'attempt_count': self.attempt_count + 1})
         return DraftSender(self).send()
+
+    def action_send_later(self):
+        """Send later: queue the message for its "Send At" time."""
+        self.ensure_one()
+        send_queue.schedule(self)
+        return feedback.notification(_('The message will be sent on %(when)s.', when=tools.format_datetime(
+            self.env, self.scheduled_at)), 'success', next_action=feedback.CLOSE_DIALOG)
+
+    def action_undo_send(self):
+        """Undo send / cancel a scheduled send: the message stays a draft."""
+        self.ensure_one()
+        send_queue.undo(self)
+        return self._form_action()
+
+    @api.model
+    def _cron_send_queue(self):
+        return send_queue.send_due(self.env)
 
     def action_discard(self):
         """Forget the draft (and its Outlook draft when one was created and not sent)."""

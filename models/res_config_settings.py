@@ -65,6 +65,38 @@ class ResConfigSettings(models.TransientModel):
         'Public URL', config_parameter='maildesk.push_url',
         help='Optional: the public HTTPS address of this Odoo when it differs from web.base.url.')
 
+    # Issue #20 (engine/health.py, engine/self_service.py, engine/send_queue.py)
+    maildesk_health_stall_minutes = fields.Integer(
+        'Folder Stalled After (minutes)', config_parameter='maildesk.health_stall_minutes', default=120,
+        help='A synchronized folder without a successful sync for this long makes its owner and the MailDesk '
+             'managers get an activity.')
+    maildesk_client_secret_expires_on = fields.Date(
+        'Client Secret Expires On', compute='_compute_maildesk_client_secret_expires_on',
+        inverse='_inverse_maildesk_client_secret_expires_on', readonly=False,
+        help='The "Expires" date Entra ID shows for the secret: administrators are warned 30, 7 and 1 day(s) before.')
+    maildesk_self_service = fields.Boolean(
+        'Users Connect Their Own Mailbox', config_parameter='maildesk.self_service',
+        help='MailDesk users connect their own Outlook mailbox (account, sign-in, incoming server, folders) '
+             'without an administrator.')
+    maildesk_personal_sending = fields.Boolean(
+        'Chatter Mail From the User\'s Mailbox', config_parameter='maildesk.personal_sending',
+        help='Mail a user sends from the chatter of any record goes out through his own MailDesk mailbox (From him, '
+             'a copy in his Sent Items); the company server is used when his mailbox cannot send.')
+    maildesk_undo_send_seconds = fields.Integer(
+        'Undo Send (seconds)', config_parameter='maildesk.undo_send_seconds', default=0,
+        help='Send waits this long, during which "Undo" keeps the message as a draft (0: send at once).')
+
+    def _compute_maildesk_client_secret_expires_on(self):
+        value = self.env['ir.config_parameter'].sudo().get_param('maildesk.client_secret_expires_on')
+        self.maildesk_client_secret_expires_on = fields.Date.to_date(value) if value else False
+
+    def _inverse_maildesk_client_secret_expires_on(self):
+        self._maildesk_check_admin()
+        for settings in self:
+            self.env['ir.config_parameter'].sudo().set_param(
+                'maildesk.client_secret_expires_on', fields.Date.to_string(settings.maildesk_client_secret_expires_on)
+                if settings.maildesk_client_secret_expires_on else False)
+
     def get_values(self):
         res = super().get_values()
         if not self._maildesk_is_admin():  # the settings form is administrators'; others learn nothing here
@@ -82,13 +114,17 @@ class ResConfigSettings(models.TransientModel):
         )
         return res
 
-    @api.constrains('maildesk_page_size', 'maildesk_backfill_months', 'maildesk_body_retention_days')
+    @api.constrains('maildesk_page_size', 'maildesk_backfill_months', 'maildesk_body_retention_days',
+                    'maildesk_health_stall_minutes', 'maildesk_undo_send_seconds')
     def _check_maildesk_numbers(self):
         for settings in self:
             if not 1 <= settings.maildesk_page_size <= 1000:
                 raise ValidationError(_('The MailDesk page size must be between 1 and 1000.'))
             if settings.maildesk_backfill_months < 0 or settings.maildesk_body_retention_days < 0:
                 raise ValidationError(_('MailDesk backfill and retention cannot be negative.'))
+            if settings.maildesk_health_stall_minutes < 1 or not 0 <= settings.maildesk_undo_send_seconds <= 60:
+                raise ValidationError(_('A folder is stalled after at least 1 minute, and Undo Send lasts 0 to 60 '
+                                        'seconds.'))
 
     def set_values(self):
         self._maildesk_check_admin()  # before core writes any config parameter (MailDesk's included)

@@ -37,3 +37,7 @@ from . import test_inbox_bulk
 from . import test_inbox_selection_tour
 from . import test_inbox_setup
 from . import test_inbox_setup_tour
+from . import test_health
+from . import test_self_service
+from . import test_send_queue
+from . import test_personal_sending

@@ -1,2 +1,2 @@
 from . import maildesk_log_record
-from . import maildesk_shared_mailbox_wizard
+from . import maildesk_connect, maildesk_shared_mailbox_wizard
