@@ -26,6 +26,7 @@
         'views/maildesk_inbox_views.xml',
         'views/maildesk_menus.xml',
         'views/maildesk_draft_menus.xml',
+        'views/maildesk_route_views.xml',
     ],
     'assets': {
         'web.assets_backend': [

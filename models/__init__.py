@@ -10,3 +10,4 @@ from . import fetchmail_server
 from . import ir_mail_server
 from . import res_config_settings
 from . import maildesk_draft
+from . import maildesk_route
