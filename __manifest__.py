@@ -27,6 +27,7 @@
         'views/maildesk_menus.xml',
         'views/maildesk_draft_menus.xml',
         'views/maildesk_route_views.xml',
+        'views/maildesk_rule_views.xml',
     ],
     'assets': {
         'web.assets_backend': [

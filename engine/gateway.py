@@ -28,7 +28,7 @@ from odoo.exceptions import UserError
 from odoo.sql_db import TestCursor
 
 from ..graph import errors
-from . import feedback
+from . import feedback, rules
 
 _logger = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ def enqueue(server):
         SELECT m.account_id, %(server)s, m.id, m.graph_id, m.internet_message_id, m.received_at,
                'pending', 0, %(uid)s, %(uid)s, now() at time zone 'UTC', now() at time zone 'UTC'
           FROM maildesk_message m
-          JOIN maildesk_folder f ON f.id = m.folder_id AND f.role = 'inbox'
+          JOIN maildesk_folder f ON f.id = m.folder_id AND (f.role = 'inbox' OR f.id = ANY(%(rule_folders)s))
          WHERE m.account_id = %(account)s AND m.active AND m.received_at >= %(since)s
            AND m.res_model IS NULL AND NOT coalesce(m.is_local, false) AND NOT coalesce(m.is_system_mail, false)
            AND NOT coalesce(m.is_draft, false)
@@ -229,7 +229,8 @@ def enqueue(server):
          LIMIT %(limit)s
    ON CONFLICT DO NOTHING
     """, {'server': server.id, 'uid': server.env.uid, 'account': server.maildesk_account_id.id,
-          'since': watermark(server), 'limit': ENQUEUE_LIMIT})
+          'since': watermark(server), 'limit': ENQUEUE_LIMIT,
+          'rule_folders': rules.rule_folder_ids(server.maildesk_account_id)})
     return cr.rowcount
 
 
@@ -249,8 +250,18 @@ def claim(env, server_ids, excluded_accounts):
 # ------------------------------------------------------------------ one message
 
 def route_message(route, client):
-    """Route the claimed ``route`` row's message through Odoo's gateway; write the outcome on the row (same
-    transaction). :return: the row's new state. Outlook failures of the whole mailbox propagate (row untouched)."""
+    """Route the claimed ``route`` row's message through Odoo's gateway, then apply the mailbox's rules; write the
+    outcome on the row (same transaction). :return: the row's new state. Outlook failures of the whole mailbox
+    propagate (row untouched)."""
+    message = route.message_id
+    the_plan = rules.plan(message) if message and not message.res_model else None
+    state = _route(route, client, the_plan)
+    if the_plan and state in ('routed', 'skipped', 'no_route'):
+        rules.apply(message, the_plan, dict(route._fields['state'].selection)[state])
+    return state
+
+
+def _route(route, client, the_plan):
     env = route.env
     message, server = route.message_id, route.server_id
     if not message:
@@ -276,24 +287,26 @@ def route_message(route, client):
     MailThread = env['mail.thread'].with_context(fetchmail_cron_running=True, default_fetchmail_server_id=server.id)
     message_ids = _message_ids(mime)
     duplicate = _posted_message(env, message_ids)
+    model = (the_plan and the_plan['route_model']) or server.object_id.model or False
     try:
         with env.cr.savepoint():
-            # exactly fetchmail's call (mail/models/fetchmail.py, fetch_mail)
-            thread_id = MailThread.message_process(server.object_id.model or False, mime, save_original=server.original,
-                                                   strip_attachments=not server.attach)
+            # fetchmail's call (mail/models/fetchmail.py, fetch_mail); a rule may choose the model and its user
+            thread_id = MailThread.message_process(
+                model, mime, custom_values=the_plan and rules.custom_values(the_plan, model),
+                save_original=server.original, strip_attachments=not server.attach)
     except ValueError as exc:  # message_route: "No possible route found ..."
         return _outcome(route, 'no_route', env._(
             'No Odoo record to route to: choose "Create a New Record" on the incoming server "%(server)s" or '
             'create an alias for the recipient. (%(detail)s)', server=server.name, detail=exc))
-    except Exception as exc:  # noqa: BLE001 -- any failure of one message is stored on its row, the others go on
+    except Exception as exc:  # any failure of one message is stored on its row, the others go on
         _logger.info('MailDesk gateway: message %s not routed', route.graph_id, exc_info=True)
         return _outcome(route, 'error', env._('Odoo could not process the message: %s', exc))
     if duplicate:
         return _link(route, duplicate, 'skipped', env._('Odoo already has this Message-ID (%s): not routed again.',
                                                        duplicate.message_id))
     posted = _posted_message(env, message_ids)
-    if not posted and thread_id and server.object_id:
-        posted = env['mail.message'].search([('model', '=', server.object_id.model), ('res_id', '=', thread_id)],
+    if not posted and thread_id and model:
+        posted = env['mail.message'].search([('model', '=', model), ('res_id', '=', thread_id)],
                                             order='id desc', limit=1)
     if not posted:
         # message_route returned no route: a bounce (Odoo updated bounce counters) or the loop guard

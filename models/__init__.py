@@ -11,3 +11,4 @@ from . import ir_mail_server
 from . import res_config_settings
 from . import maildesk_draft
 from . import maildesk_route
+from . import maildesk_rule

@@ -27,3 +27,4 @@ from . import test_token_encryption
 from . import test_writeback
 from . import test_sync_real_graph
 from . import test_gateway
+from . import test_rules
