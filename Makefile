@@ -20,6 +20,7 @@ emulator:      ## the Microsoft identity + Graph emulator alone
 
 bench:         ## benchmarks (not part of CI)
 	$(PYTHON) tools/bench.py
+	$(PYTHON) tools/bench_gateway.py
 
 stress:        ## crash-safety stress run (not part of CI)
 	$(PYTHON) tools/stress.py

@@ -23,6 +23,8 @@ import logging
 import time
 import zlib
 
+import psycopg2.errors
+
 from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import UserError
 from odoo.sql_db import TestCursor
@@ -40,6 +42,9 @@ TRANSIENT_ATTEMPTS = 5    # a message Graph keeps failing to return becomes an e
 MESSAGE_ID_LOCK = 0x4D47  # advisory lock namespace (int4) for (namespace, hash of the Message-ID)
 # Outlook failures that stop the mailbox for this run (the row stays pending, nothing is counted against it)
 MAILBOX_ERRORS = (errors.AuthInvalid, errors.AuthExpired, errors.AccessDenied, errors.Throttled)
+# Another transaction won a race: the unit rolls back and the row is routed by a later run
+CONCURRENCY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected,
+                      psycopg2.errors.LockNotAvailable)
 
 
 def gateway_servers(env, server_ids=None):
@@ -97,6 +102,7 @@ class GatewayRun:
         self.deadline = time.monotonic() + budget
         self.clients = {}       # account id -> GraphClient
         self.excluded = set()   # accounts stopped for this run (throttled, not authorized)
+        self.tried = set()      # rows left pending by a transient failure: next run, not again in this one
         self.units = self.routed = self.failed = self.left = 0
         self.errors = []
         self._account_cr = None
@@ -129,8 +135,10 @@ class GatewayRun:
             if not self._unit():
                 break
         with self._cursor() as cr:
-            cr.execute("SELECT count(*) FROM maildesk_route WHERE state = 'pending' AND server_id = ANY(%s)",
-                       [self.server_ids])
+            # what this run could have done: not the rows of stopped mailboxes (their cron interval retries them)
+            cr.execute("SELECT count(*) FROM maildesk_route WHERE state = 'pending' AND server_id = ANY(%s) "
+                       "AND account_id != ALL(%s) AND id != ALL(%s)",
+                       [self.server_ids, list(self.excluded), list(self.tried)])
             self.left = cr.fetchone()[0]
 
     def _unit(self):
@@ -139,13 +147,15 @@ class GatewayRun:
         try:
             with self._cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
-                route = claim(env, self.server_ids, self.excluded)
+                route = claim(env, self.server_ids, self.excluded, self.tried)
                 if not route:
                     return False
                 claimed, account_id = route.id, route.account_id.id
                 client = self.clients.get(account_id)
                 if client is not None:
                     outcome = route_message(route, client)
+                    if outcome == 'pending':
+                        self.tried.add(route.id)
                     self.units += 1
                     self.routed += outcome == 'routed'
                     self.failed += outcome == 'error'
@@ -153,6 +163,10 @@ class GatewayRun:
                 # first message of this mailbox: its token outside any unit (the unit is left untouched), then
                 # claim again
                 self._prepare_client(account_id)
+            return True
+        except CONCURRENCY_ERRORS as exc:
+            _logger.info('MailDesk gateway: route %s busy (%s), routed later', claimed, type(exc).__name__)
+            self.tried.add(claimed)
             return True
         except MAILBOX_ERRORS as exc:
             _logger.info('MailDesk gateway: account %s stopped for this run: %s', account_id, exc.message)
@@ -234,15 +248,15 @@ def enqueue(server):
     return cr.rowcount
 
 
-def claim(env, server_ids, excluded_accounts):
+def claim(env, server_ids, excluded_accounts=(), tried=()):
     """``SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1``: the oldest pending row no other worker is routing."""
     env.cr.execute("""
         SELECT r.id FROM maildesk_route r
-         WHERE r.state = 'pending' AND r.server_id = ANY(%s) AND r.account_id != ALL(%s)
+         WHERE r.state = 'pending' AND r.server_id = ANY(%s) AND r.account_id != ALL(%s) AND r.id != ALL(%s)
       ORDER BY r.received_at, r.id
          LIMIT 1
            FOR UPDATE SKIP LOCKED
-    """, [list(server_ids), list(excluded_accounts)])
+    """, [list(server_ids), list(excluded_accounts), list(tried)])
     row = env.cr.fetchone()
     return env['maildesk.route'].browse(row[0]) if row else None
 
@@ -294,6 +308,8 @@ def _route(route, client, the_plan):
             thread_id = MailThread.message_process(
                 model, mime, custom_values=the_plan and rules.custom_values(the_plan, model),
                 save_original=server.original, strip_attachments=not server.attach)
+    except CONCURRENCY_ERRORS:
+        raise
     except ValueError as exc:  # message_route: "No possible route found ..."
         return _outcome(route, 'no_route', env._(
             'No Odoo record to route to: choose "Create a New Record" on the incoming server "%(server)s" or '
@@ -320,6 +336,8 @@ def _link(route, posted, state, reason):
     """The MailDesk message and the record point at each other (the Log to record link); the record's files,
     created from the MIME, are the message's downloaded attachments (not stored twice)."""
     message = route.message_id
+    if not (posted.model and posted.res_id):  # e.g. a notification Odoo sent to the mailbox: no record to link
+        return _outcome(route, state, reason)
     vals = {'res_model': posted.model, 'res_id': posted.res_id}
     files = posted.attachment_ids.filtered(lambda attachment: not message.attachment_ids & attachment)
     if files and state == 'routed':

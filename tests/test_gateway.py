@@ -4,13 +4,16 @@ Real sync and real Graph ($value MIME) against the emulator; the records are res
 database: only maildesk and its dependencies are installed).
 """
 import base64
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.utils import parseaddr
 from unittest.mock import patch
 
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.maildesk.engine import gateway
+from odoo.addons.maildesk.graph.client import GraphClient
 from odoo.addons.maildesk.tests.common import MaildeskCase
 
 
@@ -244,3 +247,32 @@ class TestGateway(GatewayCase):
         arch = self.env.ref('mail.view_email_server_form').get_combined_arch()  # with the Advanced tab
         for name in ('object_id', 'attach', 'original', 'maildesk_route_mail', 'maildesk_route_history_since'):
             self.assertIn('name="%s"' % name, arch)
+
+    def test_reply_from_the_record_goes_out_through_the_mailbox_in_the_thread(self):
+        self.make_outgoing_server(self.account, test=False)
+        self.deliver('Order 77')
+        self.sync()
+        self.route()
+        partner = self.partners('Order 77')
+        original = self.message('Order 77')
+        sent = []
+        real_send = GraphClient.send_mime
+
+        def spy(client, mime):
+            sent.append(message_from_bytes(mime))
+            return real_send(client, mime)
+        customer_mail = self.routes(original).mail_message_id
+        with patch.object(GraphClient, 'send_mime', spy):
+            # parent: what a flat-thread model (crm.lead...) takes by itself; res.partner threads by parent only
+            reply = partner.message_post(body='We ship tomorrow.', partner_ids=partner.ids, message_type='comment',
+                                         subtype_xmlid='mail.mt_comment', parent_id=customer_mail.id)
+        notification = reply.notification_ids.filtered(lambda n: n.res_partner_id == partner)
+        self.assertEqual(notification.notification_status, 'sent', notification.failure_reason)
+        self.assertEqual(len(sent), 1, 'the chatter reply went out through the Outlook mailbox')
+        self.assertEqual(parseaddr(sent[0]['From'])[1], self.account.email)
+        self.assertIn(original.internet_message_id, sent[0]['References'] or '',
+                      'it names the customer\'s mail: Outlook and the customer thread it with it')
+        self.emulator.settle()
+        state = self.emulator.state(self.account.email)
+        sent_items = next(folder for folder in state.values() if folder['well_known'] == 'sentitems')
+        self.assertIn(reply.message_id, [m['internetMessageId'] for m in sent_items['messages'].values()])

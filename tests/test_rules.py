@@ -29,39 +29,43 @@ class TestRules(GatewayCase):
         self.files = Rule.create({
             'name': 'Files to Archive', 'sequence': 3, 'account_id': self.account.id, 'has_attachments': 'yes',
             'move_folder_id': self.archive.id})
-        self.deliver('Invoice 12 for March')
-        self.deliver('Specs attached', attachments=[{'name': 'specs.txt', 'contentType': 'text/plain',
-                                                     'contentBytes': base64.b64encode(b'specs').decode()}])
-        self.deliver('Lunch?', **{'from': {'name': 'Ann', 'address': 'ann@example.com'}})
+        # the class's emulator keeps every test's mail: subjects of this test only
+        self.invoice_subject, self.specs_subject, self.lunch_subject = (
+            '%s (%s)' % (subject, self._testMethodName) for subject in ('Invoice 12 for March', 'Specs attached',
+                                                                        'Lunch?'))
+        self.deliver(self.invoice_subject)
+        self.deliver(self.specs_subject, attachments=[{'name': 'specs.txt', 'contentType': 'text/plain',
+                                                       'contentBytes': base64.b64encode(b'specs').decode()}])
+        self.deliver(self.lunch_subject, **{'from': {'name': 'Ann', 'address': 'ann@example.com'}})
         self.sync()
 
     def test_dry_run_shows_and_changes_nothing(self):
         self.invoices.dry_run_limit = 10
         self.invoices.action_dry_run()
         report = {row['message'].subject: row for row in rules.dry_run(self.account, 10)}
-        self.assertEqual(report['Invoice 12 for March']['rule_ids'], self.invoices.ids, '"Stop Here" stops')
-        self.assertEqual(report['Specs attached']['rule_ids'], (self.customers | self.files).ids, 'in order')
-        self.assertEqual(report['Lunch?']['rule_ids'], [])
-        self.assertIn('move to %s' % self.archive.name, report['Specs attached']['actions'])
-        self.assertIn('Specs attached', self.invoices.dry_run_report)
-        self.assertIn('Dry run', self.customers.message_ids[:1].body)
+        self.assertEqual(report[self.invoice_subject]['rule_ids'], self.invoices.ids, '"Stop Here" stops')
+        self.assertEqual(report[self.specs_subject]['rule_ids'], (self.customers | self.files).ids, 'in order')
+        self.assertEqual(report[self.lunch_subject]['rule_ids'], [])
+        self.assertIn('move to %s' % self.archive.name, report[self.specs_subject]['actions'])
+        self.assertIn(self.specs_subject, self.invoices.dry_run_report)
+        self.assertTrue(self.customers.message_ids.filtered(lambda m: 'Dry run' in (m.body or '')), 'logged')
         # nothing happened
         self.assertFalse(self.env['maildesk.route'].search([('account_id', '=', self.account.id)]))
-        self.assertFalse(self.partners('Specs attached'))
-        self.assertFalse(self.message('Invoice 12 for March').tag_ids)
-        self.assertFalse(self.message('Invoice 12 for March').is_read)
-        self.assertEqual(self.message('Specs attached').folder_id, self.inbox)
+        self.assertFalse(self.partners(self.specs_subject))
+        self.assertFalse(self.message(self.invoice_subject).tag_ids)
+        self.assertFalse(self.message(self.invoice_subject).is_read)
+        self.assertEqual(self.message(self.specs_subject).folder_id, self.inbox)
 
     def test_gateway_applies_rules_in_order(self):
         with mute_logger('odoo.addons.mail.models.mail_thread'):
             self.route()
-        invoice = self.message('Invoice 12 for March')
+        invoice = self.message(self.invoice_subject)
         self.assertEqual(invoice.tag_ids, self.billing)
         self.assertTrue(invoice.is_read)
         self.assertEqual(self.routes(invoice).state, 'no_route', 'the Invoices rule stops before routing rules')
 
-        specs = self.message('Specs attached')
-        partner = self.partners('Specs attached')
+        specs = self.message(self.specs_subject)
+        partner = self.partners(self.specs_subject)
         self.assertEqual(len(partner), 1, 'routed to the rule\'s model')
         self.assertEqual(partner.user_id, self.seller, 'assigned to the rule\'s user')
         self.assertEqual(specs.folder_id, self.archive, 'moved by the Files rule')
@@ -70,10 +74,10 @@ class TestRules(GatewayCase):
         self.assertIn(specs.graph_id, archive['messages'], 'moved in Outlook too (write-back)')
         self.assertFalse(specs.tag_ids)
 
-        self.assertEqual(self.routes(self.message('Lunch?')).state, 'no_route')
+        self.assertEqual(self.routes(self.message(self.lunch_subject)).state, 'no_route')
         logged = self.customers.message_ids.filtered(lambda m: 'Applied to' in (m.body or ''))
         self.assertEqual(len(logged), 1, 'each application is logged on the rule')
-        self.assertIn('Specs attached', logged.body)
+        self.assertIn(self.specs_subject, logged.body)
         self.assertEqual(len(self.invoices.message_ids.filtered(lambda m: 'Applied to' in (m.body or ''))), 1)
 
     def test_rule_folder_is_routed_too(self):

@@ -43,6 +43,11 @@ emulator_control(INFO, '/deliver', {'user': email, 'count': COUNT, 'message': {'
 account._sync_round(budget=600)
 env.cr.commit()
 
+queued = env['maildesk.message'].search_count([('account_id', '=', account.id), ('subject', '=', 'Bench request')])
+if PROFILE:
+    import cProfile
+    profiler = cProfile.Profile()
+    profiler.enable()
 started, cpu = time.perf_counter(), time.process_time()
 runs = 0
 while True:
@@ -52,6 +57,12 @@ while True:
     if not run or not run.left:
         break
 gw_wall, gw_cpu = time.perf_counter() - started, time.process_time() - cpu
+if PROFILE:
+    import io, pstats
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats('cumulative').print_stats(40)
+    print('PROFILE ' + json.dumps(out.getvalue()))
 routed = env['maildesk.route'].search_count([('state', '=', 'routed')])
 
 client = account._graph_client()
@@ -64,7 +75,7 @@ for mime in mimes:
     Thread.message_process('res.partner', mime, save_original=server.original, strip_attachments=not server.attach)
     env.cr.commit()
 imap_wall, imap_cpu = time.perf_counter() - started, time.process_time() - cpu
-print('BENCH ' + json.dumps({'gateway': {'messages': routed, 'seconds': gw_wall, 'cpu': gw_cpu, 'runs': runs},
+print('BENCH ' + json.dumps({'synced': queued, 'gateway': {'messages': routed, 'seconds': gw_wall, 'cpu': gw_cpu, 'runs': runs},
                              'imap_floor': {'messages': len(mimes), 'seconds': imap_wall, 'cpu': imap_cpu}}))
 """
 
@@ -72,6 +83,7 @@ print('BENCH ' + json.dumps({'gateway': {'messages': routed, 'seconds': gw_wall,
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--messages', type=int, default=300)
+    parser.add_argument('--profile', action='store_true', help='print the gateway run\'s cProfile (top 40)')
     args = parser.parse_args()
     odoo_root = odoo_env.find_odoo()
     workdir = os.path.join(REPO, '.bench', 'gateway-run')
@@ -88,13 +100,17 @@ def main():
             log(f'installing maildesk into {DB}')
             subprocess.run([*base, '-i', 'maildesk', '--without-demo=all', '--stop-after-init'], check=True, env=env)
             log(f'routing {args.messages} messages: gateway, then the IMAP floor')
-            script = 'INFO = %r\nCOUNT = %d\nTOOLS = %r\n%s' % (emulator.info, args.messages, TOOLS, SHELL_PY)
+            script = 'INFO = %r\nCOUNT = %d\nTOOLS = %r\nPROFILE = %r\n%s' % (
+                emulator.info, args.messages, TOOLS, args.profile, SHELL_PY)
             shell = [*odoo_env.odoo_command(), 'shell', *base[len(odoo_env.odoo_command()):], '--no-http']
             out = subprocess.run(shell, input=script, text=True, capture_output=True, env=env, check=False)
             line = next((x for x in out.stdout.splitlines() if x.startswith('BENCH ')), None)
             if not line:
                 sys.exit(out.stdout[-3000:] + out.stderr[-5000:])
             results = json.loads(line[6:])
+            profile = next((x for x in out.stdout.splitlines() if x.startswith('PROFILE ')), None)
+            if profile:
+                print(json.loads(profile[8:]))
     finally:
         emulator.stop()
     print('\n  Mail -> records (res.partner), %d messages' % args.messages)
