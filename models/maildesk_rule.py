@@ -55,18 +55,14 @@ class MaildeskRule(models.Model):
             raise AccessError(_('Only MailDesk managers can run mail rules.'))
 
     def action_dry_run(self):
-        """Which of the mailbox's last messages each rule of the mailbox matches, and what would happen: nothing
-        is changed (the report is written on the rules and logged)."""
+        """Which of the mailbox's last messages the mailbox's rules (all of them, in order) match, and what would
+        happen: nothing is changed; the report is written on these rules and the run logged on their chatter."""
         self._check_manager()
-        for account in self.account_id:
-            report = rules.dry_run(account, max(1, min(self.filtered(
-                lambda r, account=account: r.account_id == account)[:1].dry_run_limit or 50, 500)))
-            html = rules.report_html(self.env, report)
-            account_rules = self.filtered(lambda r, account=account: r.account_id == account)
-            account_rules.sudo().write({'dry_run_report': html})
-            for rule in account_rules:
-                matched = sum(1 for row in report if rule.id in row['rule_ids'])
-                rule.sudo().message_post(body=Markup('<p>%s</p>') % _(
-                    'Dry run on the last %(count)d messages: %(matched)d would match. Nothing was changed.',
-                    count=len(report), matched=matched), subtype_xmlid='mail.mt_note')
+        for rule in self:
+            report = rules.dry_run(rule.account_id, max(1, min(rule.dry_run_limit or 50, 500)))
+            rule.sudo().dry_run_report = rules.report_html(self.env, report)
+            matched = sum(1 for row in report if rule.id in row['rule_ids'])
+            rule.sudo().message_post(body=Markup('<p>%s</p>') % _(
+                'Dry run on the last %(count)d messages: this rule would apply to %(matched)d. Nothing was changed.',
+                count=len(report), matched=matched), subtype_xmlid='mail.mt_note')
         return True

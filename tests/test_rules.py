@@ -48,7 +48,7 @@ class TestRules(GatewayCase):
         self.assertEqual(report[self.lunch_subject]['rule_ids'], [])
         self.assertIn('move to %s' % self.archive.name, report[self.specs_subject]['actions'])
         self.assertIn(self.specs_subject, self.invoices.dry_run_report)
-        self.assertTrue(self.customers.message_ids.filtered(lambda m: 'Dry run' in (m.body or '')), 'logged')
+        self.assertTrue(self.invoices.message_ids.filtered(lambda m: 'Dry run' in (m.body or '')), 'logged')
         # nothing happened
         self.assertFalse(self.env['maildesk.route'].search([('account_id', '=', self.account.id)]))
         self.assertFalse(self.partners(self.specs_subject))

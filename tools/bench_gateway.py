@@ -43,7 +43,24 @@ emulator_control(INFO, '/deliver', {'user': email, 'count': COUNT, 'message': {'
 account._sync_round(budget=600)
 env.cr.commit()
 
-queued = env['maildesk.message'].search_count([('account_id', '=', account.id), ('subject', '=', 'Bench request')])
+queued = env['maildesk.message'].search([('account_id', '=', account.id), ('subject', '=', 'Bench request')])
+# one sender for every message: Odoo's loop guard would stop both paths after 20 records
+env['ir.config_parameter'].set_param('mail.gateway.loop.threshold', 10 ** 6)
+client = account._graph_client()
+mimes = [client.get_mime(message.graph_id) for message in queued]
+Thread = env['mail.thread'].with_context(fetchmail_cron_running=True, default_fetchmail_server_id=server.id)
+for mime in mimes[:3]:  # warm-up (registry caches), untimed
+    Thread.message_process('res.partner', mime.replace(b'Message-ID: <', b'Message-ID: <warm.', 1))
+env.cr.commit()
+
+# IMAP floor first (what fetchmail does per message after the IMAP FETCH), then the gateway on the same mail
+imap_mimes = [m.replace(b'Message-ID: <', b'Message-ID: <imap.', 1) for m in mimes]
+started, cpu = time.perf_counter(), time.process_time()
+for mime in imap_mimes:
+    Thread.message_process('res.partner', mime, save_original=server.original, strip_attachments=not server.attach)
+    env.cr.commit()
+imap_wall, imap_cpu = time.perf_counter() - started, time.process_time() - cpu
+
 if PROFILE:
     import cProfile
     profiler = cProfile.Profile()
@@ -64,19 +81,8 @@ if PROFILE:
     pstats.Stats(profiler, stream=out).sort_stats('cumulative').print_stats(40)
     print('PROFILE ' + json.dumps(out.getvalue()))
 routed = env['maildesk.route'].search_count([('state', '=', 'routed')])
-
-client = account._graph_client()
-mimes = [client.get_mime(route.graph_id) for route in env['maildesk.route'].search([('state', '=', 'routed')])]
-env.cr.commit()
-mimes = [m.replace(b'Message-ID: <', b'Message-ID: <imap.', 1) for m in mimes]
-Thread = env['mail.thread'].with_context(fetchmail_cron_running=True, default_fetchmail_server_id=server.id)
-started, cpu = time.perf_counter(), time.process_time()
-for mime in mimes:
-    Thread.message_process('res.partner', mime, save_original=server.original, strip_attachments=not server.attach)
-    env.cr.commit()
-imap_wall, imap_cpu = time.perf_counter() - started, time.process_time() - cpu
-print('BENCH ' + json.dumps({'synced': queued, 'gateway': {'messages': routed, 'seconds': gw_wall, 'cpu': gw_cpu, 'runs': runs},
-                             'imap_floor': {'messages': len(mimes), 'seconds': imap_wall, 'cpu': imap_cpu}}))
+print('BENCH ' + json.dumps({'synced': len(queued), 'gateway': {'messages': routed, 'seconds': gw_wall, 'cpu': gw_cpu, 'runs': runs},
+                             'imap_floor': {'messages': len(imap_mimes), 'seconds': imap_wall, 'cpu': imap_cpu}}))
 """
 
 
