@@ -81,7 +81,8 @@ if PROFILE:
     pstats.Stats(profiler, stream=out).sort_stats('cumulative').print_stats(40)
     print('PROFILE ' + json.dumps(out.getvalue()))
 routed = env['maildesk.route'].search_count([('state', '=', 'routed')])
-print('BENCH ' + json.dumps({'synced': len(queued), 'gateway': {'messages': routed, 'seconds': gw_wall, 'cpu': gw_cpu, 'runs': runs},
+print('BENCH ' + json.dumps({'synced': len(queued),
+                             'gateway': {'messages': routed, 'seconds': gw_wall, 'cpu': gw_cpu, 'runs': runs},
                              'imap_floor': {'messages': len(imap_mimes), 'seconds': imap_wall, 'cpu': imap_cpu}}))
 """
 

@@ -29,8 +29,9 @@ sys.path.insert(0, TOOLS)
 from gateway_setup import emulator_control, gateway_mailbox
 from odoo.addons.maildesk.engine import gateway
 email = INFO['users'][0]
-env.user.partner_id.email = email  # chatter replies go out From the mailbox (its outgoing server's filter)
-account, server = gateway_mailbox(env, INFO, email, 'crm.lead', name='Sales (sales@)', outgoing=True)
+admin = env.ref('base.user_admin')
+admin.partner_id.email = email  # admin's chatter replies go out From the mailbox (its outgoing server's filter)
+account, server = gateway_mailbox(env, INFO, email, 'crm.lead', name='Sales (sales@)', outgoing=True, owner=admin)
 for subject, sender in (('Quote for 20 office chairs', ('Alex Wilber', 'alexw@fabrikam.test')),
                         ('Pricing for the Pro plan?', ('Lynne Robbins', 'lynner@northwind.test')),
                         ('Demo request next week', ('Diego Siciliani', 'diegos@tailspin.test'))):
@@ -125,11 +126,16 @@ def main():
         emulator = start_emulator()
         first_run = not os.path.exists(os.path.join(DEMO_DIR, 'initialized'))
         crm = args.crm and emulator and os.path.isdir(os.path.join(odoo_root, 'addons', 'crm'))
-        modules = 'maildesk,crm' if crm else 'maildesk'
         cmd = [*odoo_env.odoo_command(), f'--addons-path={odoo_env.addons_path(odoo_root, DEMO_DIR)}',
                *pg.odoo_args(), '-d', DB_NAME, f'--db-filter=^{DB_NAME}$', f'--http-port={args.port}',
                '--without-demo=all', f'--data-dir={os.path.join(DEMO_DIR, "filestore")}',
-               '-i' if first_run else '-u', modules, '--max-cron-threads=1']
+               '-i' if first_run else '-u', 'maildesk', '--max-cron-threads=1']
+        if crm and first_run:
+            # installed before the server starts: installing CRM in a serving Odoo re-executes the server, which
+            # `python -m odoo` cannot survive
+            log('installing MailDesk and CRM (a few minutes)')
+            subprocess.run([*cmd, '-i', 'maildesk,crm', '--stop-after-init', '--no-http'], cwd=REPO, check=True,
+                           env=dict(os.environ, PYTHONPATH=odoo_root))
         log('starting Odoo (first run installs MailDesk: about a minute)')
         odoo_proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ, PYTHONPATH=odoo_root))
         wait_for_http(args.port, odoo_proc)

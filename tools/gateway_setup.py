@@ -13,7 +13,7 @@ def emulator_control(info, path, body):
     return response.json() if response.content else None
 
 
-def gateway_mailbox(env, info, email, model, name=None, outgoing=False):
+def gateway_mailbox(env, info, email, model, name=None, outgoing=False, owner=None):
     """The account of ``email`` (an emulator mailbox), authorized, with a confirmed incoming server creating
     ``model`` records (and an outgoing server if asked), folders fetched, Inbox + Sent Items synced. Commits."""
     from odoo.addons.maildesk.tests.common import html_form
@@ -26,7 +26,8 @@ def gateway_mailbox(env, info, email, model, name=None, outgoing=False):
     }
     for key, value in settings.items():
         env['ir.config_parameter'].set_param(key, value)
-    account = env['maildesk.account'].create({'name': name or email, 'email': email})
+    account = env['maildesk.account'].create(dict({'name': name or email, 'email': email},
+                                                  **({'user_id': owner.id} if owner else {})))
     flow = account._start_authorization()
     emulator_control(info, '/consent', {'auto': 'accept', 'user': email})
     answer = requests.get(flow['auth_uri'], allow_redirects=False, verify=info['ca_bundle'], timeout=60)
