@@ -78,9 +78,13 @@ class TestGateway(GatewayCase):
         self.deliver('Need 10 chairs', body='<p>Please quote 10 chairs</p>', attachments=[
             {'name': 'plan.pdf', 'contentType': 'application/pdf',
              'contentBytes': base64.b64encode(b'%PDF-1.4 plan').decode()}])
+        cron = self.env.ref('maildesk.ir_cron_maildesk_gateway')
+        self.env['ir.cron.trigger'].search([('cron_id', '=', cron.id)]).unlink()
         self.sync()
         message = self.message('Need 10 chairs')
         self.assertTrue(message)
+        self.assertTrue(self.env['ir.cron.trigger'].search([('cron_id', '=', cron.id)]),
+                        'a sync run that stored mail triggers the gateway')
         self.emulator.reset_counters()
         run = self.route()
         mime_gets = {endpoint: count for endpoint, count in self.emulator.counters()['by_endpoint'].items()
