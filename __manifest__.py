@@ -36,6 +36,8 @@
         'views/res_config_settings_health_views.xml',
         'wizard/maildesk_connect_views.xml',
         'views/maildesk_draft_schedule_views.xml',
+        'views/maildesk_route_views.xml',
+        'views/maildesk_rule_views.xml',
     ],
     'assets': {
         'web.assets_backend': [

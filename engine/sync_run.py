@@ -22,7 +22,7 @@ from odoo.exceptions import UserError
 from odoo.sql_db import TestCursor
 
 from ..graph import errors
-from . import feedback, push, shared_mailbox
+from . import feedback, gateway, push, shared_mailbox
 from .folder_round import FolderRound, GraphReads, PagePrefetch
 
 _logger = logging.getLogger(__name__)
@@ -351,6 +351,8 @@ class SyncRun:
             self._commit_account_cursor()
         self.changes_left = self._count_folders('changes')
         self.backfill_left = self._count_folders('backfill')
+        if self.stored:
+            gateway.trigger(self.env)  # new mail may be waiting for Odoo's mail gateway
 
     def summary(self, env):
         """(title, message, type) for the Sync now notification, in the language of ``env``."""

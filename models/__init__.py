@@ -14,3 +14,5 @@ from . import maildesk_subscription
 from . import maildesk_health
 from . import maildesk_send_pace
 from . import mail_mail
+from . import maildesk_route
+from . import maildesk_rule

@@ -3,7 +3,7 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..engine import feedback
+from ..engine import feedback, gateway
 from ..graph.errors import GraphError
 
 _logger = logging.getLogger(__name__)
@@ -14,7 +14,9 @@ class FetchmailServer(models.Model):
 
     Such a server never speaks IMAP/POP: Test & Confirm checks Graph with the account's token, and
     fetching runs the account's MailDesk sync. The standard mail-gateway cron leaves these servers to
-    MailDesk's own cron (see :meth:`_fetch_mails`).
+    MailDesk's own crons (see :meth:`_fetch_mails`). With "Route to Odoo Records", Inbox mail received since the
+    server was confirmed goes through Odoo's mail gateway with the server's own options (Create a New Record,
+    Keep Attachments, Keep Original), see :mod:`engine.gateway`.
     """
     _inherit = 'fetchmail.server'
 
@@ -25,6 +27,18 @@ class FetchmailServer(models.Model):
     # system administrator moves a server-bound mailbox to another company (engine/permissions.py).
     maildesk_company_id = fields.Many2one(related='maildesk_account_id.company_id', string='Mailbox Company')
 
+    maildesk_route_mail = fields.Boolean(
+        'Route to Odoo Records',
+        help='Send the mail arriving in the Inbox through Odoo\'s mail gateway, as an IMAP server does: aliases, '
+             'replies to records and "Create a New Record" decide where each message goes.')
+    maildesk_route_since = fields.Datetime(
+        'Routing Since', readonly=True, copy=False,
+        help='Inbox mail received from this moment on is routed (set when the server is confirmed).')
+    maildesk_route_history_since = fields.Date(
+        'Route History Since', copy=False,
+        help='Also route older Inbox mail received since this date (progressively, as it is synchronized).')
+    maildesk_route_count = fields.Integer('Routed Messages', compute='_compute_maildesk_route_count')
+
     @api.depends('server_type')
     def _compute_server_type_info(self):
         graph_servers = self.filtered(lambda server: server.server_type == 'maildesk_graph')
@@ -32,6 +46,12 @@ class FetchmailServer(models.Model):
             'MailDesk reads this mailbox through Microsoft Graph with the OAuth authorization of its Mailbox '
             'Account (no password, no IMAP). Authorize the account first, then click "Test & Confirm".')
         super(FetchmailServer, self - graph_servers)._compute_server_type_info()
+
+    def _compute_maildesk_route_count(self):
+        counts = dict(self.env['maildesk.route'].sudo()._read_group(
+            [('server_id', 'in', self.ids), ('state', '=', 'routed')], ['server_id'], ['__count']))
+        for server in self:
+            server.maildesk_route_count = counts.get(server, 0)
 
     @api.constrains('server_type', 'maildesk_account_id')
     def _check_maildesk_account(self):
@@ -56,9 +76,19 @@ class FetchmailServer(models.Model):
             if not self.name:
                 self.name = self.maildesk_account_id.name
 
+    @api.onchange('object_id')
+    def _onchange_object_id_route(self):
+        if self.server_type == 'maildesk_graph' and self.object_id:
+            self.maildesk_route_mail = True
+
     def write(self, vals):
         accounts = self.maildesk_account_id
         res = super().write(vals)
+        if vals.get('state') == 'done' or vals.get('maildesk_route_mail'):
+            # the routing watermark: what arrives from now on (history only when asked for)
+            self.filtered(lambda server: server.server_type == 'maildesk_graph' and server.state == 'done'
+                          and not server.maildesk_route_since).with_context(fetchmail_cron_running=True).write(
+                {'maildesk_route_since': fields.Datetime.now()})
         if {'state', 'active', 'maildesk_account_id', 'server_type'} & set(vals):
             (accounts | self.maildesk_account_id)._update_connection_state()
         return res
@@ -131,3 +161,14 @@ class FetchmailServer(models.Model):
             _logger.info('MailDesk: not fetching server %s: %s', self.name, reason)
             return
         account._sync_round()
+        gateway.route_server(self)
+
+    def action_open_maildesk_routes(self):
+        """Smart button: the messages this server routed, skipped or could not route."""
+        self.ensure_one()
+        return {'type': 'ir.actions.act_window', 'name': _('Routed Mail'), 'res_model': 'maildesk.route',
+                'view_mode': 'list,form', 'domain': [('server_id', '=', self.id)], 'context': {'create': False}}
+
+    @api.model
+    def _cron_maildesk_gateway(self):
+        return gateway.cron_route(self.env)

@@ -405,6 +405,8 @@ class MaildeskInbox(models.AbstractModel):
             account_name=message.account_id.name,
             folder_name=message.folder_id.name or '',
             logged_to=self._logged_to(message),
+            routed=bool(self.env['maildesk.route'].sudo().search_count(  # logged_to came from the mail gateway
+                [('message_id', '=', message.id), ('state', '=', 'routed')], limit=1)),
             thread=self._thread_rows(message),
         )
 

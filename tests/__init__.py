@@ -41,3 +41,5 @@ from . import test_health
 from . import test_self_service
 from . import test_send_queue
 from . import test_personal_sending
+from . import test_gateway
+from . import test_rules
