@@ -6,8 +6,18 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import consteq, misc
 
-from ..engine import (connection, feedback, folder_tree, health, incoming_setup, permissions, push, self_service,
-                      shared_mailbox, sync_run)
+from ..engine import (
+    connection,
+    feedback,
+    folder_tree,
+    health,
+    incoming_setup,
+    permissions,
+    push,
+    self_service,
+    shared_mailbox,
+    sync_run,
+)
 from ..graph.errors import AuthInvalid, Transient
 
 _logger = logging.getLogger(__name__)
