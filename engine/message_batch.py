@@ -325,7 +325,8 @@ class MessageBatch:
             return
         cr = self.env.cr
         cr.execute("""SELECT id FROM maildesk_message
-                       WHERE id = ANY(%s) AND (thread_key IS NULL OR in_reply_to IS NOT NULL OR "references" IS NOT NULL)
+                       WHERE id = ANY(%s)
+                         AND (thread_key IS NULL OR in_reply_to IS NOT NULL OR "references" IS NOT NULL)
                     ORDER BY id""", [self.batch_ids])
         special = [row[0] for row in cr.fetchall()]
         if special:
