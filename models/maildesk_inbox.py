@@ -46,11 +46,11 @@ BULK_ACTIONS = ('mark_read', 'mark_unread', 'flag', 'unflag', 'tag', 'move', 'de
 SEARCH_TOKEN = re.compile(r'^(from|to|subject|preview|body|tag|since|until):(.*)$', re.I)
 
 
-# Latin letters with a diacritic (both cases: lower() of a database in the C locale leaves "Å" as it is) and their
-# lower-case base letter: PostgreSQL's translate() makes the search accent insensitive ("cafe" finds "café") on
-# databases without the unaccent extension (with it, Odoo's ilike unaccents).
+# Latin letters with a diacritic (both cases) and their lower-case base letter: PostgreSQL's translate() makes the
+# search accent insensitive ("cafe" finds "café") on databases without the unaccent extension (with it, Odoo's ilike
+# unaccents). Upper case too: lower() of a database created with the C locale only lowers ASCII.
 _ACCENTED = ''.join(c for c in map(chr, range(0xC0, 0x250))
-                    if len(remove_accents(c)) == 1 and remove_accents(c).lower() != c.lower())
+                    if len(remove_accents(c)) == 1 and remove_accents(c) != c)
 _UNACCENTED = ''.join(remove_accents(c).lower() for c in _ACCENTED)
 
 
@@ -272,7 +272,7 @@ class MaildeskInbox(models.AbstractModel):
         pattern = '%%%s%%' % escape_psql(remove_accents(value).lower())
         query = Query(self.env, table)
         query.add_where(SQL('(%s)', SQL(' OR ').join(
-            SQL('translate(lower(%s), %s, %s) LIKE %s', SQL.identifier(table, name), _ACCENTED, _UNACCENTED, pattern)
+            SQL('lower(translate(%s, %s, %s)) LIKE %s', SQL.identifier(table, name), _ACCENTED, _UNACCENTED, pattern)
             for name in field_names)))
         return [('id', 'in', query)]
 
