@@ -62,10 +62,18 @@ def set_up(account):
                                  next_action=feedback.SOFT_RELOAD)
 
 
+def reset_for_disconnect(accounts):
+    """Disconnect: confirmed servers go back to Not Confirmed, marked to be confirmed again at the next sign-in (a
+    server an administrator left Not Confirmed stays his to confirm)."""
+    servers = accounts.sudo().fetchmail_server_ids.filtered(lambda server: server.state == 'done')
+    servers.write({'maildesk_reconfirm': True})
+    servers.set_draft()
+
+
 def reconfirm(account):
     """After a new sign-in: Test & Confirm again the servers Disconnect reset (one that fails stays Not Confirmed
     and the chatter says why)."""
-    for server in graph_servers(account, confirmed=False):
+    for server in graph_servers(account, confirmed=False).filtered('maildesk_reconfirm'):
         try:
             with account.env.cr.savepoint():
                 server._maildesk_test_and_confirm()

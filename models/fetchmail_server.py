@@ -38,6 +38,9 @@ class FetchmailServer(models.Model):
         'Route History Since', copy=False,
         help='Also route older Inbox mail received since this date (progressively, as it is synchronized).')
     maildesk_route_count = fields.Integer('Routed Messages', compute='_compute_maildesk_route_count')
+    maildesk_reconfirm = fields.Boolean(
+        'Confirm Again at Sign-in', copy=False, readonly=True,
+        help='Disconnect put this server back to Not Confirmed: the next sign-in of its mailbox confirms it again.')
 
     @api.depends('server_type')
     def _compute_server_type_info(self):
@@ -83,6 +86,8 @@ class FetchmailServer(models.Model):
 
     def write(self, vals):
         accounts = self.maildesk_account_id
+        if vals.get('state') == 'done':
+            vals = dict(vals, maildesk_reconfirm=False)  # confirmed: nothing left for the next sign-in to do
         res = super().write(vals)
         if vals.get('state') == 'done' or vals.get('maildesk_route_mail'):
             # the routing watermark: what arrives from now on (history only when asked for)

@@ -389,7 +389,7 @@ class MaildeskAccount(models.Model):
     def action_disconnect(self):
         """Forget the tokens; incoming servers of the account go back to Not Confirmed."""
         self._check_can_authorize()
-        self.sudo().fetchmail_server_ids.filtered(lambda server: server.state == 'done').set_draft()
+        incoming_setup.reset_for_disconnect(self)
         push.drop_subscriptions(self)
         self._forget_tokens()
         self._write_status({'last_error': False})

@@ -107,7 +107,11 @@ class TestSecurityRpc(MaildeskCase):
         self.env['maildesk.system.mail'].sudo()._record(self.account.id, '<reset@odoo.test>')
         self.shared_wizard = self.env['maildesk.shared.mailbox.wizard'].with_user(self.owner).create({
             'connection_account_id': self.account.id, 'address': 'support@contoso.test'})
+        self.route = self.env['maildesk.route'].sudo().create({
+            'account_id': self.account.id, 'message_id': self.message.id, 'graph_id': self.message.graph_id,
+            'state': 'routed', 'res_model': 'res.partner', 'res_id': self.owner.partner_id.id})
         self.targets = {
+            'maildesk.route': self.route,
             'maildesk.account': self.account, 'maildesk.folder': self.inbox, 'maildesk.message': self.message,
             'maildesk.tag': self.tag, 'maildesk.draft': self.draft, 'maildesk.log.record': self.wizard,
             'fetchmail.server': self.incoming, 'ir.mail_server': self.outgoing, 'ir.attachment': self.attachment,
