@@ -105,6 +105,7 @@ def ensure_server(account):
         'smtp_authentication': 'maildesk_graph',
         'maildesk_account_id': account.id,
         'from_filter': account.email,
+        'maildesk_personal': True,
         'sequence': 50,
     })
     account.sudo().message_post(body=account.env._(

@@ -49,6 +49,10 @@ class IrMailServer(models.Model):
     smtp_authentication = fields.Selection(selection_add=[('maildesk_graph', 'Outlook / Microsoft 365')],
                                            ondelete={'maildesk_graph': 'set default'})
     maildesk_account_id = fields.Many2one('maildesk.account', 'Mailbox Account', ondelete='set null', index=True)
+    maildesk_personal = fields.Boolean(
+        'Personal Mailbox Server', readonly=True, copy=False,
+        help='Created by MailDesk for the chatter mail of the mailbox\'s owner ("Chatter Mail From the User\'s '
+             'Mailbox"): what it sends From his own address is his own mail, shown to him like any other.')
     # Odoo 18's mail servers have no company (they serve the whole database): the mailbox's is shown, and only a
     # system administrator moves a server-bound mailbox to another company (engine/permissions.py).
     maildesk_company_id = fields.Many2one(related='maildesk_account_id.company_id', string='Mailbox Company')
@@ -250,7 +254,12 @@ class IrMailServer(models.Model):
                 server=self.display_name, reason=reason)) from None
 
     def _maildesk_note_system_mail(self, account, message):
-        """Note the Message-ID as Odoo's own mail before it leaves: the sync hides its Outlook copies from users."""
+        """Note the Message-ID as Odoo's own mail before it leaves: the sync hides its Outlook copies from users.
+
+        A personal server's mail From the owner's own address is his chatter mail, not Odoo's: never hidden."""
+        from_address = (getaddresses([message['From'] or '']) or [('', '')])[0][1]
+        if self.maildesk_personal and from_address.lower() == (account.email or '').lower():
+            return
         self.env['maildesk.system.mail'].sudo()._record(account.id, message['Message-Id'])
 
     def _maildesk_test_connection(self):

@@ -66,6 +66,8 @@ class TestPersonalSending(SentItemsMixin, MaildeskCase):
         self.assertIn('@crm.example.com', sent_mime[0]['Reply-To'], "Odoo's catchall, not the mailbox")
         server = self.account.sudo().mail_server_ids
         self.assertEqual(len(server), 1, 'one personal outgoing server, visible to administrators')
+        self.assertFalse(self.env['maildesk.system.mail'].sudo().search(
+            [('message_id', '=', message.message_id)]), "his own mail: its Sent Items copy is shown to him")
         self.post(body='Second one')
         self.assertEqual(self.account.sudo().mail_server_ids, server, 'reused')
 
