@@ -223,6 +223,15 @@ class TestPush(MaildeskHttpCase):
         ICP.set_param(push.URL_PARAM, 'https://odoo.example.com')
         self.assertEqual(push.notification_urls(self.env)[0], 'https://odoo.example.com' + push.NOTIFY_ROUTE)
 
+    def test_delegated_mailbox_keeps_polling(self):
+        # a mailbox opened through another user's sign-in (/users/{address}): Microsoft may never notify
+        self.account._write_status({'signed_in_email': 'assistant@contoso.test'})
+        self.emulator.reset_counters()
+        self.subscribe()
+        self.assertFalse(self.emulator.counters()['by_endpoint'].get('POST /v1.0/subscriptions'))
+        self.assertEqual(self.sub(self.inbox).state, 'failed')
+        self.assertIn('shared or delegated', self.inbox.push_status)
+
     def test_polling_slows_down_while_push_is_healthy(self):
         self.subscribe()
         self.env['maildesk.account']._cron_sync_changes()
