@@ -195,7 +195,7 @@ class IrMailServer(models.Model):
         large = large_mime.needs_draft(mime)
         if large:
             self._maildesk_check_large_mail(mime)
-        self._maildesk_note_system_mail(account, message)
+        session.mail_server._maildesk_note_system_mail(account, message)
         try:
             if large:
                 large_mime.send_through_draft(session.client, message)
