@@ -16,6 +16,7 @@ import msal
 from cryptography.fernet import InvalidToken
 
 from odoo.exceptions import UserError
+from odoo.tools import str2bool
 
 from ..graph import identity
 from ..graph.client import GraphClient
@@ -79,6 +80,11 @@ def maildesk_settings(env):
         'backfill_months': max(0, _int_param(get('maildesk.backfill_months'), 0)),
         'body_retention_days': max(0, _int_param(get('maildesk.body_retention_days'), 30)),
     }
+
+
+def setting_enabled(env, key):
+    """A Settings checkbox kept as a system parameter (``config_parameter=``): set means on, unset means off."""
+    return str2bool(env['ir.config_parameter'].sudo().get_param(key) or 'false', False)
 
 
 def oauth_configured(env):

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from odoo import tools
 from odoo.exceptions import UserError
 
-from . import send_pacing
+from . import connection, send_pacing
 
 _logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ SENDABLE_STATES = ('authorized', 'connected')
 
 
 def enabled(env):
-    return env['ir.config_parameter'].sudo().get_param(SETTING) in ('True', 'true', '1')
+    return connection.setting_enabled(env, SETTING)
 
 
 def prepare(mails):

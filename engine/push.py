@@ -24,7 +24,7 @@ from odoo.exceptions import UserError
 from odoo.tools import LazyTranslate
 
 from ..graph import errors, subscriptions
-from . import feedback, sync_run
+from . import connection, feedback, sync_run
 
 _logger = logging.getLogger(__name__)
 _lt = LazyTranslate(__name__)
@@ -64,7 +64,7 @@ def _reason(env, key):
 # ------------------------------------------------------------------ settings and URLs
 
 def push_enabled(env):
-    return bool(env['ir.config_parameter'].sudo().get_param(ENABLED_PARAM))
+    return connection.setting_enabled(env, ENABLED_PARAM)
 
 
 def notification_urls(env):

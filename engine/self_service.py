@@ -12,6 +12,8 @@ import logging
 
 from odoo.exceptions import AccessError, UserError
 
+from . import connection
+
 _logger = logging.getLogger(__name__)
 
 SETTING = 'maildesk.self_service'
@@ -19,7 +21,7 @@ DEFAULT_FOLDERS = ('inbox', 'sentitems')
 
 
 def enabled(env):
-    return env['ir.config_parameter'].sudo().get_param(SETTING) in ('True', 'true', '1')
+    return connection.setting_enabled(env, SETTING)
 
 
 def check_allowed(env):
