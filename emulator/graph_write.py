@@ -5,6 +5,7 @@ import binascii
 import email.policy
 import email.utils
 import html
+import re
 from email.parser import BytesParser
 
 from . import render, seed
@@ -314,8 +315,9 @@ def deliver_local(store, msg):
         if target is None or target.address in seen:
             continue
         seen.add(target.address)
-        copy_message(store, target, msg, target.folders[target.wk['inbox']], is_read=False, is_draft=False,
-                     bcc=(), received=now())
+        copy = copy_message(store, target, msg, target.folders[target.wk['inbox']], is_read=False, is_draft=False,
+                            bcc=(), received=now())
+        join_conversation(target, copy)  # the recipient's mailbox threads it with what it holds
 
 
 def _check_send_as(ctx, msg):
@@ -445,9 +447,45 @@ def _from_mime(ctx, raw_b64):
         fields['acting'] = acting[0]
     if em.get('Message-ID'):
         fields['imid'] = str(em['Message-ID']).strip()  # sent copy keeps the MIME Message-Id (graph-api.md §5)
+    # Exchange keeps the MIME's own identification and reply headers: they come back in internetMessageHeaders
+    # and the Sent Items $value ("MIME readers must copy the value of the References header field",
+    # PidTagInternetReferences, learn.microsoft.com/office/client-developer/outlook/mapi/
+    # pidtaginternetreferences-canonical-property; PidTagInReplyToId likewise; Reply-To becomes replyTo)
     if em.get('In-Reply-To'):
-        fields['in_reply_to'] = str(em['In-Reply-To']).strip()
-    return new_local(ctx.mbx, **fields)
+        fields['in_reply_to'] = ' '.join(str(em['In-Reply-To']).split())
+    if em.get('References'):
+        fields['references'] = ' '.join(str(em['References']).split())
+    if addrs('Reply-To'):
+        fields['reply_to'] = addrs('Reply-To')
+    msg = new_local(ctx.mbx, **fields)
+    join_conversation(ctx.mbx, msg)
+    return msg
+
+
+MESSAGE_ID = re.compile(r'<[^<>\s]+>')
+
+
+def join_conversation(mbx, msg):
+    """A reply joins the conversation of the message it answers when that message is in the mailbox.
+
+    Exchange threads by the conversation index (Thread-Index), "computed from message references"
+    (thread-index Field, learn.microsoft.com/previous-versions/exchange-server/exchange-10/ms526219): a reply
+    whose In-Reply-To / References name a message of the mailbox gets that message's conversationId and a
+    conversationIndex one level deeper (resources/message: conversationId, conversationIndex). Nothing named in
+    the mailbox: a conversation of its own -- as Exchange does for a reply whose parent it never saw (Microsoft
+    Q&A "Sometimes the Conversation ID changes when a user replies to an email").
+    """
+    named = MESSAGE_ID.findall(msg.in_reply_to or '') + MESSAGE_ID.findall(msg.references or '')[::-1]
+    if not named:
+        return
+    by_imid = {}
+    for other in mbx.msgs.values():
+        if other.imid in named and other is not msg:
+            by_imid.setdefault(other.imid, other)
+    parent = next((by_imid[imid] for imid in named if imid in by_imid), None)
+    if parent is not None:
+        msg.conv = parent.conv
+        msg.conv_index = parent.conv_index + 1
 
 
 def _reply_draft(ctx, orig, kind, data):

@@ -91,6 +91,7 @@ class Message:
         'mbx',
         'modified',
         'received',
+        'references',
         'reply_to',
         'rrr',
         'sender',
@@ -114,6 +115,7 @@ class Message:
         self.atts = None         # None -> generated from att_kind (seed.py); else list of attachment dicts
         self.att_kind = 0
         self.in_reply_to = None
+        self.references = None   # the MIME References header, when the sender gave one (else In-Reply-To)
         self.headers = None
         self.inference = 'focused'
         self.drr = False

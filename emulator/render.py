@@ -106,9 +106,12 @@ def headers_of(msg):
            {'name': 'Subject', 'value': msg.subject},
            {'name': 'Date', 'value': email.utils.formatdate(msg.sent, usegmt=True)},
            {'name': 'Message-ID', 'value': msg.imid}]
+    if msg.reply_to:
+        out.append({'name': 'Reply-To', 'value': ', '.join(email.utils.formataddr(p) for p in msg.reply_to)})
     if msg.in_reply_to:
         out.append({'name': 'In-Reply-To', 'value': msg.in_reply_to})
-        out.append({'name': 'References', 'value': msg.in_reply_to})
+    if msg.references or msg.in_reply_to:
+        out.append({'name': 'References', 'value': msg.references or msg.in_reply_to})
     for h in msg.headers or ():
         out.append({'name': h[0], 'value': h[1]})
     out.append({'name': 'MIME-Version', 'value': '1.0'})

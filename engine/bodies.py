@@ -169,10 +169,16 @@ def _image_allowed(url, inline_paths, hosts):
 
 
 def resolve_inline_images(message, client, body):
-    """Store inline attachments as ``ir.attachment`` and point ``cid:`` sources at ``/web/content/<id>``."""
+    """Store inline attachments as ``ir.attachment`` and point ``cid:`` sources at ``/web/content/<id>``.
+
+    The images already stored with their Content-ID (a routed message: the gateway linked those Odoo created from
+    the MIME) are used as they are: nothing is downloaded nor stored again when they cover every ``cid:``."""
     urls = {attachment.maildesk_content_id: INLINE_IMAGE_PATH % attachment.id
-            for attachment in store_attachments(message, client, inline=True)
-            if attachment.maildesk_content_id}
+            for attachment in message.attachment_ids if attachment.maildesk_content_id}
+    if not {match.group(2).strip('<>') for match in CID_SRC.finditer(body)} <= set(urls):
+        urls.update({attachment.maildesk_content_id: INLINE_IMAGE_PATH % attachment.id
+                     for attachment in store_attachments(message, client, inline=True)
+                     if attachment.maildesk_content_id})
 
     def replace(match):
         url = urls.get(match.group(2).strip('<>'))
@@ -208,6 +214,8 @@ def store_attachments(message, client, inline):
     Attachment = message.env['ir.attachment'].sudo()
     known = {a.maildesk_graph_id: a for a in Attachment.search([
         ('res_model', '=', message._name), ('res_id', '=', message.id), ('maildesk_graph_id', '!=', False)])}
+    # and those the gateway linked from the record (named with their Outlook id once matched)
+    known.update({a.maildesk_graph_id: a for a in message.attachment_ids.sudo() if a.maildesk_graph_id})
     result = Attachment
     for meta in client.list_attachments(message.graph_id):
         kind = mail.attachment_kind(meta)
@@ -221,6 +229,11 @@ def store_attachments(message, client, inline):
                 full = client.get_attachment(message.graph_id, meta['id'])
                 values = attachment_values(message, meta, _decode_bytes(full.get('contentBytes')),
                                            full.get('contentId'))
+                linked = _linked_inline(message, values['maildesk_content_id'])
+                if linked:  # the gateway's copy (from the MIME): named, not stored twice
+                    linked.maildesk_graph_id = meta['id']
+                    result |= linked
+                    continue
             else:
                 data = client.get_attachment_bytes(message.graph_id, meta['id'])
                 values = attachment_values(message, meta, data, None)
@@ -230,6 +243,14 @@ def store_attachments(message, client, inline):
             message.attachment_ids = [fields.Command.link(attachment.id)]
         result |= attachment
     return result
+
+
+def _linked_inline(message, content_id):
+    """The attachment linked to ``message`` with this Content-ID and no Outlook id yet (the gateway's), if any."""
+    if not content_id:
+        return message.env['ir.attachment']
+    return message.attachment_ids.sudo().filtered(
+        lambda attachment: attachment.maildesk_content_id == content_id and not attachment.maildesk_graph_id)[:1]
 
 
 ATTACHED_MESSAGE_TYPE = 'message/rfc822'

@@ -19,6 +19,7 @@ run stored messages).
 import contextlib
 import email.parser
 import email.policy
+import hashlib
 import logging
 import time
 import zlib
@@ -329,12 +330,13 @@ def _route(route, client, the_plan):
         return _outcome(route, 'skipped', env._(
             'Odoo\'s gateway created nothing: a bounce, an automatic reply caught by the loop guard, or mail '
             'Odoo ignores (see the server log).'))
-    return _link(route, posted, 'routed', False)
+    return _link(route, posted, 'routed', False, mime)
 
 
-def _link(route, posted, state, reason):
+def _link(route, posted, state, reason, mime=b''):
     """The MailDesk message and the record point at each other (the Log to record link); the record's files,
-    created from the MIME, are the message's downloaded attachments (not stored twice)."""
+    created from the MIME, are the message's downloaded attachments (not stored twice): its inline images carry
+    their Content-ID, so opening the body shows them instead of downloading them again (engine.bodies)."""
     message = route.message_id
     if not (posted.model and posted.res_id):  # e.g. a notification Odoo sent to the mailbox: no record to link
         return _outcome(route, state, reason)
@@ -342,6 +344,11 @@ def _link(route, posted, state, reason):
     files = posted.attachment_ids.filtered(lambda attachment: not message.attachment_ids & attachment)
     if files and state == 'routed':
         vals['attachment_ids'] = [fields.Command.link(attachment.id) for attachment in files]
+        content_ids = _inline_content_ids(mime) if mime else {}
+        for attachment in files.sudo():
+            content_id = content_ids.get((attachment.name, attachment.checksum))
+            if content_id and not attachment.maildesk_content_id:
+                attachment.maildesk_content_id = content_id
     message.sudo().write(vals)
     message._maildesk_notify_changed(message)
     return _outcome(route, state, reason, posted)
@@ -354,6 +361,22 @@ def _outcome(route, state, reason, posted=None):
         vals.update(res_model=posted.model, res_id=posted.res_id, mail_message_id=posted.id)
     route.write(vals)
     return state
+
+
+def _inline_content_ids(mime):
+    """{(file name, SHA-1 of the bytes): Content-ID} of the MIME's inline parts: the parts ``message_process``
+    stores as attachments matched to ``cid:`` (a file name and a Content-ID, mail_thread's
+    ``_message_parse_extract_payload``); the SHA-1 is ``ir.attachment.checksum``."""
+    parsed = email.parser.BytesParser(policy=email.policy.SMTP).parsebytes(mime)
+    found = {}
+    for part in parsed.walk():
+        if part.is_multipart():
+            continue
+        content_id = str(part.get('Content-ID') or '').strip().strip('<>').strip()
+        name = part.get_filename()
+        if content_id and name:
+            found[(name, hashlib.sha1(part.get_payload(decode=True) or b'').hexdigest())] = content_id
+    return found
 
 
 def _message_ids(mime):

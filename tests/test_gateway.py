@@ -110,6 +110,31 @@ class TestGateway(GatewayCase):
         self.assertEqual(read['logged_to']['id'], partner.id)
         self.assertTrue(read['routed'])
 
+    def test_opening_a_routed_body_reuses_the_gateway_attachments(self):
+        image = b'\x89PNG\r\n\x1a\n routed logo'
+        self.deliver('Logo inside', body='<p>Our logo <img src="cid:logo-7@fabrikam.test" alt="logo"></p>',
+                     attachments=[
+                         {'name': 'logo.png', 'contentType': 'image/png', 'isInline': True,
+                          'contentId': '<logo-7@fabrikam.test>', 'contentBytes': base64.b64encode(image).decode()},
+                         {'name': 'terms.pdf', 'contentType': 'application/pdf',
+                          'contentBytes': base64.b64encode(b'%PDF-1.4 terms').decode()}])
+        self.sync()
+        self.route()
+        message = self.message('Logo inside')
+        partner = self.partners('Logo inside')
+        self.assertEqual(len(partner), 1)
+        logo = message.attachment_ids.filtered(lambda attachment: attachment.name == 'logo.png')
+        self.assertEqual((logo.raw, logo.res_model, logo.res_id), (image, 'res.partner', partner.id),
+                         'the gateway linked the image Odoo stored on the record')
+        Attachment = self.env['ir.attachment'].sudo()
+        before = Attachment.search_count([])
+        read = self.env['maildesk.inbox'].maildesk_read(message.id, mark_read=False)
+        self.assertFalse(read['body_error'])
+        self.assertEqual(Attachment.search_count([]), before, 'opening the body stores no attachment again')
+        self.assertIn('src="/web/content/%d"' % logo.id, read['body_html'], 'the body shows the image')
+        self.assertEqual(read['inline_images'], ['/web/content/%d' % logo.id])
+        self.assertEqual(sorted(message.attachment_ids.mapped('name')), ['logo.png', 'terms.pdf'])
+
     def test_alias_decides_the_record(self):
         self.server.object_id = False
         self.env['mail.alias'].create({
@@ -282,4 +307,9 @@ class TestGateway(GatewayCase):
         self.emulator.settle()
         state = self.emulator.state(self.account.email)
         sent_items = next(folder for folder in state.values() if folder['well_known'] == 'sentitems')
-        self.assertIn(reply.message_id, [m['internetMessageId'] for m in sent_items['messages'].values()])
+        inbox = next(folder for folder in state.values() if folder['well_known'] == 'inbox')
+        [sent_copy] = [m for m in sent_items['messages'].values() if m['internetMessageId'] == reply.message_id]
+        [customer_copy] = [m for m in inbox['messages'].values()
+                           if m['internetMessageId'] == original.internet_message_id]
+        self.assertEqual(sent_copy['conversationId'], customer_copy['conversationId'],
+                         'the reply is in the customer\'s Outlook conversation')
