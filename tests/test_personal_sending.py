@@ -61,7 +61,7 @@ class TestPersonalSending(SentItemsMixin, MaildeskCase):
         self.assertIn(self.account.email, mime['From'], 'From = the author')
         self.assertEqual(mime['Message-Id'].strip(), message.message_id,
                          "Odoo's Message-ID: replies come back to the record")
-        # (the emulator does not keep Reply-To in its copy: what MailDesk handed to Graph is checked)
+        self.assertIn('@crm.example.com', mime['Reply-To'], "Outlook's copy keeps Odoo's catchall Reply-To")
         self.assertEqual(len(sent_mime), 1)
         self.assertIn('@crm.example.com', sent_mime[0]['Reply-To'], "Odoo's catchall, not the mailbox")
         server = self.account.sudo().mail_server_ids
