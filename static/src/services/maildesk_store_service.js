@@ -359,13 +359,14 @@ export class MaildeskStore {
 
     /**
      * Send/Receive: a sync round now for the accounts in view (each answers with a notification), then
-     * refresh. Accounts that need authorization are left out (their status shows the Authorize button).
+     * refresh. Accounts never authorized are left out (their status shows the Authorize button); a suspended one
+     * answers that its sync is suspended.
      */
     async syncNow() {
         const inView = this.view.type === "all" || this.view.type === "tag"
             ? this.tree.accounts
             : this.tree.accounts.filter((a) => a.id === this.currentAccountId());
-        const accounts = inView.filter((a) => !["not_authorized", "auth_invalid"].includes(a.state));
+        const accounts = inView.filter((a) => a.state !== "not_authorized");
         this.syncing = true;
         try {
             for (const account of accounts) {
