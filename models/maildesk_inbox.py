@@ -150,8 +150,9 @@ class MaildeskInbox(models.AbstractModel):
         """What the folder pane shows under an account: kind, label, progress (0-100) and message."""
         labels = dict(account._fields['state']._description_selection(self.env))
         if account.state == 'auth_invalid':
+            # why Microsoft refused (it says what to click), else what suspended means
             return {'kind': 'auth_invalid', 'label': _('Sync suspended'), 'progress': 0,
-                    'message': feedback.suspended_text(self.env)}
+                    'message': account.last_error or feedback.suspended_text(self.env)}
         if account.state in ('not_authorized', 'error'):
             return {'kind': account.state, 'label': labels[account.state], 'progress': 0,
                     'message': account.last_error or ''}

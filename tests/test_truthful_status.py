@@ -54,8 +54,8 @@ class TestTruthfulStatus(MaildeskSendCase):
         self.assertIn('Authorize Outlook', params['message'])
         self.assertEqual(self.emulator.counters()['total'], 0, 'nothing asked of Microsoft while suspended')
         status = self.pane_status()
-        self.assertEqual((status['kind'], status['message']), ('auth_invalid', params['message']),
-                         'the pane and the Sync answer say the same')
+        self.assertEqual((status['kind'], status['label']), ('auth_invalid', 'Sync suspended'))
+        self.assertEqual(status['message'], params['message'], 'the pane and the Sync answer say the same')
 
     def test_send_while_suspended_is_one_sentence(self):
         draft = self.compose(subject='While suspended')
