@@ -518,7 +518,10 @@ class MaildeskAccount(models.Model):
         if not self.folder_ids.filtered('sync_enabled'):
             raise UserError(_('No folder is selected for sync: click "Fetch Folders", then tick the folders to '
                               'synchronize in the Folders tab.'))
-        title, message, kind = self._sync_round().summary(self.env)
+        run = self._sync_round()
+        title, message, kind = run.summary(self.env)
+        if self.id in run.auth_failures and self.last_error:
+            message = '%s\n%s' % (message, self.last_error)  # the toast says what the account's status says
         return feedback.notification(message, kind, title=title, next_action=feedback.SOFT_RELOAD)
 
     def _sync_round(self, budget=sync_run.SYNC_NOW_BUDGET):

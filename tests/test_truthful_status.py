@@ -36,13 +36,14 @@ class TestTruthfulStatus(MaildeskSendCase):
         self.emulator.control('POST', '/revoke', {'user': self.account.email, 'access_tokens': True})
         with mute_logger('odoo.addons.maildesk.models.maildesk_account'):
             action = self.sync_now()
-        self.assertNotification(action, 'danger')
+        toast = self.assertNotification(action, 'danger')['message']
         self.assertEqual((self.account.state, self.account.auth_failure_count), ('connected', 1),
                          'one refusal counts, it does not suspend yet')
         status = self.pane_status()
         self.assertEqual(status['kind'], 'auth_failing', status)
         self.assertNotEqual(status['label'], 'Connected')
         self.assertIn('Authorize Outlook', status['message'])
+        self.assertIn(status['message'], toast, 'the toast tells what the status tells')
         self.assertEqual(self.account.last_sync_at, last_sync, 'a refused round is not a sync')
 
     def test_sync_while_suspended_says_so(self):
