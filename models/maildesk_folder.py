@@ -56,8 +56,11 @@ class MaildeskFolder(models.Model):
     child_ids = fields.One2many('maildesk.folder', 'parent_id', string='Subfolders')
     role = fields.Selection(FOLDER_ROLES, readonly=True)
     sequence = fields.Integer(default=100)
-    total_count = fields.Integer('Total (Outlook)', readonly=True)
-    unread_count = fields.Integer('Unread (Outlook)', readonly=True)
+    # Outlook's own counts, as of Fetch Folders or the start of a full read: the backfill's progress denominator
+    total_count = fields.Integer('Total (Outlook)', readonly=True,
+                                 help='Outlook\'s count at the last Fetch Folders or full read of the folder.')
+    unread_count = fields.Integer('Unread (Outlook)', readonly=True,
+                                  help='Outlook\'s count at the last Fetch Folders or full read of the folder.')
 
     sync_enabled = fields.Boolean('Sync', default=False)
     sync_state = fields.Selection(SYNC_STATES, string='Sync Status', default='not_started', readonly=True,
