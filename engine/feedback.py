@@ -64,6 +64,20 @@ TOKEN_KEY_HINTS = {
 }
 
 
+# MailDesk's own refusals before any request (engine/connection.py check_token_usable): the account's state, said
+# once, in the same words as its status; there are no "Microsoft said" words to add.
+LOCAL_AUTH_HINTS = {
+    'auth_invalid': _lt('Microsoft no longer accepts this mailbox\'s sign-in, so sync and sending are suspended: '
+                        'click "Authorize Outlook" to sign in again.'),
+    'not_authorized': _lt('This mailbox is not authorized yet: click "Authorize Outlook" and sign in.'),
+}
+
+
+def suspended_text(env):
+    """What a suspended (auth_invalid) account says everywhere: its status, Sync, a send."""
+    return env._(LOCAL_AUTH_HINTS['auth_invalid'])
+
+
 def failure_kind(exc):
     """The AuthInvalid kind of an authorization failure; Graph's 401 after a refresh counts as expired grant."""
     if isinstance(exc, errors.AuthExpired):
@@ -78,6 +92,9 @@ def auth_error_text(env, exc):
     if key_hint:
         text = env._('Administrator action needed: %(hint)s', hint=env._(key_hint))
         return text if exc.code == 'token_key' else '%s\n%s' % (text, exc.message)
+    local_hint = LOCAL_AUTH_HINTS.get(getattr(exc, 'code', None))
+    if local_hint:
+        return env._(local_hint)
     codes = getattr(exc, 'error_codes', None) or []
     hint = next((AADSTS_HINTS[code] for code in codes if code in AADSTS_HINTS), None)
     kind = failure_kind(exc)

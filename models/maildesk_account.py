@@ -243,8 +243,7 @@ class MaildeskAccount(models.Model):
         if self.state == 'not_authorized':
             return _('Not authorized yet: click "Authorize Outlook" and sign in to %(email)s.', email=self.email)
         if self.state == 'auth_invalid':
-            return _('Microsoft no longer accepts this mailbox\'s authorization, so background sync is '
-                     'suspended: click "Authorize Outlook" to sign in again.')
+            return feedback.suspended_text(self.env)
         if not self._confirmed_incoming_servers():
             return incoming_setup.hint(self)
         if self.throttled_until and self.throttled_until > fields.Datetime.now():
@@ -511,12 +510,18 @@ class MaildeskAccount(models.Model):
         self.ensure_one()
         self.check_access('read')
         reason = self._check_can_sync()
+        if reason and self.state == 'auth_invalid':
+            # the Sync button's answer while suspended: a notification, the same words as the account's status
+            return feedback.notification(reason, 'warning', title=_('Sync suspended'), sticky=True)
         if reason:
             raise UserError(reason)
         if not self.folder_ids.filtered('sync_enabled'):
             raise UserError(_('No folder is selected for sync: click "Fetch Folders", then tick the folders to '
                               'synchronize in the Folders tab.'))
-        title, message, kind = self._sync_round().summary(self.env)
+        run = self._sync_round()
+        title, message, kind = run.summary(self.env)
+        if self.id in run.auth_failures and self.last_error:
+            message = '%s\n%s' % (message, self.last_error)  # the toast says what the account's status says
         return feedback.notification(message, kind, title=title, next_action=feedback.SOFT_RELOAD)
 
     def _sync_round(self, budget=sync_run.SYNC_NOW_BUDGET):

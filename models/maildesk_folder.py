@@ -56,8 +56,11 @@ class MaildeskFolder(models.Model):
     child_ids = fields.One2many('maildesk.folder', 'parent_id', string='Subfolders')
     role = fields.Selection(FOLDER_ROLES, readonly=True)
     sequence = fields.Integer(default=100)
-    total_count = fields.Integer('Total (Outlook)', readonly=True)
-    unread_count = fields.Integer('Unread (Outlook)', readonly=True)
+    # Outlook's own counts, as of Fetch Folders or the start of a full read: the backfill's progress denominator
+    total_count = fields.Integer('Total (Outlook)', readonly=True,
+                                 help='Outlook\'s count at the last Fetch Folders or full read of the folder.')
+    unread_count = fields.Integer('Unread (Outlook)', readonly=True,
+                                  help='Outlook\'s count at the last Fetch Folders or full read of the folder.')
 
     sync_enabled = fields.Boolean('Sync', default=False)
     sync_state = fields.Selection(SYNC_STATES, string='Sync Status', default='not_started', readonly=True,
@@ -91,6 +94,14 @@ class MaildeskFolder(models.Model):
                                          'is read once more before its sweep.')
 
     message_ids = fields.One2many('maildesk.message', 'folder_id', string='Messages')
+    # What MailDesk holds: the one source of the Folders tab's and the folder pane's counts. Counted from the local
+    # store on every read, so they follow each sync page and each local change without a Graph request (Outlook's
+    # totalItemCount / unreadItemCount above come with Fetch Folders and a round's start only: a delta round does
+    # not carry them).
+    message_total = fields.Integer('Synced', compute='_compute_local_counts',
+                                   help='Messages of this folder in MailDesk (0 while the folder is not synced).')
+    message_unread = fields.Integer('Unread', compute='_compute_local_counts',
+                                    help='Unread messages of this folder in MailDesk: the number the inbox shows.')
 
     _sql_constraints = [
         ('graph_id_uniq', 'unique(account_id, graph_id)', 'A folder is stored once per account.'),
@@ -104,6 +115,24 @@ class MaildeskFolder(models.Model):
                 folder.sync_status = _('Backfilling %(percent)d%%', percent=int(folder.backfill_progress))
             else:
                 folder.sync_status = labels.get(folder.sync_state, '')
+
+    def _compute_local_counts(self):
+        counts = self._local_counts()
+        for folder in self:
+            folder.message_total, folder.message_unread = counts.get(folder.id, (0, 0))
+
+    def _local_counts(self):
+        """``{folder id: (messages, unread)}`` of the synced folders among these, from the local store."""
+        synced = self.filtered('sync_enabled')
+        if not synced.ids:
+            return {}
+        counts = {}
+        groups = self.env['maildesk.message']._read_group(
+            [('folder_id', 'in', synced.ids)], ['folder_id', 'is_read'], ['__count'])
+        for folder, is_read, count in groups:
+            total, unread = counts.get(folder.id, (0, 0))
+            counts[folder.id] = (total + count, unread + (0 if is_read else count))
+        return counts
 
     def _compute_push_status(self):
         statuses = push.folder_status(self.env, self)

@@ -89,9 +89,8 @@ class MaildeskInbox(models.AbstractModel):
         # every account the record rules let this user see: a handful, not a table scan to page
         accounts = self.env['maildesk.account'].search([])  # pylint: disable=no-search-all
         folders = self.env['maildesk.folder'].search([('account_id', 'in', accounts.ids)])
-        unread = dict(self.env['maildesk.message']._read_group(
-            [('folder_id', 'in', folders.filtered('sync_enabled').ids), ('is_read', '=', False)],
-            ['folder_id'], ['__count']))
+        # the same counts as the account's Folders tab (maildesk.folder._local_counts)
+        unread = {folders.browse(folder_id): counts[1] for folder_id, counts in folders._local_counts().items()}
         folders_of = folders.grouped('account_id')
         tree = [self._account_node(account, folders_of.get(account, folders.browse()), unread)
                 for account in accounts]
@@ -150,8 +149,16 @@ class MaildeskInbox(models.AbstractModel):
     def _account_status(self, account, folders):
         """What the folder pane shows under an account: kind, label, progress (0-100) and message."""
         labels = dict(account._fields['state']._description_selection(self.env))
-        if account.state in ('not_authorized', 'auth_invalid', 'error'):
+        if account.state == 'auth_invalid':
+            # why Microsoft refused (it says what to click), else what suspended means
+            return {'kind': 'auth_invalid', 'label': _('Sync suspended'), 'progress': 0,
+                    'message': account.last_error or feedback.suspended_text(self.env)}
+        if account.state in ('not_authorized', 'error'):
             return {'kind': account.state, 'label': labels[account.state], 'progress': 0,
+                    'message': account.last_error or ''}
+        if account.auth_failure_count:
+            # Microsoft refused the sign-in (not yet suspended): not "Connected", whatever the folders say
+            return {'kind': 'auth_failing', 'label': _('Sign-in refused'), 'progress': 0,
                     'message': account.last_error or ''}
         states = set(folders.mapped('sync_state'))
         if 'newest' in states:

@@ -1,8 +1,10 @@
 import { describe, expect, test } from "@odoo/hoot";
+import { Component, xml } from "@odoo/owl";
 import { click, press, queryAll, queryAllTexts, queryOne, waitFor, waitUntil } from "@odoo/hoot-dom";
 import { advanceTime, animationFrame } from "@odoo/hoot-mock";
 import { getService, MockServer, onRpc, serverState } from "@web/../tests/web_test_helpers";
 import { router } from "@web/core/browser/router";
+import { registry } from "@web/core/registry";
 import { defineMaildeskModels, openInbox, seedMailbox } from "./maildesk_test_helpers";
 
 describe.current.tags("desktop");
@@ -169,7 +171,7 @@ test("reply / reply all / forward / compose call the server and run the composer
     expect(".o_notification").toHaveCount(4);
 });
 
-test("Sync fetches new mail for the accounts in view, not for those waiting for authorization", async () => {
+test("Sync fetches new mail for the accounts in view, not for those waiting for authorization (a suspended one says so)", async () => {
     await seedMailbox({ count: 1 });
     await seedMailbox({ count: 1, name: "Support", state: "auth_invalid" });
     onRpc("maildesk.account", "action_sync_now", ({ args }) => {
@@ -181,10 +183,12 @@ test("Sync fetches new mail for the accounts in view, not for those waiting for 
     await waitUntil(() => !queryOne(".o-maildesk-Toolbar-sync").disabled);
     expect.verifySteps(["sync 1"]);
     await waitFor(".o_notification:contains(Synced)");
+    await waitFor(".o_notification:contains(Support: sync suspended)");
+    expect(".o_notification:contains(Support: sync suspended)").toHaveText(/Authorize Outlook/);
     expect(".o-maildesk-FolderPane-account[data-account-id='2'] .o-maildesk-AccountStatus-authorize").toHaveCount(1);
 });
 
-test("opened for one account (smart button), then again from the menu: the view is kept", async () => {
+test("opened for one account (smart button), back through the breadcrumbs: the view is kept; the menu opens All mailboxes", async () => {
     const { folders } = await seedMailbox({ count: 2 });
     await openInbox();
     await click(`.o-maildesk-FolderNode[data-folder-id='${folders.projects}'] > .o-maildesk-FolderNode-row`);
@@ -194,7 +198,20 @@ test("opened for one account (smart button), then again from the menu: the view 
     await animationFrame();
     expect(".o-maildesk-MessageList-title").toHaveText("Sales");
     expect(".o-maildesk-MessageList-row").toHaveCount(2);
-    await getService("action").doAction({ type: "ir.actions.client", tag: "maildesk.inbox" });
+    const inbox = getService("action").currentController.jsId;
+    class OtherAction extends Component {
+        static template = xml`<div class="o_maildesk_test_other"/>`;
+        static props = ["*"];
+    }
+    registry.category("actions").add("maildesk_test.other", OtherAction, { force: true });
+    await getService("action").doAction({ type: "ir.actions.client", tag: "maildesk_test.other" });
+    await animationFrame();
+    expect(".o_maildesk_test_other").toHaveCount(1);
+    await animationFrame();
+    await getService("action").restore(inbox);
     await animationFrame();
     expect(".o-maildesk-MessageList-title").toHaveText("Sales");
+    await getService("action").doAction({ type: "ir.actions.client", tag: "maildesk.inbox" }, { clearBreadcrumbs: true });
+    await animationFrame();
+    expect(".o-maildesk-MessageList-title").toHaveText("All mailboxes");
 });

@@ -124,9 +124,11 @@ test("reading pane actions: flag, tag, move, delete (the next message takes its 
     await click(".o-maildesk-MessageList-row[data-index='1']");
     await animationFrame();
     expect(".o-maildesk-ReadingPane-subject").toHaveText("Message 1");
+    expect(".o-maildesk-MessageActions-flag").toHaveAttribute("title", "Flag (s)");
     await click(".o-maildesk-MessageActions-flag");
     await animationFrame();
     expect(MockServer.env["maildesk.message"].browse(2)[0].flag_status).toBe("flagged");
+    expect(".o-maildesk-MessageActions-flag").toHaveAttribute("title", "Remove flag (s)");
     expect(".o-maildesk-MessageList-row[data-index='1'] .o-maildesk-MessageList-flag").toHaveCount(1);
     await click(".o-maildesk-MessageActions-tag");
     await animationFrame();

@@ -10,6 +10,10 @@ import { MessageList } from "./message_list/message_list";
 import { ReadingPane } from "./reading_pane/reading_pane";
 import { Toolbar } from "./toolbar/toolbar";
 
+// Action objects the inbox was already mounted for: the breadcrumbs mount the same one again (the view is kept),
+// a menu click loads a new one (the inbox opens on All mailboxes, whatever folder was open before).
+const mountedActions = new WeakSet();
+
 /** Thin shell of the MailDesk inbox: restores the view from the URL and lays out the panes. */
 export class InboxAction extends Component {
     static template = "maildesk.InboxAction";
@@ -41,7 +45,9 @@ export class InboxAction extends Component {
             consume(`${type}_id`);
         }
         consume("message_id");
-        return { view, messageId };
+        const fresh = !mountedActions.has(this.props.action);
+        mountedActions.add(this.props.action);
+        return { view, messageId, fresh };
     }
 
     /** Narrow screens show one pane at a time, switched from a bottom bar. */

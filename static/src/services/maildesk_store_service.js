@@ -42,17 +42,19 @@ export class MaildeskStore {
     // ------------------------------------------------------------- loading
     /**
      * Called by the client action: tree, then the view asked for (URL, smart button) or All mailboxes.
-     * Coming back (breadcrumbs, menu) without one keeps the view, filters and open message, refreshed.
+     * Coming back through the breadcrumbs keeps the view, filters and open message, refreshed; the menu opens All
+     * mailboxes (`fresh`: an action not mounted before).
      */
-    async start({ view, messageId } = {}) {
+    async start({ view, messageId, fresh = false } = {}) {
         this.subscribeBus();
         if (!this.started) {
             this.started = true;
             await this.loadTree();
             this.view = view || { type: "all" };
             await this.pages.reset();
-        } else if (view) {
-            await Promise.all([this.loadTree(), this.selectView(view)]);
+        } else if (view || fresh) {
+            // a view asked for (URL, smart button), or the menu: All mailboxes
+            await Promise.all([this.loadTree(), this.selectView(view || { type: "all" })]);
         } else {
             await this.refresh();
         }
@@ -359,13 +361,21 @@ export class MaildeskStore {
 
     /**
      * Send/Receive: a sync round now for the accounts in view (each answers with a notification), then
-     * refresh. Accounts that need authorization are left out (their status shows the Authorize button).
+     * refresh. Accounts that need authorization are left out (their status shows the Authorize button); a
+     * suspended one says so (the words of its status), so the click never goes unanswered.
      */
     async syncNow() {
         const inView = this.view.type === "all" || this.view.type === "tag"
             ? this.tree.accounts
             : this.tree.accounts.filter((a) => a.id === this.currentAccountId());
         const accounts = inView.filter((a) => !["not_authorized", "auth_invalid"].includes(a.state));
+        for (const account of inView.filter((a) => a.state === "auth_invalid")) {
+            this.services.notification.add(
+                account.status.message ||
+                    _t('Microsoft no longer accepts this mailbox\'s sign-in, so sync and sending are suspended: click "Authorize Outlook" to sign in again.'),
+                { type: "warning", title: _t("%s: sync suspended", account.name), sticky: true }
+            );
+        }
         this.syncing = true;
         try {
             for (const account of accounts) {

@@ -8,6 +8,7 @@ const KIND_CLASSES = {
     backfilling: "text-info",
     not_authorized: "text-warning",
     auth_invalid: "text-danger",
+    auth_failing: "text-danger",
     error: "text-danger",
     folder_error: "text-warning",
     no_folders: "text-muted",
@@ -38,7 +39,12 @@ export class AccountStatus extends Component {
     }
 
     get needsAuthorization() {
-        return ["not_authorized", "auth_invalid"].includes(this.status.kind);
+        return ["not_authorized", "auth_invalid", "auth_failing"].includes(this.status.kind);
+    }
+
+    /** After a refusal, the last sync time is the last one that worked, not a sign that all is well. */
+    get failing() {
+        return ["auth_invalid", "auth_failing", "error"].includes(this.status.kind);
     }
 
     authorize() {
