@@ -56,16 +56,21 @@ def write_maildir(repo, path, messages, seed):
     """Write the emulator's Inbox as unseen Maildir files; returns (count, total bytes)."""
     msgs = seeded_inbox(repo, messages, seed)
     from emulator import render
+    return write_maildir_messages(path, ((int(msg.received), render.mime_bytes(msg)) for msg in msgs))
+
+
+def write_maildir_messages(path, messages):
+    """Write ``(received epoch, MIME bytes)`` pairs as unseen Maildir files; returns (count, total bytes)."""
     for sub in ('new', 'cur', 'tmp'):
         os.makedirs(os.path.join(path, sub), exist_ok=True)
-    total = 0
-    for n, msg in enumerate(msgs):
-        data = render.mime_bytes(msg).replace(b'\r\n', b'\n')  # Maildir files use local line endings
-        name = '%d.M%06dP%d.maildesk-bench' % (int(msg.received), n, os.getpid())
+    count = total = 0
+    for count, (received, mime) in enumerate(messages, 1):
+        data = mime.replace(b'\r\n', b'\n')  # Maildir files use local line endings
+        name = '%d.M%06dP%d.maildesk-bench' % (received, count, os.getpid())
         with open(os.path.join(path, 'new', name), 'wb') as fh:
             fh.write(data)
         total += len(data)
-    return len(msgs), total
+    return count, total
 
 
 CONFIG = """

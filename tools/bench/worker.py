@@ -180,14 +180,7 @@ def scenario_imap_fetch(env, params):
     Attachments are kept (the default), the original is not stored (the default).
     """
     model = env['ir.model']._get(params.get('model', 'res.partner'))
-    server = env['fetchmail.server'].create({
-        'name': 'Bench Dovecot', 'server_type': 'imap', 'server': params['host'], 'port': params['port'],
-        'is_ssl': False, 'user': params['user'], 'password': params['password'], 'object_id': model.id,
-    })
-    server.button_confirm_login()
-    # Odoo's mail-loop protection drops a sender's mail past 20 new records in 120 min; the generated mailbox
-    # has a dozen frequent senders, so raise the threshold to let every message in (its check still runs).
-    env['ir.config_parameter'].set_param('mail.gateway.loop.threshold', 10 ** 9)
+    server = imap_incoming_server(env, params, model.model)
     env.cr.commit()
     domain = [('model', '=', model.model), ('message_type', '=', 'email')]
     before = env['mail.message'].search_count(domain)
@@ -199,6 +192,21 @@ def scenario_imap_fetch(env, params):
     return dict(meter.as_dict(), messages=stored, expected=params.get('expected'),
                 messages_per_s=round(stored / meter.wall, 2),
                 cpu_s_per_1000=round(meter.cpu / max(stored, 1) * 1000, 3), model=model.model)
+
+
+def imap_incoming_server(env, params, model):
+    """Odoo's IMAP incoming server on the local Dovecot (``params``: host / port / user / password), confirmed,
+    creating ``model`` records. Also used by tools/bench_gateway.py."""
+    server = env['fetchmail.server'].create({
+        'name': 'Bench Dovecot', 'server_type': 'imap', 'server': params['host'], 'port': params['port'],
+        'is_ssl': False, 'user': params['user'], 'password': params['password'],
+        'object_id': env['ir.model']._get_id(model),
+    })
+    server.button_confirm_login()
+    # Odoo's mail-loop protection drops a sender's mail past 20 new records in 120 min; the generated mailbox
+    # has a dozen frequent senders, so raise the threshold to let every message in (its check still runs).
+    env['ir.config_parameter'].set_param('mail.gateway.loop.threshold', 10 ** 9)
+    return server
 
 
 SCENARIOS = {'orm_ceiling': scenario_orm_ceiling, 'imap_fetch': scenario_imap_fetch}
