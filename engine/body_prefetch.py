@@ -12,7 +12,8 @@ Two sources of work, both cheap to record and served by one low-priority cron (`
 
 Each body is fetched by the reading pane's own :func:`engine.bodies.fetch_body` and committed on its own (a message
 row is locked only between the body's arrival and that commit, never across a Graph request of another message).
-A run is bounded (:data:`RUN_MESSAGES`, :data:`RUN_SECONDS`), serves only accounts that may sync now, stops an
+A run is bounded (:data:`RUN_MESSAGES`, :data:`RUN_SECONDS`), gives way as soon as a sync cron is due (it comes
+back :data:`SYNC_WAIT` seconds later), serves only accounts that may sync now, stops an
 account at the first throttling or authorization answer (no retry: the folder's request is kept for a later run,
 woken when Graph's Retry-After ends), and never prefetches a message older than the body retention window
 (``maildesk.body_retention_days``; 0 keeps bodies forever and so allows any age).
@@ -21,6 +22,8 @@ import contextlib
 import datetime
 import logging
 import time
+
+import psycopg2.errors
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import UserError
@@ -32,6 +35,9 @@ from .sending import LOCAL_ID_PREFIX
 _logger = logging.getLogger(__name__)
 
 PREFETCH_CRON = 'maildesk.ir_cron_maildesk_prefetch_bodies'
+# sync goes first: while one of these is due (or running), a prefetch run stops and lets the cron worker go
+SYNC_CRONS = ('maildesk.ir_cron_maildesk_sync_changes', 'maildesk.ir_cron_maildesk_backfill',
+              'maildesk.ir_cron_maildesk_push_sync')
 FOLDER_NEWEST = 20      # newest messages of an opened folder (the first screen of its list)
 NEW_MAIL_HOURS = 48     # Inbox mail received this recently is "new mail"
 NEW_MAIL_PER_INBOX = 20
@@ -39,6 +45,10 @@ RUN_MESSAGES = 200      # bodies per cron run, all accounts together
 RUN_SECONDS = 30        # seconds of work per cron run
 REQUEST_DEBOUNCE = 60   # seconds: paging or re-opening a folder this soon records nothing more
 THROTTLE_DEFAULT = 30   # seconds, when Graph throttles without saying for how long
+SYNC_WAIT = 30          # seconds: a run that gave way to sync comes back this much later (never a busy loop)
+# the reader (or a sync page) wrote the same message meanwhile: that body is simply not prefetched this run
+BUSY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected,
+               psycopg2.errors.LockNotAvailable, psycopg2.errors.UniqueViolation)
 
 
 def list_opened(env, view, offset):
@@ -83,6 +93,8 @@ def cron_prefetch(env):
     if run.throttled:
         wake = fields.Datetime.now() + datetime.timedelta(seconds=min(run.throttled.values()) + 1)
         env.ref(PREFETCH_CRON).sudo()._trigger(wake)
+    elif run.yielded:
+        env.ref(PREFETCH_CRON).sudo()._trigger(fields.Datetime.now() + datetime.timedelta(seconds=SYNC_WAIT))
     elif run.left:
         env.ref(PREFETCH_CRON).sudo()._trigger()
     return run
@@ -104,6 +116,9 @@ class PrefetchRun:
         self.left = False            # work remained when the budget ran out
         self.stopped = set()         # accounts stopped for the rest of the run
         self.throttled = {}          # account id -> seconds Graph asked to wait
+        self.yielded = False         # stopped because sync was due
+        self.sync_cron_ids = [cron.id for cron in map(lambda xmlid: env.ref(xmlid, raise_if_not_found=False),
+                                                      SYNC_CRONS) if cron]
         days = env['maildesk.account']._maildesk_settings()['body_retention_days']
         # a body of a message older than the retention window is not what the user is about to open
         self.oldest = fields.Datetime.now() - datetime.timedelta(days=days) if days else None
@@ -138,10 +153,25 @@ class PrefetchRun:
             yield api.Environment(cr, SUPERUSER_ID, {})
 
     def _budget_left(self):
-        if self.fetched + self.failed >= self.max_messages or time.monotonic() >= self.deadline:
+        if self.fetched + self.failed >= self.max_messages or time.monotonic() >= self.deadline \
+                or self._sync_due():
             self.left = True
             return False
         return bool(self.account_ids - self.stopped)
+
+    def _sync_due(self):
+        """A sync cron is due or running (Odoo's workers pick jobs by priority only when they look for one: a
+        long prefetch run in the only worker would hold sync back). Read without a lock: never in sync's way."""
+        if not self.yielded:
+            with self._unit() as env:
+                env.cr.execute("""
+                    SELECT 1 FROM ir_cron c
+                     WHERE c.id = ANY(%(ids)s) AND c.active
+                       AND (c.nextcall <= %(now)s
+                            OR EXISTS (SELECT 1 FROM ir_cron_trigger t WHERE t.cron_id = c.id AND t.call_at <= %(now)s))
+                     LIMIT 1""", {'ids': self.sync_cron_ids, 'now': fields.Datetime.now()})
+                self.yielded = bool(env.cr.fetchone())
+        return self.yielded
 
     def _claim_requested_folder(self):
         """The oldest request of an account still served, taken off the queue and committed at once: no folder
@@ -207,5 +237,8 @@ class PrefetchRun:
             else:
                 _logger.info('MailDesk prefetch: message %s body not fetched (%s)', message_id,
                              type(cause or exc).__name__)
+        except BUSY_ERRORS as exc:
+            self.failed += 1
+            _logger.info('MailDesk prefetch: message %s busy (%s)', message_id, type(exc).__name__)
         else:
             self.fetched += 1

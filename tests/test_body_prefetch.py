@@ -37,7 +37,14 @@ class TestBodyPrefetch(SyncTestMixin, MaildeskCase):
         return self.env['maildesk.inbox'].with_user(user or self.owner).maildesk_list(
             view={'type': 'folder', 'id': folder.id})
 
+    def sync_crons_not_due(self):
+        """Between two sync runs: no sync cron due (the prefetch gives way to a due one)."""
+        crons = self.env['ir.cron'].sudo().browse([self.env.ref(x).id for x in body_prefetch.SYNC_CRONS])
+        crons.write({'nextcall': fields.Datetime.now() + timedelta(hours=1)})
+        self.env['ir.cron.trigger'].sudo().search([('cron_id', 'in', crons.ids)]).unlink()
+
     def run_prefetch(self):
+        self.sync_crons_not_due()
         return self.env['maildesk.message']._cron_prefetch_bodies()
 
     def requests(self):
@@ -160,10 +167,26 @@ class TestBodyPrefetch(SyncTestMixin, MaildeskCase):
 
     def test_budget_bounds_a_run(self):
         self.open_list(self.projects)
+        self.sync_crons_not_due()
         run = body_prefetch.PrefetchRun(self.env, max_messages=4).run()
         self.assertEqual(run.fetched, 4)
         self.assertTrue(run.left)
         self.assertEqual(len(self.fetched(self.projects)), 4)
+
+    def test_gives_way_to_a_due_sync(self):
+        self.open_list(self.projects)
+        self.sync_crons_not_due()
+        self.env.ref('maildesk.ir_cron_maildesk_backfill').sudo()._trigger()
+        self.emulator.reset_counters()
+        before = fields.Datetime.now()
+        run = self.env['maildesk.message']._cron_prefetch_bodies()
+        self.assertTrue(run.yielded)
+        self.assertEqual((run.fetched, self.requests()), (0, 0), 'not one body while sync waits')
+        self.assertTrue(self.projects.prefetch_requested_at, 'the request waits')
+        self.assertTrue(self.cron_triggered(after=before + timedelta(seconds=body_prefetch.SYNC_WAIT - 5)),
+                        'back after sync, not in a busy loop')
+        self.run_prefetch()
+        self.assertEqual(len(self.fetched(self.projects)), body_prefetch.FOLDER_NEWEST)
 
     def test_never_for_an_auth_invalid_account(self):
         self.open_list(self.projects)
