@@ -199,14 +199,14 @@ class PrefetchRun:
             """, [folder_id])
 
     def _candidates(self, folder_id, limit, since=None):
-        """Ids of the folder's newest messages without a stored body (Outlook's, within the retention window)."""
-        domain = [('folder_id', '=', folder_id), ('body_fetched_at', '=', False),
-                  '!', ('graph_id', '=like', LOCAL_ID_PREFIX + '%')]
+        """Ids of those of the folder's ``limit`` newest messages (the first rows of its list) whose body is not
+        stored, Outlook's, within the retention window."""
         oldest = max(filter(None, [self.oldest, since]), default=None)
-        if oldest:
-            domain.append(('received_at', '>=', oldest))
         with self._unit() as env:
-            return env['maildesk.message'].search(domain, order='received_at desc, id desc', limit=limit).ids
+            newest = env['maildesk.message'].search([('folder_id', '=', folder_id)],
+                                                    order='received_at desc, id desc', limit=limit)
+            return [m.id for m in newest if not m.body_fetched_at and not m.graph_id.startswith(LOCAL_ID_PREFIX)
+                    and (not oldest or (m.received_at and m.received_at >= oldest))]
 
     def _prefetch(self, account_id, message_ids):
         for message_id in message_ids:

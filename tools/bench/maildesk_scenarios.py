@@ -335,6 +335,8 @@ def scenario_md_open_prefetch(env, params):
     admin = env.ref('base.user_admin').id
     with registry.cursor() as cr:
         _env(cr, admin)['maildesk.inbox'].maildesk_list(view={'type': 'folder', 'id': params['inbox_id']})
+        # retention 0 keeps bodies: the seed's newest messages span months, the default 30 days would leave few
+        _env(cr)['ir.config_parameter'].set_param('maildesk.body_retention_days', 0)
         # between two sync runs (the prefetch gives way to a due sync cron): the drain left them due
         cr.execute("""UPDATE ir_cron SET nextcall = now() AT TIME ZONE 'UTC' + interval '1 hour'
                        WHERE id = ANY(%(ids)s); DELETE FROM ir_cron_trigger WHERE cron_id = ANY(%(ids)s)""",
