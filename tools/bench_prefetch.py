@@ -59,6 +59,9 @@ def table(result, load_before, load_after):
     lines = [f'load average before / after: {load_before} / {load_after} (2 cores shared with other work: a loaded '
              'machine measures slower than an idle one)']
     run = result['prefetch_run']
+    read = result.get('prefetched_read') or {}
+    lines.append(f'reopen a prefetched message, already read (no mark-read PATCH): p50 {read.get("p50_ms")} ms / '
+                 f'p95 {read.get("p95_ms")} ms')
     lines.append(f'prefetch run: {run["fetched"]} bodies in {run["wall_s"]} s ({run["cpu_s"]} s CPU, '
                  f'{run["requests"]} Graph requests)')
     for key, label in (('prefetched', 'open a prefetched message'), ('not_prefetched', 'open one not prefetched')):

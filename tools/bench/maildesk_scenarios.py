@@ -356,7 +356,8 @@ def scenario_md_open_prefetch(env, params):
                                                        max(len(prefetched), params.get('samples', 20)))
     out = {'prefetch_run': {'fetched': run.fetched, 'failed': run.failed, 'wall_s': round(meter.wall, 3),
                             'cpu_s': round(meter.cpu, 3), 'requests': prefetch_requests}}
-    for key, ids in (('prefetched', prefetched), ('not_prefetched', cold)):
+    # the same prefetched messages again, now read: no mark-read PATCH to Outlook, the local read alone
+    for key, ids in (('prefetched', prefetched), ('not_prefetched', cold), ('prefetched_read', prefetched)):
         control(emu, 'POST', '/counters/reset', {})
         samples = []
         for message_id in ids:
