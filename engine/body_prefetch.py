@@ -117,8 +117,8 @@ class PrefetchRun:
         self.stopped = set()         # accounts stopped for the rest of the run
         self.throttled = {}          # account id -> seconds Graph asked to wait
         self.yielded = False         # stopped because sync was due
-        self.sync_cron_ids = [cron.id for cron in map(lambda xmlid: env.ref(xmlid, raise_if_not_found=False),
-                                                      SYNC_CRONS) if cron]
+        crons = (env.ref(xmlid, raise_if_not_found=False) for xmlid in SYNC_CRONS)
+        self.sync_cron_ids = [cron.id for cron in crons if cron]
         days = env['maildesk.account']._maildesk_settings()['body_retention_days']
         # a body of a message older than the retention window is not what the user is about to open
         self.oldest = fields.Datetime.now() - datetime.timedelta(days=days) if days else None
