@@ -23,6 +23,7 @@ bench:         ## benchmarks (not part of CI)
 	$(PYTHON) tools/bench_push.py
 	$(PYTHON) tools/bench_bulk.py
 	$(PYTHON) tools/bench_gateway.py
+	$(PYTHON) tools/bench_prefetch.py
 
 stress:        ## crash-safety stress run (not part of CI)
 	$(PYTHON) tools/stress.py

@@ -22,7 +22,7 @@ from odoo.exceptions import UserError
 from odoo.sql_db import TestCursor
 
 from ..graph import errors
-from . import feedback, gateway, push, shared_mailbox
+from . import body_prefetch, feedback, gateway, push, shared_mailbox
 from .folder_round import FolderRound, GraphReads, PagePrefetch
 
 _logger = logging.getLogger(__name__)
@@ -353,6 +353,7 @@ class SyncRun:
         self.backfill_left = self._count_folders('backfill')
         if self.stored:
             gateway.trigger(self.env)  # new mail may be waiting for Odoo's mail gateway
+            body_prefetch.trigger(self.env)  # ... and new Inbox mail for its body to be prefetched
 
     def summary(self, env):
         """(title, message, type) for the Sync now notification, in the language of ``env``."""

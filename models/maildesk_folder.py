@@ -29,7 +29,7 @@ SYNC_FIELDS = frozenset({
     'graph_id', 'delta_link', 'next_link', 'round_started_at', 'round_number', 'round_is_initial', 'sync_state',
     'synced_count', 'backfill_progress', 'last_sync_at', 'last_checked_at', 'last_error', 'skipped_count',
     'total_count', 'unread_count', 'role', 'account_id', 'parent_id', 'round_page_count', 'round_item_count',
-    'sweep_deferred',
+    'sweep_deferred', 'prefetch_requested_at',
 })
 
 
@@ -81,6 +81,8 @@ class MaildeskFolder(models.Model):
     delta_link = fields.Char(readonly=True, copy=False, groups='base.group_system')
     next_link = fields.Char(readonly=True, copy=False, groups='base.group_system')
     round_started_at = fields.Datetime(readonly=True, copy=False)
+    prefetch_requested_at = fields.Datetime(readonly=True, copy=False,
+                                            help='A user opened the folder: its newest bodies are prefetched soon.')
     round_is_initial = fields.Boolean(readonly=True, copy=False,
                                       help='The round in progress enumerates the whole folder (ends with a sweep).')
     round_number = fields.Integer(readonly=True, copy=False,

@@ -18,7 +18,7 @@ from odoo.tools import SQL, remove_accents
 from odoo.tools.query import Query
 from odoo.tools.sql import escape_psql
 
-from ..engine import bodies, bulk_actions, feedback
+from ..engine import bodies, body_prefetch, bulk_actions, feedback
 from ..graph import errors
 from .maildesk_folder import ROLE_ORDER
 
@@ -190,6 +190,7 @@ class MaildeskInbox(models.AbstractModel):
         limit = max(1, min(int(limit), PAGE_LIMIT_MAX))
         offset = max(0, int(offset))
         domain = self._list_domain(view or {'type': 'all'}, filters, search)
+        body_prefetch.list_opened(self.env, view, offset)  # a folder's newest bodies, fetched in the background
         if grouped:
             return self._list_grouped(domain, offset, limit, count)
         Message = self.env['maildesk.message']

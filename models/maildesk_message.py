@@ -7,7 +7,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, create_index
 
-from ..engine import bodies, log_to_record, permissions
+from ..engine import bodies, body_prefetch, log_to_record, permissions
 from ..engine.sending import LOCAL_ID_PREFIX
 from ..engine.write_back import WriteBack
 
@@ -175,6 +175,10 @@ class MaildeskMessage(models.Model):
         self.ensure_one()
         self.check_access('read')
         return bodies.download_attachments(self.sudo()).ids
+
+    @api.model
+    def _cron_prefetch_bodies(self):
+        return body_prefetch.cron_prefetch(self.env)
 
     @api.model
     def _cron_clear_bodies(self):

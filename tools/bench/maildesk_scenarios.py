@@ -323,4 +323,53 @@ def scenario_md_drain(env, params):
     return dict(meter.as_dict(), **stats, t_start=meter.t0, t_end=meter.t0 + meter.wall)
 
 
+def scenario_md_open_prefetch(env, params):
+    """Open latency with and without body prefetch: the owner opens the Inbox list (which queues its prefetch),
+    the prefetch cron's callback runs once, then ``maildesk_read`` (as the inbox calls it) opens the prefetched
+    messages and as many never-fetched ones, each in its own transaction."""
+    from odoo.modules.registry import Registry
+
+    from odoo.addons.maildesk.engine import body_prefetch
+    emu = params['emulator']
+    registry = Registry(env.cr.dbname)
+    admin = env.ref('base.user_admin').id
+    with registry.cursor() as cr:
+        _env(cr, admin)['maildesk.inbox'].maildesk_list(view={'type': 'folder', 'id': params['inbox_id']})
+        # retention 0 keeps bodies: the seed's newest messages span months, the default 30 days would leave few
+        _env(cr)['ir.config_parameter'].set_param('maildesk.body_retention_days', 0)
+        # between two sync runs (the prefetch gives way to a due sync cron): the drain left them due
+        cr.execute("""UPDATE ir_cron SET nextcall = now() AT TIME ZONE 'UTC' + interval '1 hour'
+                       WHERE id = ANY(%(ids)s); DELETE FROM ir_cron_trigger WHERE cron_id = ANY(%(ids)s)""",
+                   {'ids': [_env(cr).ref(xmlid).id for xmlid in body_prefetch.SYNC_CRONS]})
+    control(emu, 'POST', '/counters/reset', {})
+    with Meter() as meter, registry.cursor() as cr:
+        run = body_prefetch.cron_prefetch(_env(cr))
+    prefetch_requests, _by_endpoint = graph_requests(emu)
+    with registry.cursor() as cr:  # a fresh snapshot: the prefetch committed in its own cursors
+        cr.execute("""SELECT id, body_fetched_at IS NOT NULL FROM maildesk_message
+                       WHERE folder_id = %s AND active ORDER BY id""", [params['inbox_id']])
+        rows = cr.fetchall()
+    prefetched = [mid for mid, fetched in rows if fetched]
+    with registry.cursor() as cr:  # warm the registry caches once, as a running server has them (not timed)
+        _env(cr, admin)['maildesk.inbox'].maildesk_read(prefetched.pop())
+    cold = random.Random(params.get('seed', 2)).sample([mid for mid, fetched in rows if not fetched],
+                                                       max(len(prefetched), params.get('samples', 20)))
+    out = {'prefetch_run': {'fetched': run.fetched, 'failed': run.failed, 'wall_s': round(meter.wall, 3),
+                            'cpu_s': round(meter.cpu, 3), 'requests': prefetch_requests}}
+    # the same prefetched messages again, now read: no mark-read PATCH to Outlook, the local read alone
+    for key, ids in (('prefetched', prefetched), ('not_prefetched', cold), ('prefetched_read', prefetched)):
+        control(emu, 'POST', '/counters/reset', {})
+        samples = []
+        for message_id in ids:
+            with Meter() as one, registry.cursor() as cr:
+                result = _env(cr, admin)['maildesk.inbox'].maildesk_read(message_id)
+            if result.get('body_error'):
+                raise RuntimeError('open failed: %s' % result['body_error'])
+            samples.append(one.wall)
+        total, by_endpoint = graph_requests(emu)
+        out[key] = dict(_percentiles(samples), requests_per_open=round(total / max(len(ids), 1), 2),
+                        requests_by_endpoint=by_endpoint)
+    return out
+
+
 SCENARIOS = {name[len('scenario_'):]: fn for name, fn in globals().items() if name.startswith('scenario_')}
