@@ -43,4 +43,5 @@ from . import test_send_queue
 from . import test_personal_sending
 from . import test_gateway
 from . import test_rules
-from . import test_body_prefetch, test_truthful_status
+from . import test_truthful_status
+from . import test_body_prefetch
