@@ -458,6 +458,7 @@ def _from_mime(ctx, raw_b64):
     if addrs('Reply-To'):
         fields['reply_to'] = addrs('Reply-To')
     msg = new_local(ctx.mbx, **fields)
+    msg.conv_drift = bool(ctx.config.get('conversation_drift'))  # kept by every copy (sent, delivered)
     join_conversation(ctx.mbx, msg)
     return msg
 
@@ -476,7 +477,7 @@ def join_conversation(mbx, msg):
     Q&A "Sometimes the Conversation ID changes when a user replies to an email").
     """
     named = MESSAGE_ID.findall(msg.in_reply_to or '') + MESSAGE_ID.findall(msg.references or '')[::-1]
-    if not named:
+    if not named or getattr(msg, 'conv_drift', False):
         return
     by_imid = {}
     for other in mbx.msgs.values():

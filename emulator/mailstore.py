@@ -71,6 +71,7 @@ class Message:
         'chg',
         'ck',
         'conv',
+        'conv_drift',
         'conv_index',
         'core',
         'created',

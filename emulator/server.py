@@ -50,6 +50,10 @@ DEFAULT_CONFIG = {
     # Odoo's test server (MailDesk never sends such a URL to Microsoft's clouds)
     'push_max_lifetime_minutes': 10080,
     'push_http_loopback': True,
+    # a MIME reply sent now is filed in a conversation of its own even though the message it answers is in the
+    # mailbox: "Sometimes the Conversation ID changes when a user replies to an email" (Microsoft Q&A); off:
+    # replies join their parent's conversation (graph_write.join_conversation)
+    'conversation_drift': False,
 }
 
 # The realistic mode (graph-api.md §12): what Microsoft documents or is publicly reported to do. ``realistic``

@@ -52,6 +52,7 @@ class TestConversations(MaildeskSendCase):
         self.sync()
         root = self.rows('Budget 2025', self.inbox)
         self.assertEqual(root.internet_message_id, root_id)
+        self.emulator.config(conversation_drift=True)  # Outlook files this reply in a conversation of its own
         self.send_mime('RE: Budget 2025', in_reply_to=root_id, references=root_id)
         self.sync()
         answer = self.rows('RE: Budget 2025', self.inbox)

@@ -228,7 +228,10 @@ class TestGateway(GatewayCase):
 
     def test_only_mail_since_confirmation_unless_history(self):
         self.sync()
-        seeded = self.env['maildesk.message'].search([('folder_id', '=', self.inbox.id)])
+        # (strictly older: Odoo keeps whole seconds, and mail of the class's previous test may share the second of
+        # this server's confirmation, which counts as "since")
+        seeded = self.env['maildesk.message'].search([('folder_id', '=', self.inbox.id),
+                                                      ('received_at', '<', self.server.maildesk_route_since)])
         self.assertTrue(seeded, 'the emulator seeds older Inbox mail')
         self.route()
         self.assertFalse(self.routes(seeded), 'mail older than the confirmation is not routed')
