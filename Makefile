@@ -24,6 +24,7 @@ bench:         ## benchmarks (not part of CI)
 	$(PYTHON) tools/bench_bulk.py
 	$(PYTHON) tools/bench_gateway.py
 	$(PYTHON) tools/bench_prefetch.py
+	$(PYTHON) tools/bench_workers.py
 
 stress:        ## crash-safety stress run (not part of CI)
 	$(PYTHON) tools/stress.py

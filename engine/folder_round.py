@@ -13,7 +13,7 @@ import logging
 from odoo import fields
 
 from ..graph import errors, mail
-from .message_batch import MessageBatch
+from .message_batch import MessageBatch, sweep_folder
 
 _logger = logging.getLogger(__name__)
 
@@ -219,15 +219,9 @@ class FolderRound:
 
     def _sweep(self):
         """End of an initial round: soft-remove rows of the folder it did not return (never local entries)."""
-        folder = self.folder
-        Message = folder.env['maildesk.message'].with_context(active_test=False)
-        gone = Message.search([
-            ('folder_id', '=', folder.id), ('active', '=', True), ('is_local', '=', False),
-            '|', ('seen_round', '!=', folder.round_number), ('seen_round', '=', False),
-        ])
+        gone = sweep_folder(self.folder)  # SQL that re-checks each row after its lock: a concurrent move wins
         if gone:
-            _logger.info('MailDesk: sweep of folder %s soft-removed %d message(s)', folder.id, len(gone))
-            gone.write({'active': False, 'folder_id': False})
+            _logger.info('MailDesk: sweep of folder %s soft-removed %d message(s)', self.folder.id, len(gone))
         return len(gone)
 
     def _progress(self):

@@ -4,6 +4,14 @@
 is fetched): lock -> adopt local entries (one query) -> insert / update -> link threads -> notify the bus once.
 Idempotent: replays and duplicates are no-ops.
 
+Pages of two folders of one mailbox are written at the same time (two cron workers, two servers). A message can
+be in both pages (it moved between them while they were listed): both INSERT it, the unique index on
+``(account_id, graph_id)`` lets one in (``ON CONFLICT DO NOTHING`` waits for the other transaction to end, it never
+fails), and the other re-reads the row it lost to and applies its item as an update, where the newer version
+(``modified_at``) wins whatever the commit order. New rows are inserted in graph id order and existing rows are
+locked in id order, so two pages never wait for each other in a cycle (a rare cycle through thread merges is a
+deadlock PostgreSQL breaks: the unit is retried, see ``engine.sync_run.CONCURRENCY_ERRORS``).
+
 Rows are written with set-based SQL, not ``create()`` / ``write()``: the ORM's per-record work (defaults, cache,
 inverse fields) costs more than everything else a sync page does. The rows are complete (every column the ORM
 would set) and :meth:`modified` tells the ORM about them, as ``create()`` / ``write()`` would.
@@ -26,8 +34,9 @@ BOOLEAN_COLUMNS = frozenset({'is_read', 'is_draft', 'has_attachments', 'active',
 RECIPIENT_COLUMNS = ('to_recipients', 'cc_recipients', 'bcc_recipients')
 ROW_COLUMNS = ('id, graph_id, folder_id, active, is_local, is_system_mail, seen_round, thread_key, '
                + ', '.join(SYNCED_COLUMNS))
-# Advisory lock (UPSERT_LOCK, account id): one mailbox's page writes run one at a time across workers, so two
-# workers never insert the same message or lock rows in opposite orders.
+# Advisory lock (UPSERT_LOCK, account id): every page write of a mailbox holds it SHARED (pages of two folders are
+# written at once, by any number of workers), mark_system_mail holds it EXCLUSIVE (it waits for the pages in flight).
+# One lock per transaction, whatever the page size: the lock table cannot run out.
 UPSERT_LOCK = 0x4D44_0100
 
 
@@ -67,7 +76,7 @@ class MessageBatch:
         for graph_id in moved:
             latest.pop(graph_id, None)
         self.stats.update(skipped=delta.skipped, skip_reason=delta.skip_reason)
-        self._lock()  # held until the page commits: its cursor, sweep and counts are the mailbox's writes too
+        self._lock()  # shared, until the page commits: mark_system_mail waits for the pages in flight
         if latest or moved:
             existing = self._existing_rows(list(latest) + list(moved))
             self.partners = self._partners_by_email([*latest.values(), *(values for _f, values in moved.values())])
@@ -101,7 +110,7 @@ class MessageBatch:
     # ------------------------------------------------------------------ lock and read
 
     def _lock(self):
-        self.env.cr.execute('SELECT pg_advisory_xact_lock(%s, %s)', [UPSERT_LOCK, self.account.id])
+        self.env.cr.execute('SELECT pg_advisory_xact_lock_shared(%s, %s)', [UPSERT_LOCK, self.account.id])
 
     def _existing_rows(self, graph_ids):
         """Existing rows (active or not) by graph id: ONE query, rows locked in id order (no deadlock)."""
@@ -269,9 +278,12 @@ class MessageBatch:
 
     def _insert(self, values_list):
         """INSERT the new items in ONE statement whose parameters are one array per column (``unnest``):
-        PostgreSQL parses 40 values instead of 40,000, and no per-row SQL is built in Python."""
-        rows, recipients = [], []
-        for values in values_list:
+        PostgreSQL parses 40 values instead of 40,000, and no per-row SQL is built in Python.
+
+        In graph id order, ``ON CONFLICT DO NOTHING``: an item another page inserted meanwhile (a message that
+        moved between two folders written at once) is not inserted twice but updated (:meth:`_lost_inserts`)."""
+        rows, recipients = [], {}
+        for values in sorted(values_list, key=lambda values: values['graph_id']):
             sender, partner_ids = self._partner_values(values)
             row = self._row_values(values)
             row.update({
@@ -289,7 +301,7 @@ class MessageBatch:
                 **self.seen,
             })
             rows.append(row)
-            recipients.append(partner_ids)
+            recipients[values['graph_id']] = partner_ids
         if not rows:
             return
         Message, cr = self.Message, self.env.cr
@@ -299,23 +311,37 @@ class MessageBatch:
         columns = names + ['create_uid', 'create_date', 'write_uid', 'write_date']
         Message.flush_model()
         cr.execute(SQL(
-            'INSERT INTO maildesk_message (%s) SELECT *, %s, %s, %s, %s FROM unnest(%s) RETURNING id',
+            'INSERT INTO maildesk_message (%s) SELECT *, %s, %s, %s, %s FROM unnest(%s) '
+            'ON CONFLICT (account_id, graph_id) DO NOTHING RETURNING id, graph_id',
             SQL(', ').join(SQL.identifier(name) for name in columns), uid, now, uid, now,
             SQL(', ').join(SQL('%s::%s[]', array, SQL(Message._fields[name].column_type[1]))
                            for array, name in zip(arrays, names, strict=False)),
         ))
-        ids = [row[0] for row in cr.fetchall()]
-        links = [(message_id, partner_id) for message_id, partner_ids in zip(ids, recipients, strict=False)
-                 for partner_id in partner_ids]
+        inserted = dict(cr.fetchall())  # id -> graph id
+        links = [(message_id, partner_id) for message_id, graph_id in inserted.items()
+                 for partner_id in recipients[graph_id]]
         if links:
             cr.execute(SQL(
                 'INSERT INTO maildesk_message_partner_rel (message_id, partner_id) '
                 'SELECT * FROM unnest(%s::int4[], %s::int4[]) ON CONFLICT DO NOTHING',
                 [link[0] for link in links], [link[1] for link in links]))
+        ids = list(inserted)
         Message.browse(ids).modified([name for name in columns if name in Message._fields] + ['partner_ids'],
                                      create=True)
         self.stats['created'] += len(ids)
         self.batch_ids += ids
+        if len(ids) < len(rows):
+            new = set(inserted.values())
+            self._lost_inserts([values for values in values_list if values['graph_id'] not in new])
+
+    def _lost_inserts(self, values_list):
+        """Items another transaction inserted first (it committed: ON CONFLICT waited for it): their rows are
+        read and locked like any existing row, then updated from the item (a stale item changes nothing)."""
+        existing = self._existing_rows([values['graph_id'] for values in values_list])
+        for values in values_list:
+            row = existing.get(values['graph_id'])
+            if row is not None:
+                self.stats['updated'] += self._update(row, values)
 
     def _link_threads(self):
         """:func:`threads.link_threads` for the page's rows in two queries: only rows that know their parents (headers
@@ -397,8 +423,9 @@ def _differs(stored, new, key):
 def mark_system_mail(env, account_id, message_ids):
     """Mark the stored copies of mail Odoo sent through the mailbox (``maildesk.system.mail``) ``is_system_mail``.
 
-    For copies a sync stored before the note was committed: under the mailbox's batch lock, so a page being
-    written either committed before (marked here) or reads the note after (marked by the batch).
+    For copies a sync stored before the note was committed: the mailbox's batch lock, exclusive here (pages hold
+    it shared), so every page being written either committed before (marked here) or reads the note after (marked
+    by the batch).
     """
     env.cr.execute('SELECT pg_advisory_xact_lock(%s, %s)', [UPSERT_LOCK, account_id])
     env.cr.execute("""
@@ -406,3 +433,28 @@ def mark_system_mail(env, account_id, message_ids):
          WHERE account_id = %s AND internet_message_id = ANY(%s) AND is_system_mail IS NOT TRUE
     """, [account_id, list(message_ids)])
     env['maildesk.message'].invalidate_model(['is_system_mail'])
+
+
+def sweep_folder(folder):
+    """End of ``folder``'s initial round: soft-remove its rows the round did not return (never local entries).
+
+    One UPDATE whose condition PostgreSQL checks again on the row's newest version after waiting for its lock: a
+    row another folder's page is moving out of this folder right now (a move seen there) is left to that move,
+    never hidden. :return: the ids soft-removed
+    """
+    Message = folder.env['maildesk.message'].sudo().with_context(active_test=False)
+    Message.flush_model()
+    cr = folder.env.cr
+    cr.execute("""
+        UPDATE maildesk_message SET active = FALSE, folder_id = NULL, write_uid = %s, write_date = %s
+         WHERE folder_id = %s AND active AND NOT coalesce(is_local, FALSE)
+           AND seen_round IS DISTINCT FROM %s
+     RETURNING id
+    """, [folder.env.uid, cr.now(), folder.id, folder.round_number])
+    ids = [row[0] for row in cr.fetchall()]
+    if ids:
+        records = Message.browse(ids)
+        records.invalidate_recordset(['active', 'folder_id', 'write_uid', 'write_date'])
+        records.modified(['active', 'folder_id'])
+        folder.env['maildesk.folder'].invalidate_model(['message_ids'])
+    return ids

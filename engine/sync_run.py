@@ -3,8 +3,14 @@
 Work is split in *units*: one delta page of one folder, in its own transaction (claim the folder with
 ``FOR NO KEY UPDATE SKIP LOCKED``, GET the page, upsert its rows, save the link, commit). Any number of cron
 workers (threads or servers on one database) can run units side by side: they never process one folder at once,
-never deadlock (a mailbox's writes are serialized by an advisory lock, rows are locked in id order), and at most
-:data:`MAILBOX_SLOTS` units of one mailbox talk to Graph at once.
+write two folders of one mailbox at the same time without storing a message twice (``engine.message_batch``), and
+at most :data:`MAILBOX_SLOTS` Graph requests of one mailbox are in flight at once, across all runs.
+
+Odoo runs one cron record in one worker at a time (``ir_cron._acquire_one_job`` locks its row, ``FOR NO KEY UPDATE
+SKIP LOCKED``, until the job ends), so the backfill is several cron records, *lanes* (:data:`BACKFILL_LANES`),
+that run the same code: a busy lane wakes as many lanes as there are folders to back-fill, and each free cron
+worker of any server takes one. One folder's initial round stays sequential (each delta page's nextLink comes
+from the page before): workers share folders and accounts, not the pages of one folder.
 
 Entry points (called by the thin model methods): :func:`sync_round` (Sync now, Fetch Now), :func:`cron_sync_changes`
 and :func:`cron_backfill` (the two crons).
@@ -32,6 +38,7 @@ JOB_BUDGET = 90             # seconds per cron job run, across Odoo's re-runs of
 SYNC_NOW_BUDGET = 20        # seconds a foreground "Sync now" may take
 BACKFILL_PAGE_BUDGET = 300  # delta pages per backfill callback (~300k messages at 1000 per page)
 MAILBOX_SLOTS = 4           # Outlook: at most 4 concurrent requests per app and mailbox, across all processes
+RUN_SLOTS = 2               # slots a run takes in a mailbox: a unit's request and the next page's prefetch
 SLOT_LOCK_BASE = 0x4D44_0000  # advisory lock namespace (int4): (SLOT_LOCK_BASE + slot, account id)
 DB_ATTEMPTS = 3
 THROTTLE_DEFAULT = 30       # seconds, when Graph throttles without saying for how long
@@ -39,14 +46,19 @@ CONCURRENCY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.Dead
                       psycopg2.errors.UniqueViolation, psycopg2.errors.LockNotAvailable)
 CHANGES_CRON = 'maildesk.ir_cron_maildesk_sync_changes'
 BACKFILL_CRON = 'maildesk.ir_cron_maildesk_backfill'
+# The backfill's lanes (same code, one cron record each); the first one also runs on its own interval.
+BACKFILL_LANES = (BACKFILL_CRON, 'maildesk.ir_cron_maildesk_backfill_2', 'maildesk.ir_cron_maildesk_backfill_3',
+                  'maildesk.ir_cron_maildesk_backfill_4')
 
 # Which folders each kind of run claims (SQL on maildesk_folder f).
 CLAIM_CONDITIONS = {
     # New folders (their newest page), incremental rounds; each folder once per run (last_checked_at).
     'changes': """(f.next_link IS NULL OR NOT coalesce(f.round_is_initial, false))
                   AND (f.last_checked_at IS NULL OR f.last_checked_at < %(run_start)s)""",
-    # Initial rounds in progress: the progressive backfill, least recently served first.
-    'backfill': "f.next_link IS NOT NULL AND f.round_is_initial",
+    # Initial rounds in progress: the progressive backfill, least recently served first; also the first page of
+    # rounds not started yet (new folders), which the changes run takes too: several lanes share them.
+    'backfill': """((f.next_link IS NOT NULL AND f.round_is_initial)
+                   OR (f.next_link IS NULL AND f.delta_link IS NULL))""",
 }
 CLAIM_ORDER = {
     'changes': 'f.last_checked_at NULLS FIRST, f.id',
@@ -69,7 +81,7 @@ def sync_round(accounts, budget=SYNC_NOW_BUDGET):
         run.run('changes')
         run.run('backfill')
     if run.backfill_left:
-        accounts.env.ref(BACKFILL_CRON).sudo()._trigger()
+        trigger_backfill(accounts.env, run.backfill_left)
     return run
 
 
@@ -79,10 +91,11 @@ def cron_sync_changes(env):
     if budget <= 0:
         return None
     with SyncRun(syncable_accounts(env), budget, skip_folder_ids=push.polling_exempt_folder_ids(env)) as run:
+        run.share_new_folders()
         run.run('changes')
     push.check_silence(env, run.run_start)
     if run.newest_pages or run.backfill_left:
-        env.ref(BACKFILL_CRON).sudo()._trigger()
+        trigger_backfill(env, run.backfill_left)
     _report_progress(env, CHANGES_CRON, run, run.changes_left)
     return run
 
@@ -94,8 +107,27 @@ def cron_backfill(env):
         return None
     with SyncRun(syncable_accounts(env), budget, max_pages=BACKFILL_PAGE_BUDGET, backfills=True) as run:
         run.run('backfill')
+    if run.backfill_left:
+        trigger_backfill(env, run.backfill_left)
     _report_progress(env, BACKFILL_CRON, run, run.backfill_left)
     return run
+
+
+def trigger_backfill(env, folders=1):
+    """Wake as many backfill lanes as there are ``folders`` to back-fill (at least the first lane): each lane is
+    one cron record, so each can run in another cron worker or server at the same time."""
+    for xmlid in BACKFILL_LANES[:max(1, min(folders, len(BACKFILL_LANES)))]:
+        cron = env.ref(xmlid, raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger()
+
+
+def _new_folder_count(env, account_ids):
+    """Synced folders whose round has not started (no link at all): new folders, or a round to start again."""
+    env.cr.execute("""SELECT count(*) FROM maildesk_folder
+                       WHERE sync_enabled AND account_id = ANY(%s) AND next_link IS NULL AND delta_link IS NULL""",
+                   [list(account_ids)])
+    return env.cr.fetchone()[0]
 
 
 def syncable_accounts(env):
@@ -136,6 +168,7 @@ class SyncRun:
         self.max_pages = max_pages
         self.run_start = _utcnow()  # microseconds: a run started right after another one still visits all
         self.clients = {}
+        self.slots = {}              # account id -> mailbox slots this run holds (kept until the run ends)
         self.excluded = set()        # accounts skipped for the rest of the run
         self.failed_folders = set()
         self.only_folders = list(folder_ids) if folder_ids is not None else None
@@ -156,6 +189,10 @@ class SyncRun:
         self._account_cursor = self._cursor()
         cr = self._account_cursor.__enter__()
         self.env = api.Environment(cr, SUPERUSER_ID, {})
+        # Its transaction holds the run's mailbox slots (advisory locks) until the run ends: a prefetch may still
+        # be in flight when its unit commits, so a slot freed at each commit would let a fifth request in.
+        self._slot_cursor = self._cursor()
+        self._slot_cr = self._slot_cursor.__enter__()
         return self
 
     def __exit__(self, exc_type, exc, traceback):
@@ -163,9 +200,13 @@ class SyncRun:
             if exc_type is None:
                 self.finish()
         finally:
-            self.prefetch.close()
-            self._account_cursor.__exit__(exc_type, exc, traceback)
-            self.caller_env.invalidate_all()
+            try:
+                self.prefetch.close()  # waits for a prefetch in flight: only then are the slots free
+            finally:
+                self._slot_cr.rollback()  # nothing written there: ends the transaction, frees the slots
+                self._slot_cursor.__exit__(None, None, None)
+                self._account_cursor.__exit__(exc_type, exc, traceback)
+                self.caller_env.invalidate_all()
 
     # ------------------------------------------------------------------ the loop
 
@@ -191,8 +232,8 @@ class SyncRun:
                     client = self.clients.get(claimed[1])
                     if client is None:
                         pass  # first unit of this mailbox: get its token outside any unit (below), then claim again
-                    elif not _take_mailbox_slot(cr, claimed[1]):
-                        self.excluded.add(claimed[1])  # 4 units of this mailbox are running elsewhere
+                    elif not self._take_slots(claimed[1]):
+                        self.excluded.add(claimed[1])  # 4 requests of this mailbox may be in flight elsewhere
                         return True
                     else:
                         reads = reads or GraphReads(client, self._prefetch_for(folder))
@@ -256,6 +297,8 @@ class SyncRun:
         prefetched page nobody stores is a wasted request)."""
         if self.max_pages is not None and self.pages + 1 >= self.max_pages:
             return None
+        if self.slots.get(folder.account_id.id, 0) < RUN_SLOTS:
+            return None  # one slot only: the prefetch would be a second request in flight
         continues = self.backfills or (folder.delta_link and not folder.round_is_initial)
         return self.prefetch if continues else None
 
@@ -305,6 +348,27 @@ class SyncRun:
         else:
             self.clients[account_id] = client
         self._commit_account_cursor()  # a refreshed token cache: saved now, the account row is not kept locked
+
+    def share_new_folders(self):
+        """New folders wait for their first page: wake backfill lanes to take some of them while this run takes
+        the others (committed now, so that other cron workers see the triggers before this run ends)."""
+        new_folders = _new_folder_count(self.env, self.account_ids)
+        if new_folders > 1:
+            trigger_backfill(self.env, new_folders - 1)
+            self._commit_account_cursor()
+
+    def _take_slots(self, account_id):
+        """The run's slots in the mailbox (up to :data:`RUN_SLOTS`, taken once, held until the run ends): how
+        many. 0 when all :data:`MAILBOX_SLOTS` are held by other runs (any process)."""
+        if account_id not in self.slots:
+            held = 0
+            for slot in range(MAILBOX_SLOTS):
+                if held == RUN_SLOTS:
+                    break
+                self._slot_cr.execute('SELECT pg_try_advisory_xact_lock(%s, %s)', [SLOT_LOCK_BASE + slot, account_id])
+                held += self._slot_cr.fetchone()[0]
+            self.slots[account_id] = held
+        return self.slots[account_id]
 
     def _commit_account_cursor(self):
         cr = self.env.cr
@@ -407,15 +471,6 @@ def _utcnow():
 def _mark_checked(cr, folder_id):
     """The changes run visited the folder (precise to the microsecond, unlike ORM datetimes)."""
     cr.execute('UPDATE maildesk_folder SET last_checked_at = %s WHERE id = %s', [_utcnow(), folder_id])
-
-
-def _take_mailbox_slot(cr, account_id):
-    """One of the mailbox's 4 request slots, for this transaction (any process). False when all are taken."""
-    for slot in range(MAILBOX_SLOTS):
-        cr.execute('SELECT pg_try_advisory_xact_lock(%s, %s)', [SLOT_LOCK_BASE + slot, account_id])
-        if cr.fetchone()[0]:
-            return True
-    return False
 
 
 def _job_budget(env, budget):

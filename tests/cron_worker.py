@@ -1,12 +1,15 @@
 """A second (third...) Odoo process running MailDesk's sync crons on a database, for the multi-process tests.
 
-    python3 cron_worker.py CONTROL_DIR [--deadline S] -- <odoo options: --addons-path, --db_*, -d, --logfile...>
+    python3 cron_worker.py CONTROL_DIR [--deadline S] [--odoo-cron] -- <odoo options: --addons-path, --db_*, -d...>
 
 It loads the registry like an Odoo server, writes ``CONTROL_DIR/ready.<pid>``, waits for ``CONTROL_DIR/go``, then
 does what one cron worker does: ``_cron_sync_changes`` then ``_cron_backfill``, each in its own cursor and
 transaction, again and again, until ``CONTROL_DIR/stop`` exists (or the deadline). An exception escaping a cron
-callback -- what Odoo's cron runner would log as a failed job -- is recorded, not hidden. At the end it writes
-``CONTROL_DIR/report.<pid>.json``: ``{pid, iterations, units, stored, run_errors, exceptions}``.
+callback -- what Odoo's cron runner would log as a failed job -- is recorded, not hidden. With ``--odoo-cron`` it
+runs Odoo's own cron runner instead (``ir.cron._process_jobs``, what a cron worker thread calls when woken): the
+jobs due, one cron record at a time, as a server with one cron thread would. At the end it writes
+``CONTROL_DIR/report.<pid>.json``: ``{pid, iterations, units, stored, run_errors, exceptions, unit_log}``;
+``unit_log`` lists each sync unit that stored a page: ``[start, end, mode, cron id or null, messages stored]``.
 Not a test module: nothing imports it.
 """
 import json
@@ -29,7 +32,9 @@ def main():
     dbname = dbname[0] if isinstance(dbname, (list, tuple)) else dbname
     registry = Registry(dbname)
     pid = os.getpid()
-    report = {'pid': pid, 'iterations': 0, 'units': 0, 'stored': 0, 'run_errors': [], 'exceptions': []}
+    report = {'pid': pid, 'iterations': 0, 'units': 0, 'stored': 0, 'run_errors': [], 'exceptions': [],
+              'unit_log': []}
+    record_units(report['unit_log'])
     open(os.path.join(control_dir, 'ready.%d' % pid), 'w').close()
     started = time.monotonic()
     while not os.path.exists(os.path.join(control_dir, 'go')):
@@ -39,6 +44,16 @@ def main():
     while not os.path.exists(os.path.join(control_dir, 'stop')) and time.monotonic() - started < deadline:
         report['iterations'] += 1
         done = 0
+        if '--odoo-cron' in options:
+            from odoo.addons.base.models.ir_cron import ir_cron
+            logged = len(report['unit_log'])
+            ir_cron._process_jobs(dbname)  # logs and swallows what a job raises, as the server does
+            done = len(report['unit_log']) - logged
+            report['units'] += done
+            report['stored'] += sum(unit[4] for unit in report['unit_log'][logged:])
+            if not done:
+                time.sleep(0.2)
+            continue
         for method in ('_cron_sync_changes', '_cron_backfill'):
             try:
                 with registry.cursor() as cr:
@@ -54,6 +69,20 @@ def main():
             time.sleep(0.2)
     with open(os.path.join(control_dir, 'report.%d.json' % pid), 'w') as fh:
         json.dump(report, fh)
+
+
+def record_units(unit_log):
+    """Log every sync unit of this process that stored a page (when, which run mode, which cron record)."""
+    from odoo.addons.maildesk.engine import sync_run
+    original = sync_run.SyncRun._unit
+
+    def unit(run, mode, account_ids):
+        pages, stored, started = run.pages, run.stored, time.time()
+        result = original(run, mode, account_ids)
+        if run.pages > pages:
+            unit_log.append([started, time.time(), mode, run.caller_env.context.get('cron_id'), run.stored - stored])
+        return result
+    sync_run.SyncRun._unit = unit
 
 
 if __name__ == '__main__':

@@ -18,9 +18,11 @@ from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
+from ..engine import sync_run
 from .common import MaildeskMixin
 from .reliability_common import (
     commit_settings,
+    committed_connected_account,
     committed_env,
     compare,
     converged,
@@ -37,12 +39,8 @@ START_TIMEOUT = 120   # registry load of two processes on a busy 2-core machine
 SYNC_TIMEOUT = 150
 
 
-@tagged('post_install', '-at_install')
-class TestTwoOdooProcesses(MaildeskMixin, TransactionCase):
-    """No duplicate rows, no deadlock or serialization error reaching anyone (cron job, folder, user), every
-    folder of the four mailboxes equal to Outlook's, never more than 4 requests in flight per mailbox."""
-
-    emulator_options = {'users': 4, 'messages': 250, 'seed': 23}
+class WorkerProcessesCase(MaildeskMixin, TransactionCase):
+    """Worker processes (:mod:`cron_worker`) on the test database, started and stopped by the test."""
 
     @classmethod
     def configure_maildesk(cls, **overrides):
@@ -57,30 +55,7 @@ class TestTwoOdooProcesses(MaildeskMixin, TransactionCase):
         self.processes = []
         self.addCleanup(self.stop_workers)
 
-    # ------------------------------------------------------------------ setup
-
-    def committed_accounts(self):
-        """Four authorized, connected accounts (Inbox, Sent Items and a big 'Bulk' folder synced), owned by admin."""
-        admin = self.env.ref('base.user_admin')
-        ids = []
-        self.addCleanup(delete_accounts, self.registry, ids)
-        for email in self.emulator.users:
-            bulk = self.emulator.mutate(user=email, op='create_folder', name='Bulk')['folder']
-            self.emulator.control('POST', '/seed', {'user': email, 'folder': bulk, 'count': 220})
-            with committed_env(self.registry) as env:
-                account = env['maildesk.account'].create({'name': email, 'email': email, 'user_id': admin.id})
-                ids.append(account.id)
-                self.authorize_account(account)
-                server = env['fetchmail.server'].create({'name': 'Outlook %s' % email,
-                                                         'server_type': 'maildesk_graph',
-                                                         'maildesk_account_id': account.id})
-                server.button_confirm_login()
-                account.action_fetch_folders()
-                for folder in account.folder_ids:
-                    folder.sync_enabled = folder.role in ('inbox', 'sentitems') or folder.graph_id == bulk
-        return ids
-
-    def start_workers(self):
+    def start_workers(self, *worker_options):
         options = ['--addons-path=%s' % config['addons_path'], '-d', self.env.cr.dbname, '--log-level=info',
                    '--max-cron-threads=0', '--data-dir=%s' % config['data_dir']]
         for key in ('db_host', 'db_port', 'db_user', 'db_password', 'db_sslmode'):
@@ -89,7 +64,7 @@ class TestTwoOdooProcesses(MaildeskMixin, TransactionCase):
         for index in range(WORKERS):
             log = os.path.join(self.control_dir, 'worker-%d.log' % index)
             self.processes.append(subprocess.Popen(
-                [sys.executable, WORKER, self.control_dir, '--deadline', '400', '--',
+                [sys.executable, WORKER, self.control_dir, '--deadline', '400', *worker_options, '--',
                  *options, '--logfile=%s' % log],
                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True))
         deadline = time.monotonic() + START_TIMEOUT
@@ -121,6 +96,37 @@ class TestTwoOdooProcesses(MaildeskMixin, TransactionCase):
             with open(path, errors='replace') as fh:
                 text += fh.read()
         return text
+
+
+@tagged('post_install', '-at_install')
+class TestTwoOdooProcesses(WorkerProcessesCase):
+    """No duplicate rows, no deadlock or serialization error reaching anyone (cron job, folder, user), every
+    folder of the four mailboxes equal to Outlook's, never more than 4 requests in flight per mailbox."""
+
+    emulator_options = {'users': 4, 'messages': 250, 'seed': 23}
+
+    # ------------------------------------------------------------------ setup
+
+    def committed_accounts(self):
+        """Four authorized, connected accounts (Inbox, Sent Items and a big 'Bulk' folder synced), owned by admin."""
+        admin = self.env.ref('base.user_admin')
+        ids = []
+        self.addCleanup(delete_accounts, self.registry, ids)
+        for email in self.emulator.users:
+            bulk = self.emulator.mutate(user=email, op='create_folder', name='Bulk')['folder']
+            self.emulator.control('POST', '/seed', {'user': email, 'folder': bulk, 'count': 220})
+            with committed_env(self.registry) as env:
+                account = env['maildesk.account'].create({'name': email, 'email': email, 'user_id': admin.id})
+                ids.append(account.id)
+                self.authorize_account(account)
+                server = env['fetchmail.server'].create({'name': 'Outlook %s' % email,
+                                                         'server_type': 'maildesk_graph',
+                                                         'maildesk_account_id': account.id})
+                server.button_confirm_login()
+                account.action_fetch_folders()
+                for folder in account.folder_ids:
+                    folder.sync_enabled = folder.role in ('inbox', 'sentitems') or folder.graph_id == bulk
+        return ids
 
     # ------------------------------------------------------------------ activity
 
@@ -221,3 +227,67 @@ class TestTwoOdooProcesses(MaildeskMixin, TransactionCase):
         _logger.info('two processes, four mailboxes: converged in %.0f s; units per process %s; Graph requests %d, '
                      'max in flight per mailbox %s', elapsed, [r['units'] for r in reports], counters['total'],
                      counters['max_in_flight'])
+
+
+@tagged('post_install', '-at_install')
+class TestCronLanes(WorkerProcessesCase):
+    """Two Odoo processes running Odoo's own cron runner (``ir.cron._process_jobs``), one mailbox with two big
+    folders: both processes back-fill it at the same time, through two backfill cron records (lanes) -- one cron
+    record runs in one worker at a time -- and the mailbox ends equal to Outlook's, every message once."""
+
+    emulator_options = {'users': 1, 'messages': 10, 'seed': 29}
+
+    def test_two_cron_runners_back_fill_one_mailbox_together(self):
+        email = self.emulator.users[0]
+        folders = [self.emulator.mutate(user=email, op='create_folder', name='Lane %d' % i)['folder'] for i in (1, 2)]
+        for folder_id in folders:
+            self.emulator.control('POST', '/seed', {'user': email, 'folder': folder_id, 'count': 1500})
+        account_id = committed_connected_account(self, email, lambda folder: folder.graph_id in folders)
+        self.only_sync_crons_due()
+        self.start_workers('--odoo-cron')
+        deadline = time.monotonic() + SYNC_TIMEOUT
+        while time.monotonic() < deadline:
+            with committed_env(self.registry) as env:
+                env.cr.execute("""SELECT count(*) FROM maildesk_folder WHERE account_id = %s AND sync_enabled
+                                     AND (delta_link IS NULL OR next_link IS NOT NULL OR sync_state != 'done')""",
+                               [account_id])
+                if not env.cr.fetchone()[0]:
+                    break
+            self.assertFalse([p for p in self.processes if p.poll() is not None], self.worker_logs()[-3000:])
+            time.sleep(0.5)
+        reports = self.stop_workers()
+        logs = self.worker_logs()
+        self.assertEqual(len(reports), WORKERS, logs[-3000:])
+        self.assertFalse([r['exceptions'] for r in reports if r['exceptions']])
+        self.assertFalse([line for line in logs.splitlines() if ' ERROR ' in line or ' CRITICAL ' in line][:5])
+
+        with committed_env(self.registry) as env:
+            lanes = {env.ref(xmlid).id: xmlid for xmlid in sync_run.BACKFILL_LANES}
+            account = env['maildesk.account'].browse(account_id)
+            synced = account.folder_ids.filtered('sync_enabled')
+            local, duplicates = local_state(env.cr, account_id)
+            result = compare(server_state(self.emulator, email, set(synced.mapped('graph_id'))), local, duplicates)
+        self.assertTrue(converged(result), result)
+        backfill = [[unit for unit in report['unit_log'] if unit[3] in lanes] for report in reports]
+        self.assertTrue(all(backfill), 'both processes back-filled the mailbox: %s' % [len(b) for b in backfill])
+        self.assertGreaterEqual(len({unit[3] for units in backfill for unit in units}), 2,
+                                'through two backfill cron records (lanes)')
+        overlapping = [(a, b) for a in backfill[0] for b in backfill[1] if a[0] < b[1] and b[0] < a[1]]
+        self.assertTrue(overlapping, 'the two processes back-filled at the same time (unit intervals overlap)')
+
+    def only_sync_crons_due(self):
+        """Only MailDesk's sync crons are due (other jobs would run in the workers too); restored afterwards."""
+        with committed_env(self.registry) as env:
+            env.cr.execute('SELECT id, nextcall FROM ir_cron')
+            saved = env.cr.fetchall()
+            sync_ids = [env.ref(xmlid).id for xmlid in (sync_run.CHANGES_CRON, sync_run.BACKFILL_CRON)]
+            env.cr.execute("""UPDATE ir_cron SET nextcall = CASE WHEN id = ANY(%s)
+                                   THEN now() AT TIME ZONE 'UTC' - interval '1 second'
+                                   ELSE now() AT TIME ZONE 'UTC' + interval '30 days' END""", [sync_ids])
+
+        def restore():
+            with committed_env(self.registry) as env:
+                for cron_id, nextcall in saved:
+                    env.cr.execute('UPDATE ir_cron SET nextcall = %s WHERE id = %s', [nextcall, cron_id])
+                env.cr.execute('DELETE FROM ir_cron_progress')
+        self.addCleanup(restore)

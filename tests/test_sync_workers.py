@@ -1,8 +1,13 @@
 """Several cron workers on one database, with real commits: each worker is a thread with its own cursors."""
+import datetime
 import threading
+import time
+from unittest.mock import patch
 
 from odoo.tests import TransactionCase, tagged
 
+from odoo.addons.maildesk.engine import message_batch
+from odoo.addons.maildesk.graph import mail
 from odoo.addons.maildesk.tests.common import MaildeskMixin, committed_env
 from odoo.addons.maildesk.tests.reliability_common import committed_connected_account
 
@@ -18,7 +23,7 @@ class TestSyncWorkers(MaildeskMixin, TransactionCase):
     account live in committed cursors and are removed again by the cleanups.
     """
 
-    emulator_options = {'users': 2, 'messages': 10}
+    emulator_options = {'users': 4, 'messages': 10}
 
     @classmethod
     def configure_maildesk(cls, **overrides):
@@ -122,6 +127,150 @@ class TestSyncWorkers(MaildeskMixin, TransactionCase):
                                              env['maildesk.account']._cron_backfill()))
         self.check_converged(account_id)
         self.emulator.reset_counters()
-        runs = self.run_workers(2, lambda env: env['maildesk.account']._cron_sync_changes().units)
-        self.assertEqual(sum(runs), 3, 'each folder visited once per cycle, by one worker or the other')
+        runs = self.run_workers(2, lambda env: env['maildesk.account']._cron_sync_changes())
+        with self.committed_env() as env:
+            env.cr.execute('SELECT last_checked_at FROM maildesk_folder WHERE account_id = %s AND sync_enabled',
+                           [account_id])
+            checked = [row[0] for row in env.cr.fetchall()]
+        self.assertEqual(sum(run.units for run in runs), 3, 'each folder visited once per cycle, by one worker or '
+                         'the other: runs started %s, folders checked %s' % ([r.run_start for r in runs], checked))
         self.assertEqual(self.emulator.counters()['by_user'].get(user, 0), 3, 'one request per synced folder')
+
+    # ------------------------------------------------------------------ two folders of one mailbox at once
+
+    def two_bulk_folders(self, user, count):
+        folders = [self.emulator.mutate(user=user, op='create_folder', name='Big %d' % i)['folder'] for i in range(2)]
+        for folder_id in folders:
+            self.emulator.control('POST', '/seed', {'user': user, 'folder': folder_id, 'count': count})
+        return folders, self.committed_account(user, folders)
+
+    def test_two_workers_write_two_folders_of_one_mailbox_at_once(self):
+        """Two workers back-fill the two big folders of ONE mailbox: each holds a page write (rows inserted, not
+        committed) while the other writes too -- the barrier below is only passed if both are inside a page write
+        at once, which the former per-mailbox lock made impossible. Meanwhile Outlook moves messages both ways
+        between the folders; the end state is Outlook's, every message once, in its folder."""
+        user = self.emulator.users[2]
+        folders, account_id = self.two_bulk_folders(user, 1000)
+        with self.committed_env() as env:
+            self.assertEqual(env['maildesk.account']._cron_sync_changes().newest_pages, 2)
+        state = self.emulator.state(user)
+        oldest = {fid: sorted(state[fid]['messages'], key=lambda m: state[fid]['messages'][m]['receivedDateTime'])
+                  for fid in folders}
+        newest = {fid: ids[-150:-140] for fid, ids in oldest.items()}  # stored by the first pages already
+
+        in_write, overlaps, log = [0], [], []
+        lock = threading.Lock()
+        barrier = threading.Barrier(2, timeout=60, action=lambda: self.move_both_ways(user, folders, oldest, newest))
+        original_insert = message_batch.MessageBatch._insert
+
+        def insert(batch, values_list):
+            # inside the page's transaction, after the mailbox lock: rows written, not committed
+            original_insert(batch, values_list)
+            with lock:
+                in_write[0] += 1
+                overlaps.append(in_write[0])
+                first = threading.current_thread().name not in [name for name, _folder in log]
+                log.append((threading.current_thread().name, batch.folder.graph_id))
+            try:
+                if first:
+                    barrier.wait()  # both workers wait here, each with a page of its own folder uncommitted
+            finally:
+                with lock:
+                    in_write[0] -= 1
+
+        def backfill(env):
+            run = env['maildesk.account']._cron_backfill()
+            return run.units, run.stored
+
+        with patch.object(message_batch.MessageBatch, '_insert', insert):
+            results = self.run_workers(2, backfill)
+        self.assertFalse(barrier.broken, 'both workers were writing a page of the mailbox at the same time')
+        self.assertEqual(max(overlaps), 2, 'two page writes of one mailbox in progress at once: %s' % overlaps)
+        by_worker = {}
+        for name, folder_id in log:
+            by_worker.setdefault(name, set()).add(folder_id)
+        self.assertEqual(len(by_worker), 2, log)
+        self.assertTrue(all(units for units, _stored in results), results)
+        # the moves made meanwhile arrive with the next changes run
+        self.run_workers(2, lambda env: env['maildesk.account']._cron_sync_changes().units)
+        self.check_converged(account_id)
+
+    def move_both_ways(self, user, folders, oldest, newest):
+        """While both workers hold a page write: Outlook moves stored and not yet listed mail both ways."""
+        first, second = folders
+        self.emulator.mutate(user=user, op='move', ids=oldest[first][:10] + newest[first], destination=second)
+        self.emulator.mutate(user=user, op='move', ids=oldest[second][:10] + newest[second], destination=first)
+
+    def test_message_in_both_pages_is_stored_once_newest_wins(self):
+        """The same message in the pages of two folders written at once (it moved between them while they were
+        listed): both INSERT it; the second waits on the unique index, then updates the row instead of failing --
+        and the newer version (lastModifiedDateTime) decides its folder whatever the commit order."""
+        user = self.emulator.users[3]
+        folders, account_id = self.two_bulk_folders(user, 5)
+        with self.committed_env() as env:
+            run = env['maildesk.account']._cron_sync_changes()
+            self.assertEqual((run.newest_pages, run.stored, run.errors), (2, 10, []), 'both folders synced whole')
+        with self.committed_env() as env:  # a snapshot taken after the run's commits
+            account = env['maildesk.account'].browse(account_id)
+            client = account._graph_client()
+            by_graph_id = {f.graph_id: f.id for f in account.folder_ids}
+            targets = [by_graph_id[fid] for fid in folders]
+            graph_ids = env['maildesk.message'].search([('folder_id', '=', targets[0])], limit=2).mapped('graph_id')
+            self.assertEqual(len(graph_ids), 2, 'the first page of the folder was stored')
+            raws = {graph_id: client.get_message(graph_id, body=False) for graph_id in graph_ids}
+        for graph_id, newer_first in zip(graph_ids, (False, True), strict=True):
+            stale = dict(raws[graph_id])
+            modified = datetime.datetime.fromisoformat(stale['lastModifiedDateTime'].replace('Z', '+00:00'))
+            moved = dict(stale, parentFolderId=folders[1],
+                         lastModifiedDateTime=(modified + datetime.timedelta(minutes=1)).strftime('%Y-%m-%dT%H:%M:%SZ'))
+            with self.committed_env() as env:  # neither page finds the row: both insert it
+                env.cr.execute('DELETE FROM maildesk_message WHERE account_id = %s AND graph_id = %s',
+                               [account_id, graph_id])
+            pages = [(targets[0], stale), (targets[1], moved)]
+            stats = self.write_at_once(pages[::-1] if newer_first else pages)
+            self.assertEqual(sorted((s['created'], s['updated']) for s in stats), [(0, 0), (1, 0)] if newer_first
+                             else [(0, 1), (1, 0)], 'one insert; the later page updates (or finds a newer row)')
+            with self.committed_env() as env:
+                env.cr.execute('SELECT folder_id FROM maildesk_message WHERE account_id = %s AND graph_id = %s',
+                               [account_id, graph_id])
+                self.assertEqual(env.cr.fetchall(), [(targets[1],)], 'once, in the folder of the newer version')
+
+    def write_at_once(self, pages):
+        """Apply two one-item pages in two transactions: the first is written but not committed when the second
+        starts, and commits only once the second waits for it (seen in pg_locks). :return: both batches' stats"""
+        stats, failures = [None, None], []
+        started, release = threading.Event(), threading.Event()
+
+        def write(index, folder_id, raw):
+            try:
+                with self.committed_env() as env:
+                    env.cr.execute('SELECT pg_backend_pid()')
+                    pids[index] = env.cr.fetchone()[0]
+                    folder = env['maildesk.folder'].browse(folder_id)
+                    stats[index] = message_batch.MessageBatch(folder).apply(mail.delta_values([raw]))
+                    if index == 0:
+                        started.set()
+                        release.wait(60)
+            except Exception as exc:  # noqa: BLE001 -- reported below
+                failures.append(exc)
+                started.set()
+
+        pids = [None, None]
+        first = threading.Thread(target=write, args=(0, *pages[0]))
+        first.start()
+        started.wait(60)
+        second = threading.Thread(target=write, args=(1, *pages[1]))
+        second.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not failures:
+            with self.committed_env() as env:
+                env.cr.execute('SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted', [pids[1] or 0])
+                if env.cr.fetchone()[0]:
+                    break
+            time.sleep(0.05)
+        self.assertLess(time.monotonic(), deadline, 'the second page never waited for the first')
+        release.set()
+        first.join(60)
+        second.join(60)
+        self.assertFalse(failures)
+        return stats
