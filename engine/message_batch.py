@@ -6,11 +6,12 @@ Idempotent: replays and duplicates are no-ops.
 
 Pages of two folders of one mailbox are written at the same time (two cron workers, two servers). A message can
 be in both pages (it moved between them while they were listed): both INSERT it, the unique index on
-``(account_id, graph_id)`` lets one in (``ON CONFLICT DO NOTHING`` waits for the other transaction to end, it never
-fails), and the other re-reads the row it lost to and applies its item as an update, where the newer version
-(``modified_at``) wins whatever the commit order. New rows are inserted in graph id order and existing rows are
-locked in id order, so two pages never wait for each other in a cycle (a rare cycle through thread merges is a
-deadlock PostgreSQL breaks: the unit is retried, see ``engine.sync_run.CONCURRENCY_ERRORS``).
+``(account_id, graph_id)`` lets one in (``ON CONFLICT DO NOTHING`` waits for the other transaction to end and, in
+READ COMMITTED -- the isolation of sync units -- never fails), and the other re-reads the row it lost to and
+applies its item as an update, where the newer version (``modified_at``) wins whatever the commit order. New rows
+are inserted in graph id order and existing rows locked in id order, so two pages do not wait for each other in a
+cycle; the rare cycle left (a page re-reads a lost row that the other page had locked, or thread merges) is a
+deadlock PostgreSQL breaks, and the unit is retried (``engine.sync_run.CONCURRENCY_ERRORS``).
 
 Rows are written with set-based SQL, not ``create()`` / ``write()``: the ORM's per-record work (defaults, cache,
 inverse fields) costs more than everything else a sync page does. The rows are complete (every column the ORM
