@@ -37,6 +37,7 @@ CRON_BUDGET = 50            # seconds of work per cron callback
 JOB_BUDGET = 90             # seconds per cron job run, across Odoo's re-runs of a partially done job (< 120 s limit)
 SYNC_NOW_BUDGET = 20        # seconds a foreground "Sync now" may take
 BACKFILL_PAGE_BUDGET = 300  # delta pages per backfill callback (~300k messages at 1000 per page)
+SLICE_PAGES = 10            # pages a run takes of one folder in a row (its prefetch is only of use to that run)
 MAILBOX_SLOTS = 4           # Outlook: at most 4 concurrent requests per app and mailbox, across all processes
 RUN_SLOTS = 2               # slots a run takes in a mailbox: a unit's request and the next page's prefetch
 SLOT_LOCK_BASE = 0x4D44_0000  # advisory lock namespace (int4): (SLOT_LOCK_BASE + slot, account id)
@@ -168,6 +169,7 @@ class SyncRun:
         self.max_pages = max_pages
         self.run_start = _utcnow()  # microseconds: a run started right after another one still visits all
         self.clients = {}
+        self.slice = (None, 0)       # (folder id, pages in a row): the folder this run continues first
         self.slots = {}              # account id -> mailbox slots this run holds (kept until the run ends)
         self.excluded = set()        # accounts skipped for the rest of the run
         self.failed_folders = set()
@@ -286,6 +288,8 @@ class SyncRun:
             return
         if mode == 'changes' and (result['initial'] or not result['more']):
             _mark_checked(env.cr, folder.id)
+        pages_in_row = self.slice[1] + 1 if self.slice[0] == folder.id else 1
+        self.slice = (folder.id, pages_in_row) if result['more'] else (None, 0)
         self.units += 1
         self.pages += 1
         self.stored += result['stored']
@@ -305,19 +309,31 @@ class SyncRun:
     def _claim(self, env, mode, account_ids):
         """``SELECT ... FOR NO KEY UPDATE SKIP LOCKED LIMIT 1``: a folder no other worker is processing.
 
+        A run continues the folder it is in the middle of for up to :data:`SLICE_PAGES` pages (the page it
+        prefetched is only of use to itself: another worker taking that folder would fetch the page again), then
+        takes the least recently served folder: workers share folders, each folder's chain stays with one run.
+
         NO KEY UPDATE (not plain UPDATE) still excludes other claimers but lets other transactions insert
         messages referencing the folder meanwhile.
         """
-        env.cr.execute(f"""
+        query = f"""
             SELECT f.id
               FROM maildesk_folder f
              WHERE f.sync_enabled AND f.account_id = ANY(%(accounts)s) AND f.id != ALL(%(failed)s)
-               AND {CLAIM_CONDITIONS[mode]} {self._folder_filter()}
+               AND {CLAIM_CONDITIONS[mode]} {self._folder_filter()} {{slice}}
           ORDER BY {CLAIM_ORDER[mode]}
              LIMIT 1
                FOR NO KEY UPDATE OF f SKIP LOCKED
-        """, self._folder_params(account_ids))
-        row = env.cr.fetchone()
+        """
+        params = dict(self._folder_params(account_ids), slice=self.slice[0])
+        row = None
+        if self.slice[0] and self.slice[1] < SLICE_PAGES:
+            # the folder this run is in the middle of: its next page may be prefetched already (by this run only)
+            env.cr.execute(query.format(slice='AND f.id = %(slice)s'), params)
+            row = env.cr.fetchone()
+        if row is None:
+            env.cr.execute(query.format(slice=''), params)
+            row = env.cr.fetchone()
         return env['maildesk.folder'].browse(row[0]) if row else None
 
     @contextlib.contextmanager
