@@ -193,8 +193,10 @@ class SyncRun:
         self.env = api.Environment(cr, SUPERUSER_ID, {})
         # Its transaction holds the run's mailbox slots (advisory locks) until the run ends: a prefetch may still
         # be in flight when its unit commits, so a slot freed at each commit would let a fifth request in.
-        self._slot_cursor = self._cursor()
-        self._slot_cr = self._slot_cursor.__enter__()
+        # (Test mode: every cursor is a savepoint of one connection, whose advisory locks are its own anyway; a
+        # cursor of its own would lose its savepoint to the account cursor's commits.)
+        self._slot_cursor = None if self.registry.in_test_mode() else self._cursor()
+        self._slot_cr = self._slot_cursor.__enter__() if self._slot_cursor else cr
         return self
 
     def __exit__(self, exc_type, exc, traceback):
@@ -205,8 +207,9 @@ class SyncRun:
             try:
                 self.prefetch.close()  # waits for a prefetch in flight: only then are the slots free
             finally:
-                self._slot_cr.rollback()  # nothing written there: ends the transaction, frees the slots
-                self._slot_cursor.__exit__(None, None, None)
+                if self._slot_cursor:
+                    self._slot_cr.rollback()  # nothing written there: ends the transaction, frees the slots
+                    self._slot_cursor.__exit__(None, None, None)
                 self._account_cursor.__exit__(exc_type, exc, traceback)
                 self.caller_env.invalidate_all()
 

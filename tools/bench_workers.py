@@ -101,10 +101,12 @@ def both_busy(intervals_a, intervals_b):
 def run_workers(runner, db, count, pg_pid, emu):
     from bench.runner import run_parallel
     from maildesk_driver import CpuOf, _backends_gone
+    emu.reset_counters()
     with CpuOf(pg_pid, _backends_gone(runner, db)) as pg_cpu, CpuOf(emu.proc.pid) as emu_cpu:
         load_start = os.getloadavg()[0]
         results = run_parallel(runner, 'drain', {}, db, count, timeout=3 * 3600)
         load_end = os.getloadavg()[0]
+    requests = emu.counters()
     stored, dups = runner.query(db, """
         SELECT (SELECT count(*) FROM maildesk_message WHERE active),
                (SELECT count(*) FROM (SELECT 1 FROM maildesk_message GROUP BY account_id, graph_id
@@ -118,6 +120,7 @@ def run_workers(runner, db, count, pg_pid, emu):
         'messages_per_s': round(stored / span, 1), 'odoo_cpu_s': round(odoo_cpu, 3),
         'odoo_cpu_ms_per_msg': round(odoo_cpu / max(stored, 1) * 1000, 4),
         'pg_cpu_s': pg_cpu.seconds, 'pg_cpu_ms_per_msg': round(pg_cpu.seconds / max(stored, 1) * 1000, 4),
+        'graph_requests': requests['total'], 'graph_by_endpoint': requests.get('by_endpoint'),
         'emulator_cpu_s': emu_cpu.seconds, 'emulator_cpu_ms_per_msg': round(emu_cpu.seconds / max(stored, 1) * 1000, 4),
         'loadavg_1m_start': round(load_start, 2), 'loadavg_1m_end': round(load_end, 2),
         'per_worker': [{'units': r['pages'], 'stored': r['stored'], 'cpu_s': r['cpu_s'], 'wall_s': r['wall_s'],
@@ -169,6 +172,7 @@ def table(results):
     row('Odoo CPU ms / message (all workers)', 'odoo_cpu_ms_per_msg', fmt='{:.4f}')
     row('PostgreSQL CPU ms / message', 'pg_cpu_ms_per_msg', fmt='{:.4f}')
     row('emulator CPU ms / message', 'emulator_cpu_ms_per_msg', fmt='{:.4f}')
+    row('Graph requests (all kinds)', 'graph_requests', fmt='{:,}')
     row('load average (1 min) at the start', 'loadavg_1m_start', fmt='{:.2f}')
     row('load average (1 min) at the end', 'loadavg_1m_end', fmt='{:.2f}')
     if ev:
