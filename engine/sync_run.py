@@ -37,7 +37,7 @@ CRON_BUDGET = 50            # seconds of work per cron callback
 JOB_BUDGET = 90             # seconds per cron job run, across Odoo's re-runs of a partially done job (< 120 s limit)
 SYNC_NOW_BUDGET = 20        # seconds a foreground "Sync now" may take
 BACKFILL_PAGE_BUDGET = 300  # delta pages per backfill callback (~300k messages at 1000 per page)
-SLICE_PAGES = 10            # pages a run takes of one folder in a row (its prefetch is only of use to that run)
+SLICE_PAGES = 3             # pages a run takes of one folder in a row (its prefetch is only of use to that run)
 MAILBOX_SLOTS = 4           # Outlook: at most 4 concurrent requests per app and mailbox, across all processes
 RUN_SLOTS = 2               # slots a run takes in a mailbox: a unit's request and the next page's prefetch
 SLOT_LOCK_BASE = 0x4D44_0000  # advisory lock namespace (int4): (SLOT_LOCK_BASE + slot, account id)
@@ -306,6 +306,9 @@ class SyncRun:
             return None
         if self.slots.get(folder.account_id.id, 0) < RUN_SLOTS:
             return None  # one slot only: the prefetch would be a second request in flight
+        in_row = self.slice[1] + 1 if self.slice[0] == folder.id else 1
+        if in_row >= SLICE_PAGES and self._mailbox_shared(folder.account_id.id):
+            return None  # the run moves on after this page, and another run may take the folder's next one
         continues = self.backfills or (folder.delta_link and not folder.round_is_initial)
         return self.prefetch if continues else None
 
@@ -314,7 +317,9 @@ class SyncRun:
 
         A run continues the folder it is in the middle of for up to :data:`SLICE_PAGES` pages (the page it
         prefetched is only of use to itself: another worker taking that folder would fetch the page again), then
-        takes the least recently served folder: workers share folders, each folder's chain stays with one run.
+        takes the least recently served folder, so that folders progress evenly and the workers still have
+        folders to share when the sync nears its end. The last page of a slice is not followed by a prefetch when
+        another run works in the mailbox.
 
         NO KEY UPDATE (not plain UPDATE) still excludes other claimers but lets other transactions insert
         messages referencing the folder meanwhile.
@@ -375,6 +380,15 @@ class SyncRun:
         if new_folders > 1:
             trigger_backfill(self.env, new_folders - 1)
             self._commit_account_cursor()
+
+    def _mailbox_shared(self, account_id):
+        """Another run (any process) holds slots in the mailbox: it may take this run's folders too."""
+        self._slot_cr.execute("""
+            SELECT count(*) FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND pid != pg_backend_pid() AND objsubid = 2
+               AND classid::int8 = ANY(%s) AND objid::int8 = %s
+        """, [[SLOT_LOCK_BASE + slot for slot in range(MAILBOX_SLOTS)], account_id])
+        return bool(self._slot_cr.fetchone()[0])
 
     def _take_slots(self, account_id):
         """The run's slots in the mailbox (up to :data:`RUN_SLOTS`, taken once, held until the run ends): how
