@@ -51,7 +51,7 @@ def worker_main(argv):
     dbname = odoo.tools.config['db_name']
     dbname = dbname[0] if isinstance(dbname, (list, tuple)) else dbname
     import maildesk_scenarios
-    _registry, cr, env = open_env(dbname)  # loads the registry: odoo.addons.maildesk is importable from here on
+    _registry, cr, _env = open_env(dbname)  # loads the registry: odoo.addons.maildesk is importable from here on
 
     from odoo.addons.maildesk.engine import sync_run
     units = []  # [start, end, messages stored] of each unit that processed a page
@@ -69,11 +69,66 @@ def worker_main(argv):
         emit('ready', t=time.time())
         sys.stdin.readline()
         with Meter() as meter:
-            stats = maildesk_scenarios.drain(env, mode='cron')
+            stats = drain(dbname, maildesk_scenarios)
     finally:
         cr.close()
     emit('result', **meter.as_dict(), **stats, t_start=meter.t0, t_end=meter.t0 + meter.wall, units=units,
          pages=len(units), stored=sum(u[2] for u in units))
+
+
+def drain(dbname, scenarios, deadline_s=1800):
+    """What an Odoo cron thread does, until every synced folder is back-filled: run the jobs due
+    (``ir.cron._process_jobs``), and when none was, wait for a ``cron_trigger`` notification (a trigger another
+    worker committed) as Odoo's cron thread does, at most 1 s. No work left but nothing due (production would wait
+    for the next scheduled call): the sync crons are made due."""
+    import select
+
+    import odoo
+    from odoo.modules.registry import Registry
+
+    from odoo.addons.base.models.ir_cron import ir_cron
+    registry = Registry(dbname)
+    stats = {'runner_calls': 0, 'idle_calls': 0, 'forced': 0}
+    deadline = time.monotonic() + deadline_s
+    with odoo.sql_db.db_connect('postgres').cursor() as listen_cr:
+        listen_cr.execute('LISTEN cron_trigger')
+        listen_cr.commit()
+        connection = listen_cr._cnx
+        while time.monotonic() < deadline:
+            with registry.cursor() as cr:
+                if not scenarios._folders_left(cr):
+                    break
+                cr.execute("SELECT count(*) FROM maildesk_folder WHERE sync_enabled AND sync_state = 'error'")
+                if cr.fetchone()[0]:
+                    stats['failed_folders'] = True
+                    break
+                cr.execute("""SELECT (SELECT count(*) FROM ir_cron
+                                       WHERE active AND nextcall <= now() AT TIME ZONE 'UTC')
+                                   + (SELECT count(*) FROM ir_cron_trigger WHERE call_at <= now() AT TIME ZONE 'UTC'),
+                                     (SELECT count(*) FROM ir_cron_progress)""")
+                due, runs = cr.fetchone()
+                if not due:
+                    stats['forced'] += 1
+                    scenarios._make_crons_due(scenarios._env(cr))
+            stats['runner_calls'] += 1
+            ir_cron._process_jobs(dbname)
+            with registry.cursor() as cr:
+                cr.execute('SELECT count(*) FROM ir_cron_progress')
+                idle = cr.fetchone()[0] == runs
+            if idle:  # every due job is held by the other worker: sleep until a trigger (or 1 s)
+                stats['idle_calls'] += 1
+                if select.select([connection], [], [], 1.0)[0]:
+                    connection.poll()
+                    connection.notifies.clear()
+    return stats
+
+
+def keep_only_sync_crons(runner, db):
+    """The other MailDesk crons (body prefetch, gateway, health, push) stay out: their work is not sync work."""
+    runner.execute(db, """UPDATE ir_cron SET active = FALSE WHERE id IN (
+        SELECT res_id FROM ir_model_data WHERE model = 'ir.cron' AND module = 'maildesk'
+           AND name NOT IN ('ir_cron_maildesk_sync_changes', 'ir_cron_maildesk_backfill', 'ir_cron_maildesk_backfill_2',
+                            'ir_cron_maildesk_backfill_3', 'ir_cron_maildesk_backfill_4'))""")
 
 
 # -- driver -----------------------------------------------------------------------------------------------------
@@ -101,6 +156,7 @@ def both_busy(intervals_a, intervals_b):
 def run_workers(runner, db, count, pg_pid, emu):
     from bench.runner import run_parallel
     from maildesk_driver import CpuOf, _backends_gone
+    keep_only_sync_crons(runner, db)
     emu.reset_counters()
     with CpuOf(pg_pid, _backends_gone(runner, db)) as pg_cpu, CpuOf(emu.proc.pid) as emu_cpu:
         load_start = os.getloadavg()[0]
@@ -129,6 +185,8 @@ def run_workers(runner, db, count, pg_pid, emu):
                         **{k: r.get(k) for k in ('runner_calls', 'idle_calls', 'forced', 'stalled', 'failed_folders')}}
                        for r in results],
     }
+    out['timeline'] = [[[round(u[0] - span_start, 3), round(u[1] - span_start, 3), u[2]] for u in r['units']]
+                       for r in results]
     if count == 2:
         overlap = both_busy([u[:2] for u in results[0]['units']], [u[:2] for u in results[1]['units']])
         out['both_busy_s'] = round(overlap, 3)
