@@ -191,7 +191,9 @@ class FolderRound:
                 self._sweep()
             values.update(next_link=False, delta_link=page.delta_link, round_is_initial=False, sweep_deferred=False)
         folder.write(values)
-        folder.write(self._progress())
+        progress = {name: value for name, value in self._progress().items() if folder[name] != value}
+        if progress:  # a page that changed nothing leaves the folder's counts alone: no second write
+            folder.write(progress)
         return {'stored': stats['stored'], 'more': bool(page.next_link), 'initial': initial, 'first': link is None}
 
     def _start_initial_round(self, counts, now):

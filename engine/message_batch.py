@@ -327,8 +327,11 @@ class MessageBatch:
                 'SELECT * FROM unnest(%s::int4[], %s::int4[]) ON CONFLICT DO NOTHING',
                 [link[0] for link in links], [link[1] for link in links]))
         ids = list(inserted)
-        Message.browse(ids).modified([name for name in columns if name in Message._fields] + ['partner_ids'],
-                                     create=True)
+        records = Message.browse(ids)
+        written = [name for name in columns if name in Message._fields] + ['partner_ids']
+        # as create() does: the columns just written (company_id among them) are not recomputed by the ORM
+        with self.env.protecting([Message._fields[name] for name in written], records):
+            records.modified(written, create=True)
         self.stats['created'] += len(ids)
         self.batch_ids += ids
         if len(ids) < len(rows):

@@ -420,6 +420,18 @@ class MaildeskInbox(models.AbstractModel):
         )
 
     @api.model
+    def maildesk_mark_opened(self, message_id):
+        """Mark a message read once the reading pane shows it (``maildesk_read(..., mark_read=False)``): the pane
+        never waits for Outlook. Returns the notification when Outlook refused (the message is unread again), else
+        False; with "Read only" reading stays a local change and says nothing."""
+        message = self.env['maildesk.message'].search([('id', '=', int(message_id))])
+        if not message or message.is_read:
+            return False
+        result = message.action_mark_read()
+        write_back = self.env['maildesk.account']._maildesk_settings()['write_back']
+        return result if write_back and isinstance(result, dict) else False
+
+    @api.model
     def maildesk_body_frame(self, message_id):
         """The message form's body frame: the stored body as the reading pane shows it and its inline image URLs
         (nothing fetched, nothing marked read)."""

@@ -45,3 +45,4 @@ from . import test_gateway
 from . import test_rules
 from . import test_truthful_status
 from . import test_body_prefetch
+from . import test_open_marks_read

@@ -152,7 +152,8 @@ export class MaildeskStore {
         this.pushState();
         let data;
         try {
-            data = await this.callInbox("maildesk_read", [id]);
+            // the pane shows what is stored at once; marking read (a round trip to Outlook) follows below
+            data = await this.callInbox("maildesk_read", [id], { mark_read: false });
         } catch (error) {
             // shown in the reading pane (e.g. a message deleted meanwhile), not as an error dialog
             if (seq === this.readSeq) {
@@ -164,10 +165,23 @@ export class MaildeskStore {
             return;
         }
         Object.assign(this.message, { loading: false, data });
-        if (!this.pages.row(this.pages.indexOf(id))?.is_read) {
-            this.pages.patchRow(id, { is_read: true, thread_unread: 0 });
-            this.loadTree();
+        if (!data.is_read) {
+            await this.markOpenedRead(id, data);
         }
+    }
+
+    /** Reading a message marks it read, after it is shown: Outlook's confirmation never delays the pane. */
+    async markOpenedRead(id, data) {
+        data.is_read = true;
+        this.pages.patchRow(id, { is_read: true, thread_unread: 0 });
+        const result = await this.callInbox("maildesk_mark_opened", [id]);
+        if (result) {
+            // Outlook refused: the message is unread again, and the notification says why
+            await this.services.action.doAction(result);
+            await this.refresh();
+            return;
+        }
+        this.loadTree();
     }
 
     closeMessage() {

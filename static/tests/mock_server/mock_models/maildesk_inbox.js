@@ -177,6 +177,11 @@ export class MaildeskInbox extends models.Model {
         };
     }
 
+    maildesk_mark_opened(id) {
+        this.env["maildesk.message"].write([id], { is_read: true });
+        return false;
+    }
+
     maildesk_read(id) {
         const { mark_read = true } = getKwArgs(arguments, "id", "mark_read");
         const [message] = this._messages([["id", "=", id]]);
