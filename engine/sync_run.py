@@ -438,7 +438,8 @@ class SyncRun:
             if isinstance(exc, errors.AuthExpired):  # AuthInvalid was already counted by the token provider
                 account._record_auth_failure(exc)
             if account_id in synced:
-                account.write({'last_sync_at': fields.Datetime.now()})
+                # not a tracked field: mail.thread's tracking machinery has nothing to do on every cycle
+                account.with_context(tracking_disable=True).write({'last_sync_at': fields.Datetime.now()})
                 account._touch_incoming_servers()
             # One account per transaction: two workers finishing overlapping runs never lock each other's
             # account rows in opposite orders (that was a deadlock).
