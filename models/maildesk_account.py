@@ -16,7 +16,6 @@ from ..engine import (
     sync_run,
 )
 
-
 ACCOUNT_STATES = [
     ('not_authorized', 'Not authorized'),
     ('authorized', 'Authorized'),
