@@ -479,7 +479,9 @@ class MaildeskAccount(models.Model):
         self.ensure_one()
         return self._server_action('ir.mail_server', _('Outgoing Mail Servers'), self.mail_server_ids, {
             'default_smtp_authentication': 'maildesk_graph', 'default_maildesk_account_id': self.id,
-            'default_name': self.name, 'default_from_filter': self.email})
+            'default_name': self.name, 'default_from_filter': self.email,
+            # the limit Outlook applies, not a "0.00 MB" that means "the default"
+            'default_max_email_size': self.env['ir.mail_server']._maildesk_email_size_limit()})
 
     def _server_action(self, model, name, servers, context):
         action = {'type': 'ir.actions.act_window', 'name': name, 'res_model': model, 'context': context,

@@ -115,7 +115,7 @@ class MaildeskInbox(models.AbstractModel):
             'last_error': account.last_error or '',
             'folder_count': len(folders),
             'unread': sum(n['unread'] for n in unified),
-            'status': self._account_status(account, folders.filtered('sync_enabled')),
+            'status': self._account_status(account, folders.filtered('sync_enabled'), has_folders=bool(folders)),
             'folders': self._nest_folders(nodes),
         }
 
@@ -146,8 +146,13 @@ class MaildeskInbox(models.AbstractModel):
         return roots
 
     @api.model
-    def _account_status(self, account, folders):
-        """What the folder pane shows under an account: kind, label, progress (0-100) and message."""
+    def _account_status(self, account, folders, has_folders=True):
+        """What the folder pane shows under an account: kind, label, progress (0-100), message and, where one
+        click is the next step, ``action`` (``fetch_folders``: an account whose folder tree was never fetched).
+
+        :param folders: the synced folders of the account
+        :param has_folders: the account's folder tree is known (Fetch Folders ran)
+        """
         labels = dict(account._fields['state']._description_selection(self.env))
         if account.state == 'auth_invalid':
             # why Microsoft refused (it says what to click), else what suspended means
@@ -173,7 +178,13 @@ class MaildeskInbox(models.AbstractModel):
             return {'kind': 'folder_error', 'label': _('Folder error'), 'progress': 0,
                     'message': '%s: %s' % (failing[0].name, failing[0].last_error or '')}
         if not folders:
-            return {'kind': 'no_folders', 'label': _('No folder synced'), 'progress': 0, 'message': ''}
+            # the next step, in the user's words: what blocks the sync (e.g. the incoming server), else the click
+            blocked = account._check_can_sync()
+            if not has_folders:
+                return {'kind': 'no_folders', 'label': _('No folder synced'), 'progress': 0, 'action': 'fetch_folders',
+                        'message': blocked or _('Click "Get folders" to list the Outlook folders of this mailbox.')}
+            return {'kind': 'no_folders', 'label': _('No folder synced'), 'progress': 0,
+                    'message': blocked or _('Open a folder below (Inbox, Sent Items...) and click "Sync this folder".')}
         return {'kind': 'connected', 'label': labels.get('connected', _('Connected')), 'progress': 100,
                 'message': ''}
 

@@ -134,9 +134,11 @@ class TestInboxBulk(MaildeskSendCase):
         with self.assertRaises(AccessError):
             self.Inbox.with_user(clerk).maildesk_bulk([], 'log', ['maildesk.account', self.account.id])
         self.assertFalse(others.filtered('res_model'), 'nothing was logged')
-        # the stranger's record is fine, the owner's messages are not the stranger's to log
-        partner = self.env['res.partner'].create({'name': 'Northwind'})
-        result = self.Inbox.with_user(clerk).maildesk_bulk(others.ids, 'log', ['res.partner', partner.id])
+        with self.assertRaises(AccessError, msg='nor on a contact without the Contact Creation right'):
+            self.Inbox.with_user(clerk).maildesk_bulk([], 'log', ['res.partner', self.env.user.partner_id.id])
+        # a record of his own is fine, but the owner's messages are not the clerk's to log
+        own = self.make_account(email='clerk@contoso.test', user=clerk, authorized=False, connected=False)
+        result = self.Inbox.with_user(clerk).maildesk_bulk(others.ids, 'log', ['maildesk.account', own.id])
         self.assertEqual(result['done'], 0)
         self.assertFalse(others.filtered('res_model'))
 
