@@ -35,6 +35,14 @@ def redirect_uri(env):
     return base.rstrip('/') + CALLBACK_PATH
 
 
+def _pin_redirect_base(env):
+    """The first sign-in pins the Redirect URI it used (as saving the settings does): a later login through another
+    host name rewrites ``web.base.url``, not the URI registered in Entra ID."""
+    ICP = env['ir.config_parameter'].sudo()
+    if not ICP.get_param('maildesk.redirect_base_url') and ICP.get_param('web.base.url'):
+        ICP.set_param('maildesk.redirect_base_url', ICP.get_param('web.base.url').rstrip('/'))
+
+
 def _state_signature(account, nonce):
     """HMAC binding a sign-in to this account, the current user and one random nonce."""
     account.ensure_one()
@@ -52,6 +60,7 @@ def start(account):
     env = account.env
     nonce = secrets.token_urlsafe(16)
     state = '%d.%s.%s' % (account.id, nonce, _state_signature(account, nonce))
+    _pin_redirect_base(env)
     try:
         return connection.start_sign_in(account, state, redirect_uri(env))
     except AuthInvalid as exc:

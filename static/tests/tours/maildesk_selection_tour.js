@@ -167,7 +167,14 @@ registry.category("web_tour.tours").add("maildesk_selection_tour", {
             run: "click",
         },
         { trigger: `${rowAt(1)} .o-maildesk-MessageList-checkbox`, run: "click" },
-        { trigger: ".o-maildesk-SelectionBar-count:contains(2 selected)" },
+        {
+            trigger: ".o-maildesk-SelectionBar-count:contains(2 selected)",
+            run() {
+                // the toasts of the moves above would hide the picture
+                document.querySelectorAll(".o_notification_close").forEach((button) => button.click());
+            },
+        },
+        { trigger: "body:not(:has(.o_notification))" },
         ...screenshotSteps("selection"),
         { trigger: ".o-maildesk-SelectionBar-log", run: "click" },
         {
