@@ -7,6 +7,9 @@ change made locally, then written back to Outlook 20 to a Graph ``$batch`` reque
 A move or a delete answers how to undo it (:func:`undo`): every message back to the folder it came from (for a
 delete, from Deleted Items) — messages deleted for good from Deleted Items cannot come back and are not offered.
 """
+from odoo.exceptions import UserError
+
+from . import feedback, log_to_record
 from .write_back import WriteBack
 
 CHUNK = 100  # messages of one inbox call: 5 Graph $batch requests
@@ -24,13 +27,37 @@ def _mark(messages, is_read):
     return WriteBack(messages, action).run(targets, lambda: targets.write({'is_read': is_read}))
 
 
+def _log(messages, record, skipped):
+    """Log each message on ``record`` (checked by the caller), oldest first as a conversation reads; a message
+    already logged is skipped, one that fails (e.g. its attachments could not be downloaded) is counted, the
+    others are logged all the same."""
+    done = failed = 0
+    errors = []
+    for message in messages.sorted(lambda m: (m.received_at or m.sent_at or m.create_date, m.id)):
+        if message.res_model and message.res_id:
+            skipped += 1
+            continue
+        try:
+            with message.env.cr.savepoint():
+                log_to_record.log_message(message, record)
+            done += 1
+        except UserError as error:
+            failed += 1
+            errors.append(str(error.args[0] if error.args else error))
+    notification = feedback.notification(
+        messages.env._('%(count)s messages could not be logged: %(reason)s', count=failed, reason=errors[0]),
+        'danger') if failed else False
+    return {'done': done, 'skipped': skipped, 'failed': failed, 'notification': notification, 'undo': []}
+
+
 def _origins(messages):
     """``[[folder id, [message ids]]]``: where each message is now (what an undo puts back)."""
     return [[folder.id, group.ids] for folder, group in messages.grouped('folder_id').items() if folder]
 
 
 def run(messages, action, value=None):
-    """Apply ``action`` to ``messages`` (already limited to what the caller may read).
+    """Apply ``action`` to ``messages`` (already limited to what the caller may read); ``value``: the folder id
+    (move), the tag id (tag), the record (log: checked by the caller, :func:`engine.log_to_record.target_record`).
 
     :return: ``{'done': n, 'skipped': n, 'failed': n, 'notification': action dict or False, 'undo': [...]}``;
         ``undo`` (move, delete): ``[[folder id, [message ids]]]`` to give to :func:`undo`
@@ -55,10 +82,7 @@ def run(messages, action, value=None):
         undo_moves = _origins(writable.filtered(lambda m: m.folder_id.role != 'deleteditems'))
         result = writable.action_delete()
     elif action == 'log':
-        model, res_id = value or (None, None)
-        for message in writable.filtered(lambda m: not m.res_model):
-            message.action_log_to_record(model, res_id)
-        result = True
+        return _log(writable, value, skipped)
     else:
         raise ValueError('unknown bulk action %r' % action)
     # A move / delete Outlook refused was put back: it is in its origin folder again, with nothing to undo.

@@ -15,6 +15,25 @@ def check_not_logged(message):
                                                                                           message.res_id)))
 
 
+def target_record(env, target):
+    """The record ``target`` (``[model, id]``) names, once it is known to have a chatter the user may write on.
+
+    :raise UserError: not a record with a chatter, or gone
+    :raise AccessError: the user may not write on it
+    """
+    model, res_id = target if isinstance(target, (list, tuple)) and len(target) == 2 else (None, None)
+    if not isinstance(model, str) or model not in env or not isinstance(env[model], env.registry['mail.thread']):
+        raise UserError(env._('Messages can only be logged on records with a chatter.'))
+    try:
+        record = env[model].browse(int(res_id or 0)).exists()
+    except (TypeError, ValueError):
+        record = None
+    if not record:
+        raise UserError(env._('The record to log this message on no longer exists.'))
+    record.check_access('write')
+    return record
+
+
 def log_message(message, record):
     """Post ``message`` on ``record``'s chatter (``message_type='email'``, author from the sender's address) with
     its attachments: the composer's files for a message sent from MailDesk, else Outlook's, downloaded now."""

@@ -1,10 +1,7 @@
-import logging
-import secrets
 from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import consteq, misc
 
 from ..engine import (
     connection,
@@ -14,14 +11,10 @@ from ..engine import (
     incoming_setup,
     permissions,
     push,
-    self_service,
     shared_mailbox,
+    sign_in,
     sync_run,
 )
-from ..graph.errors import AuthInvalid, Transient
-
-_logger = logging.getLogger(__name__)
-
 
 ACCOUNT_STATES = [
     ('not_authorized', 'Not authorized'),
@@ -30,19 +23,12 @@ ACCOUNT_STATES = [
     ('auth_invalid', 'Invalid OAuth Configuration'),
     ('error', 'Error'),
 ]
-# Authorization failures in a row that put an account in auth_invalid (background jobs then skip it).
-AUTH_FAILURE_LIMIT = 3
-COUNTED_AUTH_FAILURES = frozenset({'invalid_grant', 'interaction_required', 'consent_required', 'auth_expired'})
-OAUTH_STATE_SCOPE = 'maildesk_oauth'
-CALLBACK_PATH = '/maildesk/oauth/callback'
 # Fields only MailDesk itself may write (through _write_status, i.e. sudo): RPC writes of them are refused.
 STATUS_FIELDS = frozenset({'state', 'auth_failure_count', 'authorized_at', 'throttled_until', 'signed_in_email',
                            'last_error', 'last_sync_at', 'entra_object_id', 'entra_tenant_id',
                            # a shared mailbox's connection lends another account's tokens: MailDesk sets it after an
                            # access check (engine/shared_mailbox.py), never a user's RPC write
                            'mailbox_kind', 'connection_account_id', 'shared_access_error'})
-# Exceptions raised before any request (see connection.check_token_usable): nothing new to record.
-LOCAL_AUTH_CODES = frozenset({'auth_invalid', 'not_authorized', 'not_configured'})
 
 
 class MaildeskAccount(models.Model):
@@ -287,43 +273,12 @@ class MaildeskAccount(models.Model):
         self._write_status({'throttled_until': fields.Datetime.now() + timedelta(seconds=seconds)})
 
     def _record_auth_success(self):
-        """A token was obtained: the failure streak ends, and an auth/config error clears."""
-        for account in self:
-            if account.auth_failure_count:
-                account._write_status({'auth_failure_count': 0})
-            if account.state == 'error':
-                account._clear_error()
+        """A token was obtained: the failure streak ends (:func:`engine.sign_in.record_success`)."""
+        sign_in.record_success(self)
 
     def _record_auth_failure(self, exc):
-        """Count an authorization failure (a :class:`AuthInvalid`) and move to auth_invalid at the limit.
-
-        ``invalid_grant``, ``interaction_required`` and ``consent_required`` count; a missing account in the
-        token cache is final at once; ``invalid_client`` and other configuration problems put the account in
-        Error with an administrator-facing message and do not count (re-authorizing would not help).
-        """
-        self.ensure_one()
-        if getattr(exc, 'code', None) in LOCAL_AUTH_CODES:
-            return
-        kind = feedback.failure_kind(exc)
-        message = feedback.auth_error_text(self.env, exc)
-        if kind in COUNTED_AUTH_FAILURES:
-            count = self.auth_failure_count + 1
-            vals = {'auth_failure_count': count, 'last_error': message}
-            if count >= AUTH_FAILURE_LIMIT:
-                vals['state'] = 'auth_invalid'
-        elif kind == 'no_account':
-            vals = {'auth_failure_count': AUTH_FAILURE_LIMIT, 'last_error': message, 'state': 'auth_invalid'}
-        else:
-            vals = {'last_error': message}
-            if self.state in ('authorized', 'connected'):
-                vals['state'] = 'error'
-        _logger.warning('MailDesk account %s: authorization failure (%s, %s in a row)',
-                        self.id, kind, vals.get('auth_failure_count', self.auth_failure_count))
-        self._write_status(vals)
-        if vals.get('state') == 'auth_invalid':
-            # sudo: a shared user's send or read may be the third failure, and they do not write the account
-            self.sudo().message_post(body=_('Authorization suspended after repeated failures: %(reason)s',
-                                            reason=message))
+        """Count an authorization failure; suspended at the limit (:func:`engine.sign_in.record_failure`)."""
+        sign_in.record_failure(self, exc)
 
     # ------------------------------------------------------------------ tokens and Graph
 
@@ -411,73 +366,26 @@ class MaildeskAccount(models.Model):
         """Only the owner (or a MailDesk manager) binds Microsoft credentials to an account."""
         permissions.check_can_authorize(self)
 
+    @api.model
     def _oauth_redirect_uri(self):
-        """The Redirect URI registered in Entra ID: from the pinned ``maildesk.redirect_base_url`` (Settings), not
-        from ``web.base.url``, which Odoo rewrites to whatever host an administrator last logged in through."""
-        ICP = self.env['ir.config_parameter'].sudo()
-        base = ICP.get_param('maildesk.redirect_base_url') or ICP.get_param('web.base.url', '')
-        return base.rstrip('/') + CALLBACK_PATH
-
-    def _oauth_state_signature(self, nonce):
-        """HMAC binding a sign-in to this account, the current user and one random nonce."""
-        self.ensure_one()
-        return misc.hmac(self.env(su=True), OAUTH_STATE_SCOPE, (self._name, self.id, self.env.uid, nonce))
+        """The Redirect URI registered in Entra ID, pinned in Settings (:func:`engine.sign_in.redirect_uri`)."""
+        return sign_in.redirect_uri(self.env)
 
     def _start_authorization(self):
-        """Start MSAL's auth-code flow (PKCE, state, nonce).
-
-        :return: the flow dict to keep server-side (the caller stores it in the user's session under
-            ``flow['state']``) and redirect to ``flow['auth_uri']``
-        """
-        self.ensure_one()
-        self._check_can_authorize()
-        nonce = secrets.token_urlsafe(16)
-        state = '%d.%s.%s' % (self.id, nonce, self._oauth_state_signature(nonce))
-        try:
-            return connection.start_sign_in(self, state, self._oauth_redirect_uri())
-        except AuthInvalid as exc:
-            raise UserError(feedback.auth_error_text(self.env, exc)) from None
-        except Transient:
-            raise UserError(_('Microsoft sign-in could not be reached. Check the network and the cloud / '
-                              'authority in Settings > MailDesk, then try again.')) from None
+        """Start Microsoft sign-in: the flow to keep in the session (:func:`engine.sign_in.start`)."""
+        return sign_in.start(self)
 
     @api.model
     def _account_from_oauth_state(self, state):
         """The account a callback's ``state`` was signed for by the current user, else an empty recordset."""
-        parts = (state or '').split('.')
-        # ASCII only: an Arabic-Indic digit is .isdigit() too, and consteq() raises on non-ASCII text (a 500
-        # instead of a refusal)
-        if len(parts) != 3 or not state.isascii() or not parts[0].isdigit():
-            return self.browse()
-        account = self.browse(int(parts[0])).exists()
-        if not account or not consteq(parts[2], account._oauth_state_signature(parts[1])):
-            return self.browse()
-        try:
-            account._check_can_authorize()
-        except AccessError:
-            return self.browse()
-        return account
+        return sign_in.account_from_state(self, state)
 
     def _finish_authorization(self, flow, params):
-        """Redeem the callback for tokens, check who signed in (:meth:`_check_signed_in`, the pinned Entra
-        identity), then store the tokens and the signed-in identity (pinned at the first authorization).
-
-        Nothing is stored unless every check passes.
+        """Redeem the callback, check who signed in, store the tokens (:func:`engine.sign_in.finish`).
 
         :raises UserError: with the reason shown to the user
         """
-        self.ensure_one()
-        self._check_can_authorize()
-        app, result, me = connection.finish_sign_in(self, flow, params)
-        pin = connection.identity_pin(self, result, me)  # the pinned Entra identity, else its first sign-in
-        signed_in = self._check_signed_in(me, username=result.get('username'))
-        connection.store_tokens(self, app, result)
-        self._write_status(dict(pin, state='authorized', authorized_at=fields.Datetime.now(), auth_failure_count=0,
-                                throttled_until=False, last_error=False, signed_in_email=signed_in))
-        incoming_setup.reconfirm(self)
-        self._update_connection_state()
-        self_service.after_authorization(self)  # a self-service mailbox: its server confirmed, default folders
-        self.message_post(body=_('Authorized by %(user)s as %(email)s.', user=self.env.user.name, email=self.email))
+        sign_in.finish(self, flow, params)
 
     def _check_signed_in(self, me, username=None):
         """Refuse tokens of another Microsoft user: the one check of sign-in, incoming server Test & Confirm and
@@ -571,7 +479,9 @@ class MaildeskAccount(models.Model):
         self.ensure_one()
         return self._server_action('ir.mail_server', _('Outgoing Mail Servers'), self.mail_server_ids, {
             'default_smtp_authentication': 'maildesk_graph', 'default_maildesk_account_id': self.id,
-            'default_name': self.name, 'default_from_filter': self.email})
+            'default_name': self.name, 'default_from_filter': self.email,
+            # the limit Outlook applies, not a "0.00 MB" that means "the default"
+            'default_max_email_size': self.env['ir.mail_server']._maildesk_email_size_limit()})
 
     def _server_action(self, model, name, servers, context):
         action = {'type': 'ir.actions.act_window', 'name': name, 'res_model': model, 'context': context,

@@ -18,7 +18,7 @@ from odoo.tools import SQL, remove_accents
 from odoo.tools.query import Query
 from odoo.tools.sql import escape_psql
 
-from ..engine import bodies, body_prefetch, bulk_actions, feedback
+from ..engine import bodies, body_prefetch, bulk_actions, feedback, log_to_record
 from ..graph import errors
 from .maildesk_folder import ROLE_ORDER
 
@@ -115,7 +115,7 @@ class MaildeskInbox(models.AbstractModel):
             'last_error': account.last_error or '',
             'folder_count': len(folders),
             'unread': sum(n['unread'] for n in unified),
-            'status': self._account_status(account, folders.filtered('sync_enabled')),
+            'status': self._account_status(account, folders.filtered('sync_enabled'), has_folders=bool(folders)),
             'folders': self._nest_folders(nodes),
         }
 
@@ -146,8 +146,13 @@ class MaildeskInbox(models.AbstractModel):
         return roots
 
     @api.model
-    def _account_status(self, account, folders):
-        """What the folder pane shows under an account: kind, label, progress (0-100) and message."""
+    def _account_status(self, account, folders, has_folders=True):
+        """What the folder pane shows under an account: kind, label, progress (0-100), message and, where one
+        click is the next step, ``action`` (``fetch_folders``: an account whose folder tree was never fetched).
+
+        :param folders: the synced folders of the account
+        :param has_folders: the account's folder tree is known (Fetch Folders ran)
+        """
         labels = dict(account._fields['state']._description_selection(self.env))
         if account.state == 'auth_invalid':
             # why Microsoft refused (it says what to click), else what suspended means
@@ -173,7 +178,13 @@ class MaildeskInbox(models.AbstractModel):
             return {'kind': 'folder_error', 'label': _('Folder error'), 'progress': 0,
                     'message': '%s: %s' % (failing[0].name, failing[0].last_error or '')}
         if not folders:
-            return {'kind': 'no_folders', 'label': _('No folder synced'), 'progress': 0, 'message': ''}
+            # the next step, in the user's words: what blocks the sync (e.g. the incoming server), else the click
+            blocked = account._check_can_sync()
+            if not has_folders:
+                return {'kind': 'no_folders', 'label': _('No folder synced'), 'progress': 0, 'action': 'fetch_folders',
+                        'message': blocked or _('Click "Get folders" to list the Outlook folders of this mailbox.')}
+            return {'kind': 'no_folders', 'label': _('No folder synced'), 'progress': 0,
+                    'message': blocked or _('Open a folder below (Inbox, Sent Items...) and click "Sync this folder".')}
         return {'kind': 'connected', 'label': labels.get('connected', _('Connected')), 'progress': 100,
                 'message': ''}
 
@@ -358,30 +369,52 @@ class MaildeskInbox(models.AbstractModel):
 
     # ------------------------------------------------------------------ selection and bulk actions
     @api.model
-    def maildesk_selection_ids(self, view=None, filters=(), search='', exclude_ids=()):
-        """The ids of every message of a list (``view``, ``filters``, ``search`` as for :meth:`maildesk_list`),
-        newest first, but ``exclude_ids``: "select all in this folder" is the whole folder, not the rows loaded."""
+    def maildesk_selection_ids(self, view=None, filters=(), search='', exclude_ids=(), ids=None, grouped=False):
+        """The ids of every message of a selection, newest first. ``view``, ``filters``, ``search``, ``grouped``:
+        the list, as for :meth:`maildesk_list`.
+
+        ``ids`` None: "select all in this folder", the whole list, not the rows loaded, but ``exclude_ids``;
+        else the rows ticked. ``grouped`` (conversation rows): a row ticked or left out stands for every message of
+        its conversation in the list, not only its newest one.
+        """
         domain = self._list_domain(view or {'type': 'all'}, filters, search)
+        if ids is not None:
+            picked = [int(i) for i in ids]
+            domain = expression.AND([domain, self._conversations_domain(picked) if grouped
+                                     else [('id', 'in', picked)]])
         if exclude_ids:
-            domain = expression.AND([domain, [('id', 'not in', [int(i) for i in exclude_ids])]])
-        ids = self.env['maildesk.message']._search(domain, order='received_at desc, id desc',
-                                                   limit=bulk_actions.MAX_SELECTION + 1).get_result_ids()
-        if len(ids) > bulk_actions.MAX_SELECTION:
+            excluded = [int(i) for i in exclude_ids]
+            left_out = self._conversations_domain(excluded) if grouped else [('id', 'in', excluded)]
+            domain = expression.AND([domain, ['!', *expression.normalize_domain(left_out)]])
+        found = self.env['maildesk.message']._search(domain, order='received_at desc, id desc',
+                                                     limit=bulk_actions.MAX_SELECTION + 1).get_result_ids()
+        if len(found) > bulk_actions.MAX_SELECTION:
             raise UserError(_('This selection holds more than %(max)s messages: narrow it with a filter or a search '
                               'first.', max=bulk_actions.MAX_SELECTION))
-        return list(ids)
+        return list(found)
+
+    @api.model
+    def _conversations_domain(self, message_ids):
+        """The messages of the conversations of ``message_ids`` (what a conversation row stands for)."""
+        picked = self.env['maildesk.message'].search([('id', 'in', message_ids)])
+        keys = [key for key in set(picked.mapped('thread_key')) if key]
+        loners = picked.filtered(lambda m: not m.thread_key).ids
+        return expression.OR([[('thread_key', 'in', keys)], [('id', 'in', loners)]])
 
     @api.model
     def maildesk_bulk(self, message_ids, action, value=None):
         """One chunk of a bulk action (see :mod:`engine.bulk_actions`) on the messages the caller may change.
 
-        ``action``: one of BULK_ACTIONS; ``value``: the folder id (move), a tag id (tag: added), ``[model, id]`` (log).
+        ``action``: one of BULK_ACTIONS; ``value``: the folder id (move), a tag id (tag: added), ``[model, id]`` (log:
+        the record, checked once here: a record with a chatter the caller may write on).
         """
         if action not in BULK_ACTIONS:
             raise UserError(_('Unknown message action: %s', action))
         ids = [int(i) for i in message_ids or ()]
         if len(ids) > bulk_actions.MAX_SELECTION:
             raise UserError(_('Send at most %(max)s messages at a time.', max=bulk_actions.MAX_SELECTION))
+        if action == 'log':
+            value = log_to_record.target_record(self.env, value)
         messages = self.env['maildesk.message'].search([('id', 'in', ids)])
         return bulk_actions.run(messages, action, value)
 

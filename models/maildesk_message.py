@@ -332,10 +332,6 @@ class MaildeskMessage(models.Model):
                 'target': 'new',
                 'context': {'default_message_id': self.id},
             }
-        if res_model not in self.env or not isinstance(self.env[res_model], self.pool['mail.thread']):
-            raise UserError(_('Messages can only be logged on records with a chatter.'))
-        record = self.env[res_model].browse(int(res_id or 0)).exists()
-        if not record:
-            raise UserError(_('The record to log this message on no longer exists.'))
+        record = log_to_record.target_record(self.env, [res_model, res_id])
         log_to_record.log_message(self, record)
         return {'model': record._name, 'id': record.id, 'name': record.display_name}

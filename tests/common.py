@@ -180,6 +180,17 @@ class MaildeskMixin:
             'base.group_user', 'maildesk.group_maildesk_%s' % ('manager' if manager else 'user'), groups]))
         return new_test_user(env, login=login, groups=all_groups, email='%s@example.com' % login, **values)
 
+    def sync_account(self, account):
+        """One sync round of ``account`` as the cron runs it (its units use cursors of their own: the test cursor,
+        in test mode); the environment is read again afterwards."""
+        self.env.flush_all()
+        self.registry.enter_test_mode(self.cr)
+        try:
+            account._sync_round()
+        finally:
+            self.registry.leave_test_mode()
+        self.env.invalidate_all()
+
     def graph_attempt(self, account):
         """One background-like use of the account (``GET /me``): the GraphError it raised, or None.
 

@@ -48,7 +48,7 @@ class HealthCase(SyncTestMixin, MaildeskCase):
 
     def revoke(self, account):
         self.emulator.control('POST', '/revoke', {'user': account.email, 'access_tokens': True})
-        with mute_logger('odoo.addons.maildesk.models.maildesk_account'):
+        with mute_logger('odoo.addons.maildesk.engine.sign_in'):
             for _attempt in range(3):
                 self.assertIsInstance(self.graph_attempt(account), AuthInvalid)
         self.assertEqual(account.state, 'auth_invalid')

@@ -77,6 +77,15 @@ class TestInboxRpc(TransactionCase):
         self.assertEqual((status['kind'], status['message']), ('auth_invalid', 'Sign in again'))
         self.sales._write_status({'state': 'error', 'last_error': 'Graph said no'})
         self.assertEqual(Inbox._account_status(self.sales, self.sales.folder_ids)['message'], 'Graph said no')
+        # right after setup: no folder synced says what to click, with the button when the tree was never fetched
+        self.sales._write_status({'state': 'connected', 'last_error': False})
+        none = self.sales.folder_ids.browse()
+        never_fetched = Inbox._account_status(self.sales, none, has_folders=False)
+        self.assertEqual((never_fetched['kind'], never_fetched.get('action')), ('no_folders', 'fetch_folders'))
+        self.assertTrue(never_fetched['message'])
+        fetched = Inbox._account_status(self.sales, none)
+        self.assertEqual((fetched['kind'], fetched.get('action')), ('no_folders', None))
+        self.assertTrue(fetched['message'])
 
     # ------------------------------------------------------------------ list
     def test_folder_list_pages_newest_first(self):

@@ -15,6 +15,7 @@ class TestInboxSelectionTour(HttpCase):
         cls.data = seed_inbox(cls.env, messages=30)
         cls.folders = cls.data['folders']['sales']
         cls.folders['archive'].sync_enabled = False  # an Outlook folder MailDesk does not sync
+        cls.customer = cls.env['res.partner'].create({'name': 'Tour Customer'})
 
     def test_selection_bulk_move_undo_unsynced_drag_and_drop(self):
         inbox, archive, projects = self.folders['inbox'], self.folders['archive'], self.folders['projects']
@@ -30,3 +31,5 @@ class TestInboxSelectionTour(HttpCase):
         self.assertIn(rows[2], Message.search([('folder_id', '=', projects.id)]),
                       'the row dragged onto Projects moved there')
         self.assertEqual(rows[3:5].folder_id, inbox, 'the undone move put them back')
+        self.assertEqual(rows[3:5].mapped('res_id'), [self.customer.id] * 2, 'both logged on the record chosen once')
+        self.assertEqual(len(self.customer.message_ids.filtered(lambda m: m.message_type == 'email')), 2)

@@ -74,3 +74,14 @@ class TestInboxSetupSettings(MaildeskCase):
         values = self.env['res.config.settings'].default_get(['maildesk_redirect_uri', 'maildesk_redirect_warning'])
         self.assertEqual(values['maildesk_redirect_uri'], 'https://odoo.test/maildesk/oauth/callback')
         self.assertIn('http://10.0.0.5:8069', values['maildesk_redirect_warning'])
+
+    def test_first_sign_in_pins_the_redirect_uri_it_used(self):
+        """Settings never saved (the base URL not pinned yet): the first sign-in pins the URI it sent Microsoft."""
+        ICP = self.env['ir.config_parameter'].sudo()
+        ICP.set_param('maildesk.redirect_base_url', False)
+        ICP.set_param('web.base.url', 'https://odoo.test')
+        account = self.make_account(authorized=False, connected=False)
+        flow = account._start_authorization()
+        self.assertIn('redirect_uri=https%3A%2F%2Fodoo.test%2Fmaildesk%2Foauth%2Fcallback', flow['auth_uri'])
+        ICP.set_param('web.base.url', 'http://10.0.0.5:8069')  # a login through another host name
+        self.assertEqual(account._oauth_redirect_uri(), 'https://odoo.test/maildesk/oauth/callback')

@@ -63,7 +63,7 @@ class TestAuthOverTime(SyncTestMixin, MaildeskCase):
 
         # Entra ID revokes the grant (refresh and access tokens): each cron run fails once, the third suspends.
         self.emulator.control('POST', '/revoke', {'user': account.email, 'access_tokens': True})
-        with mute_logger('odoo.addons.maildesk.models.maildesk_account'):
+        with mute_logger('odoo.addons.maildesk.engine.sign_in'):
             for attempt in range(1, 4):
                 self.emulator.reset_counters()
                 self.run_changes()

@@ -189,7 +189,7 @@ class TestSecurityRoles(RolesCase):
         draft.with_user(self.owner).write({'to_emails': 'ann@fabrikam.test', 'subject': 'From MailDesk'})
         draft.with_user(self.owner).action_send()
         self.emulator.settle()  # the Sent Items copies appear now (sent_copy_delay)
-        self.sync()
+        self.sync_account(self.account)
         Message = self.env['maildesk.message'].sudo()
         copy = Message.search([('internet_message_id', '=', message_id)])
         self.assertEqual(len(copy), 1, 'the copy is stored, never lost')
@@ -220,15 +220,6 @@ class TestSecurityRoles(RolesCase):
             self.registry.leave_test_mode()
         early.invalidate_recordset()
         self.assertTrue(early.is_system_mail)
-
-    def sync(self):
-        self.env.flush_all()
-        self.registry.enter_test_mode(self.cr)
-        try:
-            self.account._sync_round()
-        finally:
-            self.registry.leave_test_mode()
-        self.env.invalidate_all()
 
     # ------------------------------------------------------------------ 3. settings
 

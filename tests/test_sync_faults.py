@@ -88,7 +88,7 @@ class TestSyncFaults(SyncTestMixin, MaildeskCase):
         self.sync_until_done(account)
         # Entra ID revokes the grant: Graph refuses the token, MSAL's refresh fails -> counted, then auth_invalid
         self.emulator.control('POST', '/revoke', {'user': account.email, 'access_tokens': True})
-        with mute_logger('odoo.addons.maildesk.models.maildesk_account'):
+        with mute_logger('odoo.addons.maildesk.engine.sign_in'):
             for _run in range(3):
                 self.run_changes()
         self.assertEqual(account.state, 'auth_invalid')

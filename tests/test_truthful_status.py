@@ -34,7 +34,7 @@ class TestTruthfulStatus(MaildeskSendCase):
         self.assertEqual(self.pane_status()['kind'], 'connected')
         last_sync = self.account.last_sync_at
         self.emulator.control('POST', '/revoke', {'user': self.account.email, 'access_tokens': True})
-        with mute_logger('odoo.addons.maildesk.models.maildesk_account'):
+        with mute_logger('odoo.addons.maildesk.engine.sign_in'):
             action = self.sync_now()
         toast = self.assertNotification(action, 'danger')['message']
         self.assertEqual((self.account.state, self.account.auth_failure_count), ('connected', 1),

@@ -133,7 +133,7 @@ class TestWriteBack(MaildeskSendCase):
 
     def test_not_authorized_reverts(self):
         self.account._write_status({'state': 'auth_invalid'})
-        with mute_logger(LOGGER, 'odoo.addons.maildesk.models.maildesk_account'):
+        with mute_logger(LOGGER, 'odoo.addons.maildesk.engine.sign_in'):
             result = self.messages.action_mark_read()
         self.assertEqual(result['params']['type'], 'danger')
         self.assertIn('2 messages', result['params']['message'])

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "@odoo/hoot";
 import { Deferred } from "@odoo/hoot-mock";
 import { MessagePages, PAGE_SIZE } from "@maildesk/services/message_pages";
+import { formatFullDate, formatListDate } from "@maildesk/utils/format";
 import { buildQuery, parseQuery } from "@maildesk/utils/search_query";
 
 describe.current.tags("desktop");
@@ -85,4 +86,12 @@ test("search query: parse and build round-trip", () => {
     );
     expect(parseQuery("body:invoice").preview).toBe("invoice");
     expect(buildQuery({ text: "", to: "bob" })).toBe("to:bob");
+});
+
+test("one date style: the list's days and months, the same in full (never 11/6/2025)", () => {
+    const now = luxon.DateTime.local(2025, 11, 20, 12, 0);
+    expect(formatListDate("2025-10-09 08:00:00", now)).toBe("9 Oct");
+    expect(formatListDate("2023-10-09 08:00:00", now)).toBe("9 Oct 2023");
+    expect(formatFullDate("2025-11-06 08:00:00")).toMatch(/^Thu 6 Nov 2025, \S/);
+    expect(formatFullDate("2025-11-06 08:00:00")).not.toMatch(/\d+\/\d+\/\d+/);
 });

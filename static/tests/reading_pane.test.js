@@ -33,7 +33,7 @@ test("meeting mail shows the invitation's summary above the body, as text", asyn
     expect(".o-maildesk-ReadingPane-meetingWhere").toHaveText(/Where:\s*<b>Room Ærø<\/b>/);
     expect(".o-maildesk-ReadingPane-meetingWhere b").toHaveCount(0);
     expect(".o-maildesk-ReadingPane-meetingOrganizer").toHaveText(/Organizer:\s*Megan Bowen/);
-    expect(".o-maildesk-ReadingPane-meetingWhen").toHaveCount(1);
+    expect(".o-maildesk-ReadingPane-meetingWhen").toHaveText(/Fri 1 Mar 2030, .+ – /);
     expect(".o-maildesk-ReadingPane-meetingAttendee").toHaveCount(0);
 });
 

@@ -58,3 +58,33 @@ test("select all means the whole list on the server; bulk move, then Undo from t
     expect(inProjects()).toBe(0);
     expect(queryAll(".o-maildesk-MessageList-row").length).toBe(6);
 });
+
+test("a conversation row ticked stands for all its messages in the list: read, move, Undo", async () => {
+    const { folders } = await seedMailbox({ count: 6 }); // conversations thread-0, -1, -2: two messages each
+    const Message = () => MockServer.env["maildesk.message"];
+    const inThread0 = () => Message().search_read([["thread_key", "=", "thread-0"]]);
+    await openInbox();
+    await click(".o-maildesk-Toolbar-grouped");
+    await animationFrame();
+    expect(".o-maildesk-MessageList-row").toHaveCount(3);
+    expect(inThread0().map((m) => m.is_read)).toEqual([false, false]);
+    await click(`${rowAt(0)} .o-maildesk-MessageList-checkbox`);
+    await animationFrame();
+    await click(".o-maildesk-SelectionBar-action[data-action='mark_read']");
+    await animationFrame();
+    await animationFrame();
+    expect(inThread0().map((m) => m.is_read)).toEqual([true, true], { message: "not only the newest one" });
+    await click(`${rowAt(0)} .o-maildesk-MessageList-checkbox`);
+    await animationFrame();
+    await click(".o-maildesk-SelectionBar-move");
+    await animationFrame();
+    await click(".o-maildesk-MoveMenu-item:contains(Projects)");
+    await animationFrame();
+    await animationFrame();
+    expect(inThread0().map((m) => m.folder_id[0])).toEqual([folders.projects, folders.projects]);
+    expect(".o_notification:contains(2 messages moved)").toHaveCount(1);
+    await click(".o_notification button:contains(Undo)");
+    await animationFrame();
+    await animationFrame();
+    expect(inThread0().map((m) => m.folder_id[0])).toEqual([folders.inbox, folders.inbox]);
+});

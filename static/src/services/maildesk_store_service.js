@@ -3,7 +3,7 @@ import { browser } from "@web/core/browser/browser";
 import { router } from "@web/core/browser/router";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
-import { actOnOpenMessage, bulkOnSelection, selectRange } from "./bulk_actions";
+import { actOnOpenMessage, bulkOnSelection, chooseLogTarget, selectRange } from "./bulk_actions";
 import { MessagePages } from "./message_pages";
 import { Selection } from "./selection";
 
@@ -98,8 +98,8 @@ export class MaildeskStore {
 
     // ------------------------------------------------------------- navigation
     selectView(view) {
-        this.view = view;        this.selection.clear();
-
+        this.view = view;
+        this.selection.clear();
         this.search = "";
         this.closeMessage();
         this.pane = "list";
@@ -281,6 +281,17 @@ export class MaildeskStore {
             return;
         }
         return bulkOnSelection(this, action, value);
+    }
+
+    /** "Log to record" on the selection: the record chosen once, then every selected message logged on it. */
+    async logSelection() {
+        if (this.bulkProgress || !this.selectionCount) {
+            return;
+        }
+        const target = await chooseLogTarget(this);
+        if (target) {
+            return bulkOnSelection(this, "log", [target.model, target.id], null, target);
+        }
     }
 
     /** Dragging a row carries the selection when the row is ticked, else the row alone. */

@@ -1,4 +1,4 @@
-import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
+import { deserializeDateTime } from "@web/core/l10n/dates";
 
 const { DateTime } = luxon;
 
@@ -9,7 +9,7 @@ export function formatListDate(serialized, now = DateTime.local()) {
     }
     const date = deserializeDateTime(serialized);
     if (date.hasSame(now, "day")) {
-        return date.toLocaleString(DateTime.TIME_SIMPLE);
+        return formatTime(date);
     }
     if (now.diff(date, "days").days < 6 && date < now) {
         return date.toFormat("ccc");
@@ -20,8 +20,23 @@ export function formatListDate(serialized, now = DateTime.local()) {
     return date.toFormat("d LLL yyyy"); // one style: "9 Oct", "9 Oct 2023" (never a numeric 11/6/2025)
 }
 
+/** The day in the list's style: "Mon 9 Oct 2023". */
+export function formatDay(date) {
+    return date.toFormat("ccc d LLL yyyy");
+}
+
+/** The time in the list's style (the locale's: "14:05" or "2:05 PM"). */
+export function formatTime(date) {
+    return date.toLocaleString(DateTime.TIME_SIMPLE);
+}
+
+/** Header of the reading pane, tooltip of a row: "Mon 9 Oct 2023, 14:05", the list's style in full. */
 export function formatFullDate(serialized) {
-    return serialized ? formatDateTime(deserializeDateTime(serialized)) : "";
+    if (!serialized) {
+        return "";
+    }
+    const date = deserializeDateTime(serialized);
+    return `${formatDay(date)}, ${formatTime(date)}`;
 }
 
 /** "5 minutes ago" */

@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { screenshotSteps } from "./maildesk_tour_utils";
 
 const SALES = ".o-maildesk-FolderPane-account:contains(Sales)";
 const rowAt = (index) => `.o-maildesk-MessageList-row[data-index='${index}']`;
@@ -159,6 +160,34 @@ registry.category("web_tour.tours").add("maildesk_selection_tour", {
         {
             content: "dropped: moved",
             trigger: ".o_notification:contains(Message moved)",
+        },
+        {
+            content: "Log to record on a selection: tick the first two rows",
+            trigger: `${rowAt(0)} .o-maildesk-MessageList-checkbox`,
+            run: "click",
+        },
+        { trigger: `${rowAt(1)} .o-maildesk-MessageList-checkbox`, run: "click" },
+        {
+            trigger: ".o-maildesk-SelectionBar-count:contains(2 selected)",
+            run() {
+                // the toasts of the moves above would hide the picture
+                document.querySelectorAll(".o_notification_close").forEach((button) => button.click());
+            },
+        },
+        { trigger: "body:not(:has(.o_notification))" },
+        ...screenshotSteps("selection"),
+        { trigger: ".o-maildesk-SelectionBar-log", run: "click" },
+        {
+            content: "the record is chosen once for the whole selection",
+            trigger: ".modal .o_field_widget[name=message_count]:contains(2)",
+        },
+        { trigger: ".modal .o_field_reference select", run: "select res.partner" },
+        { trigger: ".modal .o_field_reference input", run: "edit Tour Customer" },
+        { trigger: ".o-autocomplete--dropdown-item:contains(Tour Customer)", run: "click" },
+        { trigger: ".modal button[name=action_log]", run: "click" },
+        {
+            content: "both logged, with progress, then the toast",
+            trigger: ".o_notification:contains(2 messages logged on Tour Customer)",
         },
     ],
 });

@@ -51,6 +51,11 @@ export class AccountStatus extends Component {
         return this.store.runAccountAction(this.props.account.id, "action_authorize");
     }
 
+    /** The account's folder tree from Outlook (synced or not): then "Sync this folder" on any of them. */
+    fetchFolders() {
+        return this.store.runAccountAction(this.props.account.id, "action_fetch_folders");
+    }
+
     syncNow() {
         return this.store.runAccountAction(this.props.account.id, "action_sync_now");
     }

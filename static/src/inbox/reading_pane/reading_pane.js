@@ -1,11 +1,10 @@
 import { Component, useState } from "@odoo/owl";
 import { useService } from "@web/core/utils/hooks";
 import { deserializeDateTime } from "@web/core/l10n/dates";
-import { formatFullDate, formatListDate, formatSize, initials } from "../../utils/format";
+import { formatDay, formatFullDate, formatListDate, formatSize, formatTime, initials } from "../../utils/format";
 import { BodyFrame } from "./body_frame";
 import { MessageActions } from "./message_actions";
 
-const { DateTime } = luxon;
 const SAFE_LINK = /^https?:\/\/[^\s/?#\\]+/i;
 
 /** Right pane: headers, actions, the sanitized body (loaded on open), attachments, conversation. */
@@ -70,21 +69,20 @@ export class ReadingPane extends Component {
         return type === "meetingRequest" ? "fa-calendar" : "fa-calendar-check-o";
     }
 
-    /** "Mon 3 Mar 2030 10:00 – 11:00" in the user's time zone; the day alone for an all-day meeting. */
+    /** "Mon 3 Mar 2030, 10:00 – 11:00" in the user's time zone (the list's style); the day alone for an all-day
+     * meeting. */
     get meetingWhen() {
         const { start, end, all_day } = this.message.meeting;
         const from = deserializeDateTime(start);
         if (all_day) {
-            return from.toLocaleString(DateTime.DATE_HUGE);
+            return formatDay(from);
         }
         const to = end ? deserializeDateTime(end) : null;
-        const startText = from.toLocaleString(DateTime.DATETIME_MED_WITH_WEEKDAY);
+        const startText = `${formatDay(from)}, ${formatTime(from)}`;
         if (!to) {
             return startText;
         }
-        const endText = to.hasSame(from, "day")
-            ? to.toLocaleString(DateTime.TIME_SIMPLE)
-            : to.toLocaleString(DateTime.DATETIME_MED_WITH_WEEKDAY);
+        const endText = to.hasSame(from, "day") ? formatTime(to) : `${formatDay(to)}, ${formatTime(to)}`;
         return `${startText} – ${endText}`;
     }
 

@@ -95,12 +95,24 @@ export class MaildeskInbox extends models.Model {
         return { total: count || last ? rows.length : null, offset, rows: page };
     }
 
+    /** as the server: the whole list ("all" but exclude_ids) or the rows ticked; a conversation row stands for
+     * every message of its conversation in the list */
     maildesk_selection_ids() {
-        const { view = { type: "all" }, exclude_ids = [] } = getKwArgs(arguments, "view", "filters", "search", "exclude_ids");
-        return this._messages(this._inboxViewDomain(view))
+        const { view = { type: "all" }, exclude_ids = [], ids = null, grouped = false } =
+            getKwArgs(arguments, "view", "filters", "search", "exclude_ids", "ids", "grouped");
+        const messages = this._messages(this._inboxViewDomain(view));
+        const keyOf = (m) => m.thread_key || `id:${m.id}`;
+        const keysOf = (picked) => new Set(messages.filter((m) => picked.includes(m.id)).map(keyOf));
+        const inPicked = (picked) => {
+            const keys = keysOf(picked);
+            return (m) => (grouped ? keys.has(keyOf(m)) : picked.includes(m.id));
+        };
+        const picked = ids ? inPicked(ids) : () => true;
+        const excluded = inPicked(exclude_ids);
+        return messages
+            .filter((m) => picked(m) && !excluded(m))
             .sort((a, b) => (b.received_at || "").localeCompare(a.received_at || "") || b.id - a.id)
-            .map((m) => m.id)
-            .filter((id) => !exclude_ids.includes(id));
+            .map((m) => m.id);
     }
 
     /** as engine/bulk_actions.py: the change, and where moved / deleted messages came from (undo) */
