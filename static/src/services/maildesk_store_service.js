@@ -166,13 +166,15 @@ export class MaildeskStore {
         }
         Object.assign(this.message, { loading: false, data });
         if (!data.is_read) {
-            await this.markOpenedRead(id, data);
+            await this.markOpenedRead(id);
         }
     }
 
     /** Reading a message marks it read, after it is shown: Outlook's confirmation never delays the pane. */
-    async markOpenedRead(id, data) {
-        data.is_read = true;
+    async markOpenedRead(id) {
+        if (this.message.id === id && this.message.data) {
+            this.message.data.is_read = true; // through the reactive store: the pane's buttons follow
+        }
         this.pages.patchRow(id, { is_read: true, thread_unread: 0 });
         const result = await this.callInbox("maildesk_mark_opened", [id]);
         if (result) {
