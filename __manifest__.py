@@ -1,6 +1,6 @@
 {
     'name': 'MailDesk',
-    'version': '18.0.1.2.0',
+    'version': '18.0.1.3.0',
     'summary': 'Outlook.com and Microsoft 365 mailboxes inside Odoo, through Microsoft Graph',
     'category': 'Productivity/Discuss',
     'author': 'MailDesk',

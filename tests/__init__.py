@@ -45,3 +45,5 @@ from . import test_gateway
 from . import test_rules
 from . import test_truthful_status
 from . import test_body_prefetch
+from . import test_composer
+from . import test_composer_inline
