@@ -47,3 +47,4 @@ from . import test_truthful_status
 from . import test_body_prefetch
 from . import test_composer
 from . import test_composer_inline
+from . import test_composer_tour
