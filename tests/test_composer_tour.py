@@ -42,7 +42,8 @@ class TestComposerTour(MaildeskHttpCase):
         self.assertEqual(draft._recipients()['to'], [('Megan Bowen', megan)], 'the seen name came with it')
         self.assertEqual(self.env['res.partner'].search_count([]), partners_before, 'no contact was created')
         kept = self.env['maildesk.draft'].search([('subject', '=', DRAFT_SUBJECT)])
-        self.assertEqual((len(kept), kept.state), (1, 'draft'), 'closing with Escape saved the draft')
+        self.assertEqual((len(kept), kept.state), (1, 'draft'), 'saved while idle')
+        self.assertIn('Typed just before Escape.', kept.body_html, 'closing with Escape saved the last words')
 
         # Megan's copy, read through Graph with her own token
         self.emulator.settle()

@@ -3,6 +3,7 @@ import { registry } from "@web/core/registry";
 const RECIPIENT = "megan@contoso.test";
 const SUBJECT = "MailDesk tour: a picture inline";
 const DRAFT_SUBJECT = "MailDesk tour: kept when closed";
+const LAST_WORDS = "Typed just before Escape.";
 // a 1x1 PNG, what a screenshot pasted from the clipboard would be (only smaller)
 const PNG_BASE64 =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==";
@@ -24,6 +25,32 @@ function pasteImage() {
     selection.removeAllRanges();
     selection.addRange(range);
     editable.dispatchEvent(new ClipboardEvent("paste", { clipboardData, bubbles: true, cancelable: true }));
+}
+
+/** Wait (up to 30 s) until a draft with `subject` is saved on the server: the composer's idle autosave. */
+async function waitForDraft(subject) {
+    const deadline = Date.now() + 30000;
+    while (Date.now() < deadline) {
+        const response = await fetch("/web/dataset/call_kw/maildesk.draft/search_count", {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({
+                jsonrpc: "2.0",
+                method: "call",
+                params: {
+                    model: "maildesk.draft",
+                    method: "search_count",
+                    args: [[["subject", "=", subject]]],
+                    kwargs: {},
+                },
+            }),
+        });
+        if ((await response.json()).result) {
+            return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    throw new Error(`the draft "${subject}" was not saved while idle`);
 }
 
 /** Fails the step unless `selector` holds the keyboard focus. */
@@ -79,10 +106,12 @@ registry.category("web_tour.tours").add("maildesk_composer_tour", {
         },
         { trigger: ".modal .btn-close", run: "click" },
         { trigger: "body:not(:has(.modal))" },
-        // closing with Escape keeps what was typed
+        // saved after ~10 s without typing, and closing with Escape keeps what was typed last
         { trigger: ".o-maildesk-Toolbar-compose", run: "click" },
         { trigger: `${COMPOSER} .o_field_widget[name=subject] input`, run: `edit ${DRAFT_SUBJECT}` },
-        { content: "Escape closes the composer", trigger: `${COMPOSER} .o_field_widget[name=subject] input`, run: "press Escape" },
+        { content: "idle: the draft saves itself", trigger: COMPOSER, run: () => waitForDraft(DRAFT_SUBJECT) },
+        { trigger: `${EDITABLE} p`, run: `editor ${LAST_WORDS}` },
+        { content: "Escape closes the composer", trigger: `${EDITABLE} p`, run: "press Escape" },
         { trigger: "body:not(:has(.modal))" },
         { content: "wait for the save that closing started", trigger: ".o-maildesk-Toolbar-compose" },
     ],
