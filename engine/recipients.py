@@ -30,7 +30,10 @@ def suggestions(env, term, limit=SUGGESTION_LIMIT):
     """
     check_composer_user(env)
     term = (term or '').strip()[:MAX_TERM_LENGTH]
-    limit = max(1, min(int(limit or SUGGESTION_LIMIT), MAX_SUGGESTION_LIMIT))
+    try:
+        limit = max(1, min(int(limit or SUGGESTION_LIMIT), MAX_SUGGESTION_LIMIT))
+    except (TypeError, ValueError):
+        limit = SUGGESTION_LIMIT
     if not term:
         return []
     result, seen = [], set()

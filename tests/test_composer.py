@@ -93,6 +93,8 @@ class TestComposerRecipients(TransactionCase):
         self.assertEqual(len(self.suggest(self.owner, 'limit.test')), recipients.SUGGESTION_LIMIT)
         found = self.env['maildesk.draft'].with_user(self.owner).maildesk_recipient_suggestions('limit.test', 500)
         self.assertEqual(len(found), recipients.MAX_SUGGESTION_LIMIT, 'a caller cannot ask for everything')
+        self.assertEqual(len(self.env['maildesk.draft'].with_user(self.owner).maildesk_recipient_suggestions(
+            'limit.test', 'many')), recipients.SUGGESTION_LIMIT, 'a bad limit falls back to the default')
         self.assertEqual(self.suggest(self.owner, '   '), [])
         self.assertEqual(self.env['maildesk.draft'].with_user(self.owner).maildesk_recipient_suggestions(
             {'not': 'a term'}), [])

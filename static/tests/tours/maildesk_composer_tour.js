@@ -27,9 +27,9 @@ function pasteImage() {
     editable.dispatchEvent(new ClipboardEvent("paste", { clipboardData, bubbles: true, cancelable: true }));
 }
 
-/** Wait (up to 30 s) until a draft with `subject` is saved on the server: the composer's idle autosave. */
+/** Wait (up to 25 s) until a draft with `subject` is saved on the server: the composer's idle autosave. */
 async function waitForDraft(subject) {
-    const deadline = Date.now() + 30000;
+    const deadline = Date.now() + 25000;
     while (Date.now() < deadline) {
         const response = await fetch("/web/dataset/call_kw/maildesk.draft/search_count", {
             method: "POST",
@@ -109,7 +109,12 @@ registry.category("web_tour.tours").add("maildesk_composer_tour", {
         // saved after ~10 s without typing, and closing with Escape keeps what was typed last
         { trigger: ".o-maildesk-Toolbar-compose", run: "click" },
         { trigger: `${COMPOSER} .o_field_widget[name=subject] input`, run: `edit ${DRAFT_SUBJECT}` },
-        { content: "idle: the draft saves itself", trigger: COMPOSER, run: () => waitForDraft(DRAFT_SUBJECT) },
+        {
+            content: "idle: the draft saves itself (about 10 s after the last key)",
+            trigger: COMPOSER,
+            run: () => waitForDraft(DRAFT_SUBJECT),
+            timeout: 30000,
+        },
         { trigger: `${EDITABLE} p`, run: `editor ${LAST_WORDS}` },
         { content: "Escape closes the composer", trigger: `${EDITABLE} p`, run: "press Escape" },
         { trigger: "body:not(:has(.modal))" },
