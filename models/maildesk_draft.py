@@ -63,7 +63,6 @@ class MaildeskDraft(models.Model):
     body_html = fields.Html('Body', sanitize='email_outgoing')
     attachment_ids = fields.Many2many('ir.attachment', 'maildesk_draft_attachment_rel', 'draft_id', 'attachment_id',
                                       string='Attachments')
-    total_size = fields.Integer('Size (bytes)', compute='_compute_total_size')
     total_size_label = fields.Char('Message Size', compute='_compute_total_size')
 
     state = fields.Selection([('draft', 'Draft'), ('failed', 'Not sent'), ('sent', 'Sent')], required=True,
@@ -94,8 +93,7 @@ class MaildeskDraft(models.Model):
     @api.depends('attachment_ids.file_size', 'body_html')
     def _compute_total_size(self):
         for draft in self:
-            draft.total_size = draft._message_size()
-            draft.total_size_label = tools.misc.human_size(draft.total_size) if draft.attachment_ids else False
+            draft.total_size_label = tools.misc.human_size(draft._message_size()) if draft.attachment_ids else False
 
     def _compute_write_back(self):
         self.write_back = self.env['maildesk.account']._maildesk_settings()['write_back']

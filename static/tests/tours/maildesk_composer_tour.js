@@ -72,7 +72,7 @@ registry.category("web_tour.tours").add("maildesk_composer_tour", {
     steps: () => [
         { trigger: ".o-maildesk-Toolbar-compose", run: "click" },
         {
-            content: "no raw size field in the composer",
+            content: "no raw size in bytes in the composer",
             trigger: `${COMPOSER}:not(:has(.o_field_widget[name=total_size]))`,
         },
         { content: "a new message: the focus is in To", trigger: TO_INPUT, run: expectFocus(TO_INPUT, "To") },
