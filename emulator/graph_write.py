@@ -200,9 +200,13 @@ def _new_attachment(data):
         # graph-api.md §4.5 [POSTATT]: direct attachment POST is limited to < 3 MB; bigger needs an upload session
         raise GraphFail(413, 'ErrorRequestEntityTooLarge', 'The request entity is too large; attachments of 3 MB '
                         'or more must be added with an upload session.')
+    # fileAttachment (learn.microsoft.com/graph/api/resources/fileattachment): isInline is an Edm.Boolean and
+    # contentId a String, the id an HTML body names as <img src="cid:..."> (.../resources/attachmentitem); a value
+    # of another JSON type is refused as for any typed property
+    is_inline = data.get('isInline')
     return {'name': data.get('name') or 'attachment', 'contentType': data.get('contentType') or
-            'application/octet-stream', 'isInline': bool(data.get('isInline')), 'contentId': data.get('contentId'),
-            'data': raw}
+            'application/octet-stream', 'isInline': False if is_inline is None else _bool(is_inline),
+            'contentId': _string(data.get('contentId'), 'contentId'), 'data': raw}
 
 
 def _size(msg):

@@ -15,6 +15,7 @@ gets a placeholder id and is adopted by the sync through that internetMessageId.
 one request (no upload session without a draft).
 """
 import datetime
+import functools
 import logging
 import uuid
 
@@ -22,7 +23,7 @@ from odoo import fields, tools
 from odoo.exceptions import UserError
 
 from ..graph import errors, outgoing
-from . import feedback, shared_mailbox
+from . import feedback, inline_images, shared_mailbox
 
 _logger = logging.getLogger(__name__)
 
@@ -82,22 +83,38 @@ class DraftSender:
 
     # ------------------------------------------------------------------ the message JSON
 
-    def _message_json(self, attachments=None, internet_message_id=None):
-        """The message MailDesk controls: subject, HTML body, recipients and the Sender Name."""
+    def _message_json(self, attachments=None, internet_message_id=None, images=False):
+        """The message MailDesk controls: subject, HTML body, recipients and the Sender Name.
+
+        :param attachments: ``ir.attachment`` records sent in the request, or None to leave attachments out
+        :param images: whether the body's inline images travel in the request too
+        """
         draft, account = self.draft, self.draft.account_id
         recipients = draft._recipients()
         on_behalf_of = shared_mailbox.on_behalf_sender(account)  # Send on Behalf: from = shared, sender = user
+        files = None
+        if attachments is not None or images:
+            files = [_file(attachment) for attachment in attachments or ()]
+            files += [image.as_file() for image in self._inline[1]] if images else []
         return outgoing.message(
             subject=draft.subject, body_html=self._outgoing_body(),
             to=recipients['to'], cc=recipients['cc'], bcc=recipients['bcc'],
             sender=(account.sender_name or '', account.email) if account.sender_name or on_behalf_of else None,
-            internet_message_id=internet_message_id, on_behalf_of=on_behalf_of,
-            attachments=None if attachments is None else [_file(attachment) for attachment in attachments])
+            internet_message_id=internet_message_id, on_behalf_of=on_behalf_of, attachments=files)
+
+    @functools.cached_property
+    def _inline(self):
+        """``(body, images)``: pasted and dropped images the author may read, as ``cid:`` inline attachments."""
+        draft = self.draft
+        return inline_images.inline_body(self.env, draft.user_id, draft.body_html or '', draft.get_base_url())
 
     def _outgoing_body(self):
-        """The HTML sent: local links (images pasted in the editor carry an access token) made absolute."""
-        body = self.draft.body_html or ''
+        """The HTML sent: inline images as ``cid:``, other local links (with their access token) made absolute."""
+        body = self._inline[0]
         return self.env['mail.render.mixin']._replace_local_links(body) if body else ''
+
+    def _images_size(self):
+        return sum(len(image.data) for image in self._inline[1])
 
     # ------------------------------------------------------------------ with a draft (write back)
 
@@ -120,16 +137,23 @@ class DraftSender:
                     'message.')) from None
             if not current.get('isDraft'):
                 return self._finish_sent(current)  # an earlier attempt went out: never send twice
-            uploaded = [att.get('name') for att in client.list_attachments(draft.graph_draft_id)]
+            existing = client.list_attachments(draft.graph_draft_id)
+            uploaded = [att.get('name') for att in existing if not att.get('isInline')]
+            # contentId is a fileAttachment property, not the listed attachment's: read per inline attachment
+            uploaded_images = {client.get_attachment(draft.graph_draft_id, att['id']).get('contentId')
+                               for att in existing if att.get('isInline') and att.get('id')}
             client.update_draft(draft.graph_draft_id, self._message_json())
         else:
-            uploaded = self._create_graph_draft(client)
+            uploaded, uploaded_images = self._create_graph_draft(client)
         self._ensure_local_entry()
         for attachment in draft.attachment_ids:
             if attachment.name in uploaded:
                 uploaded.remove(attachment.name)
                 continue
             client.add_attachment(draft.graph_draft_id, *_file(attachment))
+        for image in self._inline[1]:
+            if image.content_id not in uploaded_images:
+                client.add_attachment(draft.graph_draft_id, *image.as_file())
         draft._write_sending({'send_requested_at': fields.Datetime.now()})
         try:
             client.send_draft(draft.graph_draft_id)
@@ -157,19 +181,23 @@ class DraftSender:
         return bool(requested) and fields.Datetime.now() - requested < SENT_COPY_GRACE
 
     def _create_graph_draft(self, client):
-        """Create the Outlook draft; small attachments travel in the creating request.
+        """Create the Outlook draft; small attachments (and the body's images) travel in the creating request.
 
-        :return: names of the attachments already on the draft
+        :return: (names of the attachments, content ids of the inline images) already on the draft
         """
         draft = self.draft
         inline = self.env['ir.attachment']
+        with_images = False
         if draft.kind == 'new':
             budget = outgoing.INLINE_REQUEST_BUDGET - len((draft.body_html or '').encode())
+            if self._inline[1] and self._images_size() <= budget:
+                with_images = True
+                budget -= self._images_size()
             for attachment in draft.attachment_ids.sorted('file_size'):
                 if attachment.file_size < outgoing.SMALL_ATTACHMENT_LIMIT and attachment.file_size <= budget:
                     inline |= attachment
                     budget -= attachment.file_size
-            created = client.create_draft(self._message_json(attachments=inline))
+            created = client.create_draft(self._message_json(attachments=inline, images=with_images))
         else:
             created = client.create_reply(self._source_graph_id(), kind=KIND_GRAPH[draft.kind])
         draft._write_sending({'graph_draft_id': created['id'],
@@ -180,7 +208,8 @@ class DraftSender:
             updated = client.update_draft(draft.graph_draft_id, self._message_json())
             draft._write_sending({'internet_message_id': (updated or {}).get('internetMessageId')
                                   or draft.internet_message_id})
-        return list(inline.mapped('name'))
+        images = {image.content_id for image in self._inline[1]} if with_images else set()
+        return list(inline.mapped('name')), images
 
     def _source_graph_id(self):
         source = self.draft.source_message_id
@@ -198,7 +227,13 @@ class DraftSender:
             return self._finish_sent()  # the sync already brought the copy of an earlier attempt
         if not draft.internet_message_id:
             draft._write_sending({'internet_message_id': '<%s@%s>' % (uuid.uuid4().hex, self._message_id_domain())})
-        payload = self._message_json(attachments=draft.attachment_ids,
+        if sum(draft.attachment_ids.mapped('file_size')) + self._images_size() > outgoing.INLINE_REQUEST_BUDGET:
+            raise UserError(self.env._(
+                'With the permission level "Read only" the message and its files travel in one request: together '
+                'they must stay below %(budget)s MB. Make the pictures in the text smaller or fewer, or ask an '
+                'administrator to set MailDesk to "Read & write back".',
+                budget='%.1f' % (outgoing.INLINE_REQUEST_BUDGET / outgoing.MB)))
+        payload = self._message_json(attachments=draft.attachment_ids, images=True,
                                      internet_message_id=draft.internet_message_id)
         client = draft.account_id._graph_client()
         self._ensure_local_entry()
@@ -251,7 +286,7 @@ class DraftSender:
         sent_folder = self.env['maildesk.folder'].sudo().search(
             [('account_id', '=', account.id), ('role', '=', 'sentitems')], limit=1)
         recipients = draft._recipients()
-        partners = draft.to_partner_ids | draft.cc_partner_ids | draft.bcc_partner_ids
+        partners = draft._recipient_partners()
         references = ' '.join(filter(None, [source.references, source.internet_message_id])) if source else False
         body = draft.body_html or ''
         on_behalf_of = shared_mailbox.on_behalf_sender(account)

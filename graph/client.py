@@ -243,15 +243,17 @@ class GraphClient:
         self._request('POST', self._message_path(message_id, '/send'), headers={'Content-Length': '0'},
                       expect='none')
 
-    def add_attachment(self, message_id, name, content_type, data):
+    def add_attachment(self, message_id, name, content_type, data, content_id=None):
         """Attach a file to a draft: inline POST below 3 MB, an upload session from 3 MB on.
+
+        ``content_id`` (below 3 MB only) makes it an inline image the body names as ``cid:<content_id>``.
 
         :return: the attachment JSON for small files; for uploads ``{'location': str or None}`` plus the final
             response JSON when Graph sends one
         """
         if len(data) < SMALL_ATTACHMENT_LIMIT:
             return self._request('POST', self._message_path(message_id, '/attachments'),
-                                 json_body=outgoing.file_attachment(name, content_type, data))
+                                 json_body=outgoing.file_attachment(name, content_type, data, content_id))
         return self._upload_attachment(message_id, name, content_type, data)
 
     def create_reply(self, message_id, kind='reply'):

@@ -32,14 +32,21 @@ def recipients(pairs):
     return [recipient(name, address) for name, address in pairs]
 
 
-def file_attachment(name, content_type, data):
-    """A ``fileAttachment`` with its bytes inline (base64 ``contentBytes``); only below 3 MB."""
-    return {
+def file_attachment(name, content_type, data, content_id=None):
+    """A ``fileAttachment`` with its bytes inline (base64 ``contentBytes``); only below 3 MB.
+
+    :param content_id: for an image shown in the body: ``isInline`` and the ``contentId`` that the body names as
+        ``<img src="cid:...">`` (learn.microsoft.com/graph/api/resources/fileattachment, .../attachmentitem)
+    """
+    values = {
         '@odata.type': FILE_ATTACHMENT_TYPE,
         'name': name,
         'contentType': content_type or DEFAULT_CONTENT_TYPE,
         'contentBytes': base64.b64encode(data or b'').decode('ascii'),
     }
+    if content_id:
+        values.update(isInline=True, contentId=content_id)
+    return values
 
 
 def message(subject='', body_html='', to=(), cc=(), bcc=(), sender=None, internet_message_id=None,
@@ -49,7 +56,7 @@ def message(subject='', body_html='', to=(), cc=(), bcc=(), sender=None, interne
     :param to, cc, bcc: ``(name, address)`` pairs; every list is sent (an empty one clears a draft's)
     :param sender: ``(name, address)`` for ``from`` (the Sender Name), or None to let Outlook fill it in
     :param internet_message_id: the Message-ID to use (writable only while the message is a draft)
-    :param attachments: ``(name, content_type, data)`` triples sent inline, or None to leave them out
+    :param attachments: ``(name, content_type, data[, content_id])`` sent in the request, or None to leave them out
     :param on_behalf_of: ``(name, address)`` of the delegate sending on behalf of the mailbox in ``sender``
         (Graph ``sender``; ``from`` stays the mailbox: learn.microsoft.com/graph/outlook-send-mail-from-other-user)
     """

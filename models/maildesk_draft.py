@@ -12,7 +12,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 from odoo.tools.mail import email_split_tuples
 
-from ..engine import feedback, permissions, send_queue
+from ..engine import feedback, permissions, recipients, send_queue
 from ..engine.sending import DraftSender
 from ..graph.outgoing import INLINE_REQUEST_BUDGET, MB, SMALL_ATTACHMENT_LIMIT
 
@@ -48,20 +48,21 @@ class MaildeskDraft(models.Model):
     source_message_id = fields.Many2one('maildesk.message', 'In Answer To', ondelete='set null', readonly=True,
                                         check_company=True)
 
+    # The composer's recipients: one line of addresses each (engine/recipients.py), contacts and free addresses
+    # alike. The contact fields are kept for programs that set contacts; the composer shows them only when set.
+    to_emails = fields.Char('To', help='Contacts or addresses, separated by commas.')
+    cc_emails = fields.Char('Cc', help='Contacts or addresses, separated by commas.')
+    bcc_emails = fields.Char('Bcc', help='Contacts or addresses, separated by commas.')
     to_partner_ids = fields.Many2many('res.partner', 'maildesk_draft_to_partner_rel', 'draft_id', 'partner_id',
-                                      string='To')
+                                      string='To (Contacts)')
     cc_partner_ids = fields.Many2many('res.partner', 'maildesk_draft_cc_partner_rel', 'draft_id', 'partner_id',
-                                      string='Cc')
+                                      string='Cc (Contacts)')
     bcc_partner_ids = fields.Many2many('res.partner', 'maildesk_draft_bcc_partner_rel', 'draft_id', 'partner_id',
-                                       string='Bcc')
-    to_emails = fields.Char('Other To', help='Addresses without a contact, separated by commas.')
-    cc_emails = fields.Char('Other Cc', help='Addresses without a contact, separated by commas.')
-    bcc_emails = fields.Char('Other Bcc', help='Addresses without a contact, separated by commas.')
+                                       string='Bcc (Contacts)')
     subject = fields.Char()
     body_html = fields.Html('Body', sanitize='email_outgoing')
     attachment_ids = fields.Many2many('ir.attachment', 'maildesk_draft_attachment_rel', 'draft_id', 'attachment_id',
                                       string='Attachments')
-    total_size = fields.Integer('Size (bytes)', compute='_compute_total_size')
     total_size_label = fields.Char('Message Size', compute='_compute_total_size')
 
     state = fields.Selection([('draft', 'Draft'), ('failed', 'Not sent'), ('sent', 'Sent')], required=True,
@@ -92,8 +93,7 @@ class MaildeskDraft(models.Model):
     @api.depends('attachment_ids.file_size', 'body_html')
     def _compute_total_size(self):
         for draft in self:
-            draft.total_size = draft._message_size()
-            draft.total_size_label = tools.misc.human_size(draft.total_size) if draft.attachment_ids else False
+            draft.total_size_label = tools.misc.human_size(draft._message_size()) if draft.attachment_ids else False
 
     def _compute_write_back(self):
         self.write_back = self.env['maildesk.account']._maildesk_settings()['write_back']
@@ -206,28 +206,15 @@ class MaildeskDraft(models.Model):
         cc = _unique_addresses(cc, exclude={me} | {address.lower() for _name, address in to})
         if not to and not cc and me:
             to = [(account.sender_name or '', account.email)]  # a message to oneself is answered to oneself
-        vals = {}
-        for field, pairs in (('to', to), ('cc', cc)):
-            partners, others = self._split_known(pairs)
-            vals['%s_partner_ids' % field] = [fields.Command.set(partners.ids)]
-            vals['%s_emails' % field] = ', '.join(tools.formataddr(pair) for pair in others) or False
-        return vals
+        return {'to_emails': recipients.format_line(to), 'cc_emails': recipients.format_line(cc)}
 
     @api.model
-    def _split_known(self, pairs):
-        """(contacts with these addresses, pairs without a contact), keeping the given order."""
-        normalized = [tools.email_normalize(address) for _name, address in pairs]
-        found = self.env['res.partner'].search([('email_normalized', 'in', [n for n in normalized if n])])
-        by_email = {}
-        for partner in found:
-            by_email.setdefault(partner.email_normalized, partner)
-        partners, others = self.env['res.partner'], []
-        for pair, email in zip(pairs, normalized, strict=True):
-            if email in by_email:
-                partners |= by_email[email]
-            else:
-                others.append(pair)
-        return partners, others
+    def maildesk_recipient_suggestions(self, term, limit=recipients.SUGGESTION_LIMIT):
+        """The composer's autocomplete: contacts and addresses of the synced mail the caller may read.
+
+        :return: ``[{'name', 'email', 'source'}]`` (see :func:`engine.recipients.suggestions`)
+        """
+        return recipients.suggestions(self.env, term if isinstance(term, str) else '', limit=limit)
 
     # ------------------------------------------------------------------ buttons
 
@@ -325,11 +312,9 @@ class MaildeskDraft(models.Model):
         result, invalid = {}, []
         for field in ('to', 'cc', 'bcc'):
             pairs = [(partner.name or '', partner.email or '') for partner in self['%s_partner_ids' % field]]
-            pairs += email_split_tuples(self['%s_emails' % field] or '')
-            extra = [chunk.strip() for chunk in re.split(r'[,;]', self['%s_emails' % field] or '')
-                     if chunk.strip() and not tools.email_split(chunk)]
-            invalid += extra
-            recipients, seen = [], set()
+            pairs += recipients.parse_line(self['%s_emails' % field])
+            invalid += recipients.invalid_chunks(self['%s_emails' % field])
+            line, seen = [], set()
             for name, address in pairs:
                 normalized = tools.email_normalize(address, strict=True)
                 if not normalized:
@@ -339,12 +324,23 @@ class MaildeskDraft(models.Model):
                     continue
                 seen.add(normalized)
                 name = name.strip() if name and name.strip().lower() != normalized else ''
-                recipients.append((name, address.strip()))
-            result[field] = recipients
+                line.append((name, address.strip()))
+            result[field] = line
         if invalid:
             raise UserError(_('These recipients have no valid email address: %(names)s. Correct them and send '
                               'again.', names=', '.join(invalid)))
         return result
+
+    def _recipient_partners(self):
+        """The contacts among the recipients (linked to the Sent Items entry), as far as the author may read them."""
+        self.ensure_one()
+        partners = self.to_partner_ids | self.cc_partner_ids | self.bcc_partner_ids
+        addresses = {tools.email_normalize(address) for field in ('to', 'cc', 'bcc')
+                     for _name, address in recipients.parse_line(self['%s_emails' % field])}
+        addresses.discard(False)
+        if addresses:
+            partners |= self.env['res.partner'].search([('email_normalized', 'in', sorted(addresses))])
+        return partners
 
 
 def _prefixed_subject(subject, kind):

@@ -46,3 +46,6 @@ from . import test_rules
 from . import test_truthful_status
 from . import test_body_prefetch
 from . import test_open_marks_read
+from . import test_composer
+from . import test_composer_inline
+from . import test_composer_tour

@@ -43,6 +43,7 @@ ARGS = {
     'message_ids': lambda case, model: case.message.ids,  # maildesk.inbox bulk actions
     'action': lambda case, model: 'delete',
     'undo': lambda case, model: [[case.sent.id, case.message.ids]],
+    'term': lambda case, model: 'fabrikam',  # the composer's recipients autocomplete
     # what JSON-RPC can carry where Odoo passes an email.message.Message
     'message': lambda case, model: {'From': case.account.email, 'To': 'victim@fabrikam.test', 'Subject': 'probe'},
 }

@@ -158,3 +158,27 @@ def test_attachments_small_post_large_upload_session(emu, igraph):
             '@odata.type': '#microsoft.graph.fileAttachment', 'name': 'b', 'contentBytes':
             base64.b64encode(b'x' * 4096).decode()}]}})
     assert r.status_code == 413 and r.json()['error']['code'] == 'ErrorMessageSizeExceeded'
+
+
+def test_inline_image_reaches_the_recipient_with_its_content_id(emu, graph):
+    """fileAttachment isInline + contentId (learn.microsoft.com/graph/api/resources/fileattachment): the body names
+    the image as cid:, the recipient's copy keeps both; a non-boolean isInline is refused."""
+    subject = 'Inline %s' % uuid.uuid4().hex[:6]
+    image = {'@odata.type': '#microsoft.graph.fileAttachment', 'name': 'dot.png', 'contentType': 'image/png',
+             'contentBytes': base64.b64encode(b'\x89PNG tiny').decode(), 'isInline': True, 'contentId': 'dot@test'}
+    message = {'subject': subject, 'body': {'contentType': 'HTML', 'content': '<p><img src="cid:dot@test"></p>'},
+               'toRecipients': [{'emailAddress': {'address': emu.users[1]}}], 'attachments': [image]}
+    graph.ok('POST', '/me/sendMail', status=202, json={'message': message})
+    emu.settle()
+    [(where, mid)] = [(folder['well_known'], mid) for folder in emu.state(emu.users[1]).values()
+                      for mid, m in folder['messages'].items() if m['subject'] == subject]
+    assert where == 'inbox'
+    other = Graph(emu, user=emu.users[1], immutable=True)
+    body = other.ok('GET', '/me/messages/%s' % mid)['body']['content']
+    [att] = other.ok('GET', '/me/messages/%s/attachments' % mid)['value']
+    assert 'cid:dot@test' in body
+    assert (att['isInline'], att['contentId'], base64.b64decode(att['contentBytes'])) == (True, 'dot@test',
+                                                                                        b'\x89PNG tiny')
+    bad = dict(message, attachments=[dict(image, isInline='yes')])
+    response = graph.post('/me/sendMail', json={'message': bad})
+    assert response.status_code == 400 and response.json()['error']['code'] == 'RequestBodyRead'
