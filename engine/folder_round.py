@@ -13,7 +13,7 @@ import logging
 from odoo import fields
 
 from ..graph import errors, mail
-from .message_batch import MessageBatch, sweep_folder
+from .message_batch import NOTHING_STORED, MessageBatch, sweep_folder
 
 _logger = logging.getLogger(__name__)
 
@@ -167,7 +167,10 @@ class FolderRound:
         now = fields.Datetime.now()
         if link is None:
             self._start_initial_round(self.reads.folder_counts(folder), now)
-        stats = MessageBatch(folder).apply(delta, moved)
+        if delta.entries or moved or delta.skipped or folder.round_is_initial:
+            stats = MessageBatch(folder).apply(delta, moved)
+        else:  # an incremental page without a change (most cycles): no message to write, no lock to take
+            stats = dict(NOTHING_STORED)
         # a re-check of a suspicious round keeps saying why until it ends
         values = {'last_sync_at': now, 'last_error': folder.last_error if folder.sweep_deferred else False}
         if stats['skipped']:

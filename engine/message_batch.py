@@ -41,6 +41,10 @@ ROW_COLUMNS = ('id, graph_id, folder_id, active, is_local, is_system_mail, seen_
 UPSERT_LOCK = 0x4D44_0100
 
 
+# What MessageBatch.apply() returns for a page that changed nothing
+NOTHING_STORED = {'created': 0, 'updated': 0, 'removed': 0, 'skipped': 0, 'skip_reason': '', 'stored': 0}
+
+
 class MessageBatch:
     """The messages of one delta page of ``folder`` (a claimed folder, in a superuser environment).
 
@@ -58,7 +62,7 @@ class MessageBatch:
         self.env = folder.env
         self.Message = self.env['maildesk.message'].sudo().with_context(active_test=False)
         self.seen = {'seen_round': folder.round_number, 'seen_at': folder.round_started_at or fields.Datetime.now()}
-        self.stats = {'created': 0, 'updated': 0, 'removed': 0, 'skipped': 0, 'skip_reason': '', 'stored': 0}
+        self.stats = dict(NOTHING_STORED)
         self.updates = {}          # row id -> changed columns
         self.partner_updates = {}  # row id -> recipient partner ids
         self.batch_ids = []        # rows of the page's (non-removed) items, for thread linking

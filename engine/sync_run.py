@@ -217,6 +217,10 @@ class SyncRun:
 
     def run(self, mode):
         """Process units of ``mode`` ('changes' or 'backfill') until none is left or the budget is spent."""
+        for account_id in self._accounts_with_work(mode):
+            # the mailbox's client first: its first unit then claims once (a unit never waits for a token)
+            if account_id not in self.clients and account_id not in self.excluded:
+                self._prepare_client(account_id)
         while time.monotonic() < self.deadline and (self.max_pages is None or self.pages < self.max_pages):
             account_ids = [a for a in self.account_ids if a not in self.excluded]
             if not account_ids or self._unit(mode, account_ids) is None:
@@ -474,15 +478,23 @@ class SyncRun:
 
     def _count_folders(self, mode):
         """Folders of the run's accounts (not stopped) that ``mode`` would still claim."""
+        rows = self._claimable('count(*)', mode)
+        return rows[0][0] if rows else 0
+
+    def _accounts_with_work(self, mode):
+        """The run's accounts (not stopped) with folders ``mode`` would claim, read without a lock."""
+        return sorted(row[0] for row in self._claimable('DISTINCT f.account_id', mode))
+
+    def _claimable(self, select, mode):
         account_ids = [a for a in self.account_ids if a not in self.excluded]
         if not account_ids:
-            return 0
+            return []
         self.env.cr.execute(f"""
-            SELECT count(*) FROM maildesk_folder f
+            SELECT {select} FROM maildesk_folder f
              WHERE f.sync_enabled AND f.account_id = ANY(%(accounts)s) AND f.id != ALL(%(failed)s)
                AND {CLAIM_CONDITIONS[mode]} {self._folder_filter()}
         """, self._folder_params(account_ids))
-        return self.env.cr.fetchone()[0]
+        return self.env.cr.fetchall()
 
     def _folder_filter(self):
         return 'AND f.id = ANY(%(only)s)' if self.only_folders is not None else ''

@@ -238,8 +238,9 @@ class MaildeskAccount(models.Model):
         return None
 
     def _confirmed_incoming_servers(self):
-        return self.sudo().fetchmail_server_ids.filtered(
-            lambda server: server.server_type == 'maildesk_graph' and server.state == 'done' and server.active)
+        # one search, no server fields read: every sync run asks (sudo: servers are the administrators' records)
+        return self.env['fetchmail.server'].sudo().search([
+            ('maildesk_account_id', 'in', self.ids), ('server_type', '=', 'maildesk_graph'), ('state', '=', 'done')])
 
     def _update_connection_state(self):
         """Authorized <-> Connected: connected once an incoming server is confirmed and folders are chosen."""

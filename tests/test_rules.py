@@ -37,7 +37,7 @@ class TestRules(GatewayCase):
         self.deliver(self.specs_subject, attachments=[{'name': 'specs.txt', 'contentType': 'text/plain',
                                                        'contentBytes': base64.b64encode(b'specs').decode()}])
         self.deliver(self.lunch_subject, **{'from': {'name': 'Ann', 'address': 'ann@example.com'}})
-        self.sync()
+        self.sync_account(self.account)
 
     def test_dry_run_shows_and_changes_nothing(self):
         self.invoices.dry_run_limit = 10
@@ -85,7 +85,7 @@ class TestRules(GatewayCase):
         self.archive.sync_enabled = True
         self.emulator.deliver(self.account.email, folder='archive', subject='Filed by Outlook',
                               **{'from': {'name': 'Alex', 'address': 'alexw@fabrikam.test'}})
-        self.sync()
+        self.sync_account(self.account)
         with mute_logger('odoo.addons.mail.models.mail_thread'):
             self.route()
         filed = self.message('Filed by Outlook')

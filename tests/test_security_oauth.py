@@ -134,12 +134,18 @@ class TestSecurityOAuth(MaildeskHttpCase):
         self.account_a.invalidate_recordset()
         self.assertEqual((self.account_a.state, self.account_a.sudo().token_cache), ('authorized', stored))
 
+    def own_callback(self):
+        """MailDesk's Redirect URI, on this Odoo (pinned by the first sign-in or Settings, engine/sign_in.py)."""
+        uri = self.env['maildesk.account']._oauth_redirect_uri()
+        self.assertRegex(uri, r'^http://(127\.0\.0\.1|localhost):%d/maildesk/oauth/callback$' % self.http_port())
+        return uri
+
     def test_code_issued_for_another_redirect_uri(self):
         self.use(self.browser(self.alice))
         auth_uri = self.start(self.account_a)
         parts = urlsplit(auth_uri)
         query = dict(parse_qsl(parts.query))
-        self.assertEqual(query['redirect_uri'], self.base_url() + '/maildesk/oauth/callback')
+        self.assertEqual(query['redirect_uri'], self.own_callback())
         query['redirect_uri'] = EVIL + '/maildesk/oauth/callback'  # an attacker's app registration / host
         # Microsoft refuses an unregistered redirect URI at the authorize step (AADSTS50011): register it on the
         # app, so the emulator issues a code for it and what is tested is MailDesk refusing that code
@@ -161,7 +167,7 @@ class TestSecurityOAuth(MaildeskHttpCase):
         self.assertEqual(start.status_code, 303)
         self.assertNoForeignLocation(start)
         query = dict(parse_qsl(urlsplit(start.headers['Location']).query))
-        self.assertEqual(query['redirect_uri'], self.base_url() + '/maildesk/oauth/callback')
+        self.assertEqual(query['redirect_uri'], self.own_callback())
         for account_id in (EVIL, '//evil.example', '/\\evil.example', '%d@evil.example' % self.account_a.id, '',
                            '²', '١', '%d ' % self.account_a.id):
             response = self.http_get('/maildesk/oauth/start?' + urlencode({'account_id': account_id}))
