@@ -495,9 +495,13 @@ class MaildeskAccount(models.Model):
 
     def _touch_incoming_servers(self):
         """Move the Last Fetch Date of the account's confirmed incoming servers (after a successful sync)."""
-        # fetchmail_cron_running: a new date does not change which cron must run (core skips _update_cron too)
-        self._confirmed_incoming_servers().with_context(fetchmail_cron_running=True).write(
-            {'date': fields.Datetime.now()})
+        # One UPDATE, not the ORM's write: every sync cycle moves this display date, which nothing depends on (no
+        # cron to reschedule, no compute); the cache is told.
+        servers = self._confirmed_incoming_servers()
+        if servers:
+            self.env.cr.execute('UPDATE fetchmail_server SET date = %s WHERE id = ANY(%s)',
+                                [fields.Datetime.now(), servers.ids])
+            servers.invalidate_recordset(['date'])
 
 
     # ------------------------------------------------------------------ shared mailboxes (engine/shared_mailbox.py)
