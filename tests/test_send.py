@@ -41,14 +41,7 @@ class MaildeskSendCase(MaildeskCase):
 
     def sync(self, account=None):
         """One real sync round (its units use cursors of their own: the test cursor, in test mode)."""
-        account = account or self.account
-        self.env.flush_all()
-        self.registry.enter_test_mode(self.cr)
-        try:
-            account._sync_round()
-        finally:
-            self.registry.leave_test_mode()
-        self.env.invalidate_all()
+        self.sync_account(account or self.account)
 
     def compose(self, to=None, subject='Hello', body='<p>Hello there</p>', attachments=(), **values):
         action = self.account.action_compose()

@@ -102,11 +102,7 @@ def drain(dbname, scenarios, deadline_s=1800):
                 if cr.fetchone()[0]:
                     stats['failed_folders'] = True
                     break
-                cr.execute("""SELECT (SELECT count(*) FROM ir_cron
-                                       WHERE active AND nextcall <= now() AT TIME ZONE 'UTC')
-                                   + (SELECT count(*) FROM ir_cron_trigger WHERE call_at <= now() AT TIME ZONE 'UTC'),
-                                     (SELECT count(*) FROM ir_cron_progress)""")
-                due, runs = cr.fetchone()
+                due, runs = scenarios.due_jobs(cr)
                 if not due:
                     stats['forced'] += 1
                     scenarios._make_crons_due(scenarios._env(cr))

@@ -97,6 +97,15 @@ def _make_crons_due(env):
     env.cr.commit()
 
 
+def due_jobs(cr):
+    """(cron jobs due now -- scheduled or triggered --, cron runs in progress): what a cron worker would find."""
+    cr.execute("""SELECT (SELECT count(*) FROM ir_cron
+                            WHERE active AND nextcall <= now() AT TIME ZONE 'UTC')
+                       + (SELECT count(*) FROM ir_cron_trigger WHERE call_at <= now() AT TIME ZONE 'UTC'),
+                         (SELECT count(*) FROM ir_cron_progress)""")
+    return cr.fetchone()
+
+
 def drain(env, deadline_s=1800, mode='cron'):
     """Run sync until every synced folder is back-filled. ``mode='cron'``: Odoo's cron runner; ``'direct'``: the
     cron callbacks called back to back (what one cron worker does with no scheduling gap). Returns stats."""
@@ -128,11 +137,7 @@ def drain(env, deadline_s=1800, mode='cron'):
         stats['runner_calls'] += 1
         if mode == 'cron':
             with registry.cursor() as cr:
-                cr.execute("""SELECT (SELECT count(*) FROM ir_cron
-                                        WHERE active AND nextcall <= now() AT TIME ZONE 'UTC')
-                                   + (SELECT count(*) FROM ir_cron_trigger WHERE call_at <= now() AT TIME ZONE 'UTC'),
-                                     (SELECT count(*) FROM ir_cron_progress)""")
-                due, runs = cr.fetchone()
+                due, runs = due_jobs(cr)
                 if not due:
                     # work left but no cron due: production would wait for the next scheduled call
                     stats['forced'] += 1
