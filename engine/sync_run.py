@@ -68,6 +68,9 @@ CLAIM_ORDER = {
 
 _job_starts = {}
 _job_starts_lock = threading.Lock()
+LAST_SYNC_NOTICE_EVERY = 600  # seconds between two "last synced" notices of one account to open inboxes
+_last_sync_notices = {}       # (database, account id) -> monotonic time of this process's last notice
+_last_sync_notices_lock = threading.Lock()
 
 
 # ------------------------------------------------------------------ entry points
@@ -444,6 +447,7 @@ class SyncRun:
             if account_id in synced:
                 # not a tracked field: mail.thread's tracking machinery has nothing to do on every cycle
                 account.with_context(tracking_disable=True).write({'last_sync_at': fields.Datetime.now()})
+                _notice_last_sync(account)
                 account._touch_incoming_servers()
             # One account per transaction: two workers finishing overlapping runs never lock each other's
             # account rows in opposite orders (that was a deadlock).
@@ -502,6 +506,20 @@ class SyncRun:
     def _folder_params(self, account_ids):
         return {'accounts': account_ids, 'failed': list(self.failed_folders) + self.skipped_folders,
                 'run_start': self.run_start, 'only': self.only_folders}
+
+
+def _notice_last_sync(account):
+    """Tell open inboxes the account's new "last synced" time when this process last did so
+    :data:`LAST_SYNC_NOTICE_EVERY` seconds ago or more (the time shown is relative and ticks in the browser): a
+    bus message (and a new database connection for its NOTIFY) on every cycle would make every open inbox reload
+    for a time that is only displayed. Real changes (new mail, a status, an error) are told at once."""
+    key = (account.env.cr.dbname, account.id)
+    now = time.monotonic()
+    with _last_sync_notices_lock:
+        if now - _last_sync_notices.get(key, -LAST_SYNC_NOTICE_EVERY) < LAST_SYNC_NOTICE_EVERY:
+            return
+        _last_sync_notices[key] = now
+    account._maildesk_notify_changed(account)
 
 
 def _begin(cr):

@@ -42,7 +42,9 @@ class MaildeskAccount(models.Model):
     _description = 'MailDesk Mailbox Account'
     _inherit = ['mail.thread', 'mail.activity.mixin', 'maildesk.bus.mixin']
     # what the folder pane shows of an account: open inboxes follow it live
-    _maildesk_bus_fields = ('state', 'last_error', 'last_sync_at', 'name', 'active')
+    # not last_sync_at: every sync cycle moves it, and open inboxes would reload for it every time
+    # (engine/sync_run.py tells them at most every LAST_SYNC_NOTICE_EVERY seconds; the time shown ticks on its own)
+    _maildesk_bus_fields = ('state', 'last_error', 'name', 'active')
     _order = 'name, id'
     _check_company_auto = True
 

@@ -1,6 +1,6 @@
 from odoo.tests import tagged
 
-from odoo.addons.maildesk.engine import client_pool, connection
+from odoo.addons.maildesk.engine import client_pool, connection, sync_run
 from odoo.addons.maildesk.tests.common import MaildeskCase
 from odoo.addons.maildesk.tests.sync_common import SyncTestMixin
 
@@ -87,3 +87,29 @@ class TestClientReuse(SyncTestMixin, MaildeskCase):
         self.assertIs(self.pooled(second).app, app, 'same app, its cache reloaded')
         self.assertEqual(self.pooled(second).stored_cache, second.sudo().token_cache)
         self.assertEqual(self.emulator.counters()['token']['total'], 0, 'the access token was still valid')
+
+    def test_quiet_cycles_do_not_reload_open_inboxes(self):
+        """A cycle that changes nothing moves "last synced" without telling every open inbox each time (each would
+        reload its folders and page for a time it only displays); new mail is told at once."""
+        account = self.synced_account()
+        self.emulator.config(delta_empty_page_share=0.0)
+        sync_run._last_sync_notices.clear()  # a freshly started worker
+
+        def notices():
+            self.env.cr.flush()  # bus messages are written when the run's transactions commit
+            return self.env['bus.bus'].sudo().search_count([('message', 'like', '"maildesk/changed"')])
+
+        before = notices()
+        self.run_changes()
+        first = notices()
+        self.assertGreater(first, before, 'the first cycle of a worker tells open inboxes the new sync time')
+        synced_at = account.last_sync_at
+        self.run_changes()
+        self.run_changes()
+        self.assertEqual(notices(), first, 'quiet cycles right after it: no message')
+        account.invalidate_recordset(['last_sync_at'])
+        self.assertGreaterEqual(account.last_sync_at, synced_at, 'the sync time itself is still written')
+
+        self.emulator.deliver(account.email, count=1, subject='Fresh')
+        self.run_changes()
+        self.assertGreater(notices(), first, 'new mail: open inboxes are told at once')

@@ -86,6 +86,9 @@ class PgCluster:
         options = (f"-p {self.port} -k {self.base_dir} -c listen_addresses=127.0.0.1 "
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
                    "-c shared_buffers=256MB")
+        # a developer's extra settings, e.g. "-c shared_preload_libraries=pg_stat_statements" for the bench's
+        # per-statement figures (tools/bench/maildesk_scenarios.py)
+        options += ' ' + os.environ.get('MAILDESK_PG_OPTIONS', '')
         out = self._run('pg_ctl', '-D', self.data_dir, '-l', os.path.join(self.base_dir, 'server.log'),
                         '-o', options, '-w', '-t', '60', 'start')
         if out.returncode:

@@ -23,3 +23,21 @@ def test_ca_bundle_from_the_environment_only_without_verify(monkeypatch, tmp_pat
     monkeypatch.delenv('REQUESTS_CA_BUNDLE')
     monkeypatch.delenv('CURL_CA_BUNDLE', raising=False)
     assert identity.TlsSession().tls_verify is None
+
+
+def test_connection_pool_found_by_host_as_requests_would():
+    """The adapter's shortcut (scheme, host, port) gives the very pool the stock adapter gives for the URL."""
+    import requests
+
+    session = identity.TlsSession(verify=False)
+    adapter = session.get_adapter('https://graph.microsoft.com/')
+    assert isinstance(adapter, identity.HostPoolAdapter)
+    stock = requests.adapters.HTTPAdapter()
+    stock.poolmanager = adapter.poolmanager  # same pools: the stock lookup must land on the same one
+    for url in ('https://graph.microsoft.com/v1.0/me/mailFolders(\'AQMk%3D\')/messages/delta?$deltatoken=ab_c-1',
+                'https://GRAPH.microsoft.com:443/v1.0/me', 'https://127.0.0.1:8443/v1.0/me', 'http://[::1]:8080/x',
+                'https://login.microsoftonline.com/common/oauth2/v2.0/token'):
+        assert adapter.get_connection(url) is stock.get_connection(url), url
+    assert adapter.get_connection('https://a.test/x') is not adapter.get_connection('https://b.test/x')
+    proxied = adapter.get_connection('https://graph.microsoft.com/v1.0/me', {'https': 'http://proxy.corp:3128'})
+    assert proxied.proxy.host == 'proxy.corp', 'through a proxy: the stock lookup (a pool of the proxy manager)'

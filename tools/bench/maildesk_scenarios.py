@@ -179,8 +179,11 @@ def scenario_md_initial(env, params):
     folder_ids = params['folder_ids']
     _make_crons_due(env)
     control(emu, 'POST', '/counters/reset', {})
+    statements = _pg_statements(env.cr)
     with Meter(announce=True, profile=params.get('profile')) as meter:
         stats = drain(env, mode=params.get('mode', 'cron'))
+    if statements:
+        stats['pg_statements'] = statements()
     total, by_endpoint = graph_requests(emu)
     env.invalidate_all()
     stored = _stored(env, folder_ids)
@@ -189,6 +192,25 @@ def scenario_md_initial(env, params):
                 requests_by_endpoint=by_endpoint, messages_per_s=round(messages / meter.wall, 1),
                 requests_per_1000=round(total / max(messages, 1) * 1000, 3),
                 cpu_s_per_1000=round(meter.cpu / max(messages, 1) * 1000, 4))
+
+
+def _pg_statements(cr, top=25):
+    """When PostgreSQL loads pg_stat_statements (``MAILDESK_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements
+    -c pg_stat_statements.track=all"``, tools/pgcluster.py): reset the statistics and return a function giving the
+    ``top`` statements by execution time since then; else None."""
+    cr.execute('SHOW shared_preload_libraries')
+    if 'pg_stat_statements' not in cr.fetchone()[0]:
+        return None
+    cr.execute('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+    cr.execute('SELECT pg_stat_statements_reset()')
+    cr.commit()
+
+    def collect():
+        cr.execute("""SELECT round(total_exec_time::numeric, 1), calls, rows,
+                             left(regexp_replace(query, '\\s+', ' ', 'g'), 300)
+                        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %s""", [top])
+        return [dict(zip(('ms', 'calls', 'rows', 'query'), row, strict=True)) for row in cr.fetchall()]
+    return collect
 
 
 def _one_cycle(registry, emu, profile=None):
@@ -251,7 +273,30 @@ def scenario_md_incremental(env, params):
                'cpu_ms': statistics.median(r['cpu_ms'] for r in reps),
                'requests': statistics.median(r['requests'] for r in reps)}
     env.invalidate_all()
-    return {'nochange': nochange, 'changes': changes}
+    return {'nochange': nochange, 'changes': changes,
+            'nochange_all_folders': _nochange_all_folders(env, registry, emu, params, nochange)}
+
+
+def _nochange_all_folders(env, registry, emu, params, two):
+    """The no-change cycle again with every folder of the mailbox synced (a mail client's usual choice). A cycle
+    costs a part per run (the cron job, the accounts, a token) and a part per folder: with ``two`` (the Inbox +
+    Sent Items cycle) the two measurements give both."""
+    account = env['maildesk.folder'].browse(params['inbox_id']).account_id
+    account.folder_ids.filtered(lambda folder: not folder.sync_enabled).write({'sync_enabled': True})
+    env.cr.commit()
+    drain(env, mode='direct')  # the added folders' initial rounds (few messages)
+    env.invalidate_all()
+    folders = len(account.folder_ids.filtered('sync_enabled'))
+    _one_cycle(registry, emu)
+    warm = [_one_cycle(registry, emu) for _ in range(params.get('cycles', 5))]
+    cpu_ms = statistics.median(w[1] for w in warm) * 1000
+    two_ms = two['cpu_ms_per_folder'] * two['folders']
+    per_folder = (cpu_ms - two_ms) / (folders - two['folders']) if folders > two['folders'] else None
+    return {'folders': folders, 'samples': len(warm),
+            'requests_per_folder': round(statistics.median(w[2] for w in warm) / folders, 2),
+            'cpu_ms_per_folder': round(cpu_ms / folders, 2),
+            'marginal_cpu_ms_per_folder': per_folder and round(per_folder, 2),
+            'per_run_cpu_ms': per_folder and round(two_ms - two['folders'] * per_folder, 2)}
 
 
 def _percentiles(samples_s):

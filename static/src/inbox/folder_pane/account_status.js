@@ -1,6 +1,9 @@
-import { Component, useState } from "@odoo/owl";
+import { Component, onWillUnmount, useState } from "@odoo/owl";
+import { browser } from "@web/core/browser/browser";
 import { useService } from "@web/core/utils/hooks";
 import { formatRelative } from "../../utils/format";
+
+const CLOCK_TICK = 30000; // ms
 
 const KIND_CLASSES = {
     connected: "text-success",
@@ -24,6 +27,11 @@ export class AccountStatus extends Component {
 
     setup() {
         this.store = useState(useService("maildesk.store"));
+        // "Synced 3 minutes ago" moves on by itself: the server tells open inboxes of a new sync time only
+        // every few minutes (a sync that changes nothing is no reason to reload them)
+        this.clock = useState({ tick: 0 });
+        const timer = browser.setInterval(() => this.clock.tick++, CLOCK_TICK);
+        onWillUnmount(() => browser.clearInterval(timer));
     }
 
     get status() {
@@ -35,6 +43,7 @@ export class AccountStatus extends Component {
     }
 
     get lastSync() {
+        void this.clock.tick; // re-rendered on each tick
         return formatRelative(this.props.account.last_sync_at);
     }
 
