@@ -6,8 +6,10 @@ the project's Microsoft Graph emulator seeded with N messages in Inbox (+ N/10 i
 alternative a user would pick — Odoo 18's own IMAP incoming mail server (fetchmail) against a local Dovecot
 holding the same messages. Prints a table and writes ``.bench/bench-<time>-<commit>.json``.
 
-    python3 tools/bench.py                      # everything (1k, 10k, 100k; IMAP 10k; scale-out 4 x 10k)
-    python3 tools/bench.py --sizes 1000 --skip-imap --skip-scale   # a quick development run
+    python3 tools/bench.py                      # everything (1k, 10k, 100k; IMAP 10k)
+    python3 tools/bench.py --sizes 1000 --skip-imap   # a quick development run
+
+Several workers sharing the sync are measured by ``tools/bench_workers.py`` (also in ``make bench``).
 """
 import argparse
 import json
@@ -36,11 +38,9 @@ def parse_args():
                         help='Inbox sizes of the MailDesk runs (comma separated; default 1000,10000,100000)')
     parser.add_argument('--imap-messages', type=int, default=10000, help='messages of the IMAP baseline (10000)')
     parser.add_argument('--orm-rows', type=int, default=10000, help='rows of the ORM-ceiling run (10000)')
-    parser.add_argument('--scale-accounts', type=int, default=4)
-    parser.add_argument('--scale-messages', type=int, default=10000, help='Inbox messages per account (10000)')
     parser.add_argument('--open-samples', type=int, default=60, help='messages opened for the open latency')
     parser.add_argument('--seed', type=int, default=1)
-    for part in ('imap', 'orm', 'maildesk', 'scale'):
+    for part in ('imap', 'orm', 'maildesk'):
         parser.add_argument(f'--skip-{part}', action='store_true', help=f'leave out the {part} measurements')
     parser.add_argument('--profile', type=int, default=10000, metavar='SIZE',
                         help='after the measured runs of SIZE, one more initial sync under cProfile: its hot path '
@@ -102,8 +102,6 @@ def run_maildesk(runner, args, results):
         for size in args.sizes:
             section(results['sizes'], str(size), maildesk_driver.run_size, runner, args, size)
         maildesk_driver.incremental_ratio(results)
-    if not args.skip_scale:
-        section(results, 'scale_out', maildesk_driver.run_scale, runner, args)
 
 
 def section(results, key, fn, *args):
@@ -139,8 +137,7 @@ def main():
     results = {'git': git, 'started_at': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
                'argv': sys.argv[1:],
                'sizes': {}, 'config': {'sizes': args.sizes, 'imap_messages': args.imap_messages,
-                                       'orm_rows': args.orm_rows, 'scale_accounts': args.scale_accounts,
-                                       'scale_messages_per_account': args.scale_messages, 'seed': args.seed}}
+                                       'orm_rows': args.orm_rows, 'seed': args.seed}}
     imap_root = os.path.join(run_dir, 'imap')
     try:
         with PgCluster() as pg, ThreadPoolExecutor(1) as pool:

@@ -5,7 +5,7 @@ import time
 
 import psutil
 
-from bench.runner import Poller, run_parallel
+from bench.runner import Poller
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -187,52 +187,3 @@ def incremental_ratio(results):
         'wall': round(large['wall_ms'] / max(small['wall_ms'], 1e-6), 2),
         'requests_small': small['requests'], 'requests_large': large['requests'],
     }
-
-
-def run_scale(runner, args):
-    accounts, per = args.scale_accounts, args.scale_messages
-    runner.log(f'Scale out: {accounts} accounts x {per:,} messages, 1 vs 2 cron workers')
-    emu = _emulator(runner, 'emulator-scale', accounts, per, args.seed)
-    template = runner.clone('bench_scale_tpl')
-    out = {'accounts': accounts}
-    try:
-        setup = runner.run_worker('md_setup', {'emulator': _emu_params(emu), 'mailboxes': emu.users[:accounts]},
-                                  template)
-        expected = 0
-        for account in setup['accounts']:
-            expected += sum(len(ids) for ids in _truth(emu, account['email'], account['folders']).values())
-        out['messages'] = expected
-        runs = {}
-        # Odoo's cron runner with 1 and 2 cron workers; then the sync callbacks called from 2 processes at once
-        # (what the engine's SKIP LOCKED claims allow when 2 callers run it: Odoo runs one job once at a time)
-        for mode, workers in (('cron', 1), ('cron', 2), ('direct', 2)):
-            key = str(workers) if mode == 'cron' else f'{workers}_direct'
-            db = runner.clone(f'bench_scale_{key}', template=template)
-            try:
-                results = run_parallel(runner, 'md_drain', {'mode': mode}, db, workers)
-                wall = max(r['t_end'] for r in results) - min(r['t_start'] for r in results)
-                stored, dups, imid_dups = runner.query(db, """
-                    SELECT (SELECT count(*) FROM maildesk_message WHERE active),
-                           (SELECT count(*) FROM (SELECT 1 FROM maildesk_message GROUP BY account_id, graph_id
-                                                   HAVING count(*) > 1) d),
-                           (SELECT count(*) - count(DISTINCT (account_id, folder_id, internet_message_id))
-                              FROM maildesk_message WHERE active)""")[0]
-                runs[key] = {
-                    'mode': mode, 'wall_s': round(wall, 3), 'messages': stored,
-                    'messages_per_s': round(stored / wall, 1), 'duplicates': dups + imid_dups,
-                    'missing': expected - stored, 'cpu_s': round(sum(r['cpu_s'] for r in results), 2),
-                    'workers': [{k: r.get(k) for k in ('wall_s', 'cpu_s', 'runner_calls', 'idle_calls', 'forced',
-                                                       'stalled', 'failed_folders', 'callback_errors',
-                                                       'first_error')} for r in results],
-                }
-            finally:
-                runner.drop(db)
-            runner.log(f'  {mode}, {workers} worker(s): {runs[key]["wall_s"]:.1f}s, '
-                       f'{runs[key]["duplicates"]} duplicates, {runs[key]["missing"]} missing')
-        out.update(runs)
-        out['speedup'] = round(runs['1']['wall_s'] / runs['2']['wall_s'], 2)
-        out['speedup_direct'] = round(runs['1']['wall_s'] / runs['2_direct']['wall_s'], 2)
-    finally:
-        emu.stop()
-        runner.drop(template)
-    return out

@@ -8,7 +8,6 @@ stops when every synced folder has ended its initial round (a delta link, no nex
 import logging
 import random
 import statistics
-import sys
 import time
 from urllib.parse import parse_qsl, urlsplit
 
@@ -375,16 +374,6 @@ def scenario_md_inbox(env, params):
     return {'folder_total': total, 'open_ms_p50': open_p['p50_ms'], 'open_ms_p95': open_p['p95_ms'],
             'page_ms_p50': page_p['p50_ms'], 'page_ms_p95': page_p['p95_ms'],
             'unified_ms_p95': _percentiles(unified)['p95_ms'], 'grouped_ms_p95': _percentiles(grouped)['p95_ms']}
-
-
-def scenario_md_drain(env, params):
-    """One cron worker of the scale-out run: loads the registry, says ready, waits for "go" on stdin, then runs
-    sync until nothing is left (``mode``: Odoo's cron runner, or the callbacks called directly)."""
-    emit('ready', t=time.time())
-    sys.stdin.readline()
-    with Meter() as meter:
-        stats = drain(env, mode=params.get('mode', 'cron'))
-    return dict(meter.as_dict(), **stats, t_start=meter.t0, t_end=meter.t0 + meter.wall)
 
 
 def scenario_md_open_prefetch(env, params):

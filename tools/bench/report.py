@@ -80,10 +80,6 @@ def evaluate(results):
           _get(results, 'incremental_ratio', 'cpu'), lambda v: v <= 1.2)
     ratio, _size = maildesk_vs_imap(results)
     check('MailDesk >= 100x Odoo IMAP on the same messages', ratio, lambda v: v >= 100)
-    check('2 cron workers >= 1.8x one', _get(results, 'scale_out', 'speedup'), lambda v: v >= 1.8)
-    for key in ('1', '2', '2_direct'):
-        check(f'scale-out duplicates = 0 ({key.replace("_", " ")} worker(s))',
-              _get(results, 'scale_out', key, 'duplicates'), lambda v: v == 0)
     return out
 
 
@@ -138,18 +134,6 @@ def table(results):
         lines.append(f'incremental 100-change cycle, {ratio["large"]:,} / {ratio["small"]:,} messages: '
                      f'CPU ratio {_fmt(ratio.get("cpu"), 2)}, wall ratio {_fmt(ratio.get("wall"), 2)}, '
                      f'requests {ratio.get("requests_large")} vs {ratio.get("requests_small")}')
-    scale = results.get('scale_out')
-    if scale:
-        head = [f'Scale out ({scale.get("accounts")} accounts, {scale.get("messages", 0):,} msgs)', 'wall s',
-                'msg/s', 'duplicates', 'missing']
-        labels = {'1': '1 Odoo cron worker', '2': '2 Odoo cron workers',
-                  '2_direct': '2 processes calling the sync callbacks'}
-        body = [[label, _fmt(_get(scale, key, 'wall_s'), 2), _fmt(_get(scale, key, 'messages_per_s')),
-                 _fmt(_get(scale, key, 'duplicates'), 0), _fmt(_get(scale, key, 'missing'), 0)]
-                for key, label in labels.items() if key in scale]
-        lines += _grid(head, body)
-        lines.append(f'speed-up with 2 cron workers: {_fmt(scale.get("speedup"), 2)}x; with 2 processes calling '
-                     f'the callbacks: {_fmt(scale.get("speedup_direct"), 2)}x')
     imap = results.get('imap')
     orm = results.get('orm_ceiling')
     if imap or orm:
