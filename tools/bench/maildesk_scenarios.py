@@ -12,7 +12,7 @@ import time
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
-from worker import Meter, emit
+from worker import Meter
 
 _logger = logging.getLogger('maildesk.bench')
 CRONS = ('maildesk.ir_cron_maildesk_sync_changes', 'maildesk.ir_cron_maildesk_backfill')
