@@ -91,6 +91,7 @@ class Message:
         'kind',
         'mbx',
         'modified',
+        'preview_memo',
         'received',
         'references',
         'reply_to',
@@ -130,6 +131,7 @@ class Message:
         self.kind = None         # None | 'text' (a plain-text body, graph-api.md §12)
         self.event = None        # meeting message: {'type', 'meetingMessageType', 'start', 'end', 'location', ...}
         self.acting = None       # Graph ``sender`` when it is not ``from``: a delegate sending on behalf (§ Exchange)
+        self.preview_memo = None  # (what the body is made of, its bodyPreview): see seed.body_preview
 
     @property
     def key(self):

@@ -101,7 +101,9 @@ def table(results):
         rows = [
             ('Inbox messages (+ Sent Items)', lambda d: f'{d.get("messages", 0):,} (+{d.get("sent", 0):,})'),
             ('time to first page: newest 50 in Odoo (s)', lambda d: _fmt(d.get('first_page_s'), 2)),
-            ('initial sync wall time (s)', lambda d: _fmt(_get(d, 'initial', 'wall_s'), 2)),
+            ('initial sync wall time, to the last page stored (s)', lambda d: _fmt(_get(d, 'initial', 'wall_s'), 2)),
+            ('  cron runner busy until (s): + the body prefetch it woke',
+             lambda d: _fmt(_get(d, 'initial', 'drain_wall_s'), 2)),
             ('initial sync throughput (msg/s)', lambda d: _fmt(_get(d, 'initial', 'messages_per_s'))),
             ('Graph requests / 1,000 msgs', lambda d: _fmt(_get(d, 'initial', 'requests_per_1000'), 2)),
             ('Odoo CPU s / 1,000 msgs', lambda d: _fmt(_get(d, 'initial', 'cpu_s_per_1000'), 3)),
