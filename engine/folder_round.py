@@ -9,6 +9,8 @@ Every Graph call of a page comes before its first write, so a Graph failure leav
 """
 import concurrent.futures
 import logging
+import threading
+import time
 
 from odoo import fields
 
@@ -24,13 +26,24 @@ LOOKUPS_PER_PAGE = 100
 ROUND_PAGE_SLACK = 100  # pages a round may take beyond 10 per 1,000 messages before it counts as going nowhere
 
 
+# Pages a run prefetched and did not store, kept for the next run of this process that claims the folder at that
+# link: the backfill lane after the changes run that stored a folder's first page, a run after the one whose budget
+# ended. Only complete answers are kept (no request in flight outlives its run: see SyncRun's mailbox slots).
+HANDOFF_SECONDS = 60   # an older page is dropped: the next run asks Graph again
+HANDOFF_PAGES = 4      # pages kept per process at most (a page of 1,000 mapped messages is a few MB)
+_handoff = {}          # (database, folder id, link) -> (monotonic time it was kept, (page, delta))
+_handoff_lock = threading.Lock()
+
+
 class PagePrefetch:
     """Fetches (and maps) the next delta page of a folder in a background thread while the current page is stored:
     Graph I/O overlaps PostgreSQL's work. Reads only -- the page is stored by the unit that claims the folder at
-    that link, with its rows and cursor in one transaction as always; a page nobody claims is dropped. A failed
-    prefetch is forgotten: the unit asks Graph itself, with its own error handling and token refresh."""
+    that link, with its rows and cursor in one transaction as always; a page this run does not store is handed to
+    the next run of the process (:data:`HANDOFF_SECONDS`). A failed prefetch is forgotten: the unit asks Graph
+    itself, with its own error handling and token refresh."""
 
-    def __init__(self):
+    def __init__(self, dbname):
+        self.dbname = dbname
         self._executor = None
         self._pending = {}  # (folder id, link) -> Future of (Page, Delta)
 
@@ -43,12 +56,13 @@ class PagePrefetch:
             _fetch_page, client.without_refresh(), folder.graph_id, link)
 
     def take(self, folder, link):
-        """The prefetched ``(page, delta)`` of the folder at ``link``, or None."""
+        """The prefetched ``(page, delta)`` of the folder at ``link`` (by this run, or handed over by an earlier
+        one), or None."""
         for key in [key for key in self._pending if key[0] == folder.id and key[1] != link]:
             self._pending.pop(key).cancel()  # the folder moved on (another worker, an expired link)
         future = self._pending.pop((folder.id, link), None)
         if future is None:
-            return None
+            return _take_handed_off(self.dbname, folder.id, link)
         try:
             return future.result()
         except Exception as exc:  # noqa: BLE001 - any failure: the unit fetches the page itself
@@ -56,12 +70,40 @@ class PagePrefetch:
             return None
 
     def close(self):
-        for future in self._pending.values():
-            future.cancel()
+        """Wait for the prefetch in flight (the run's mailbox slots are held until it is done), hand over what
+        came back whole."""
+        for (folder_id, link), future in self._pending.items():
+            if future.cancel():
+                continue  # never started
+            try:
+                _hand_off(self.dbname, folder_id, link, future.result())
+            except Exception:  # noqa: BLE001 - a failed prefetch is simply not handed over
+                continue
         self._pending.clear()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+
+
+def _hand_off(dbname, folder_id, link, fetched):
+    now = time.monotonic()
+    with _handoff_lock:
+        for key in [key for key, (kept, _f) in _handoff.items()
+                    if now - kept > HANDOFF_SECONDS or key[:2] == (dbname, folder_id)]:
+            del _handoff[key]
+        while len(_handoff) >= HANDOFF_PAGES:
+            del _handoff[min(_handoff, key=lambda key: _handoff[key][0])]
+        _handoff[(dbname, folder_id, link)] = (now, fetched)
+
+
+def _take_handed_off(dbname, folder_id, link):
+    with _handoff_lock:
+        for key in [key for key in _handoff if key[:2] == (dbname, folder_id) and key[2] != link]:
+            del _handoff[key]  # the folder moved on
+        kept = _handoff.pop((dbname, folder_id, link), None)
+    if kept and time.monotonic() - kept[0] <= HANDOFF_SECONDS:
+        return kept[1]
+    return None
 
 
 def _fetch_page(client, graph_folder_id, link):
@@ -73,11 +115,13 @@ class GraphReads:
     """What a unit reads from Graph, already mapped to values, cached by folder and link: a unit retried after a
     database conflict does not ask Graph again. Reads only: the database is looked at, never written.
 
-    With a :class:`PagePrefetch`, a page that has a nextLink starts the fetch of the next one at once."""
+    With a :class:`PagePrefetch`, a page prefetched (or handed over) is taken from it, and with ``start_next`` a
+    page that has a nextLink starts the fetch of the next one at once."""
 
-    def __init__(self, client, prefetch=None):
+    def __init__(self, client, prefetch=None, start_next=False):
         self.client = client
         self.prefetch = prefetch
+        self.start_next = start_next
         self._pages = {}
         self._counts = {}
 
@@ -92,7 +136,7 @@ class GraphReads:
         if key not in self._pages:
             fetched = self.prefetch.take(folder, link) if self.prefetch and link else None
             page, delta = fetched or _fetch_page(self.client, folder.graph_id, link)
-            if self.prefetch and page.next_link:
+            if self.prefetch and self.start_next and page.next_link:
                 self.prefetch.start(self.client, folder, page.next_link)
             self._pages[key] = (page, delta, self._complete(folder, delta.entries))
         return self._pages[key]

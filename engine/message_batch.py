@@ -282,8 +282,8 @@ class MessageBatch:
     # ------------------------------------------------------------------ write
 
     def _insert(self, values_list):
-        """INSERT the new items in ONE statement whose parameters are one array per column (``unnest``):
-        PostgreSQL parses 40 values instead of 40,000, and no per-row SQL is built in Python.
+        """INSERT the new items in ONE statement whose parameters are one array literal per column (``unnest``,
+        :func:`_pg_array`): PostgreSQL parses 40 parameters instead of 40,000 literals, and no SQL per row is built.
 
         In graph id order, ``ON CONFLICT DO NOTHING``: an item another page inserted meanwhile (a message that
         moved between two folders written at once) is not inserted twice but updated (:meth:`_lost_inserts`)."""
@@ -312,7 +312,7 @@ class MessageBatch:
         Message, cr = self.Message, self.env.cr
         now, uid = cr.now(), self.env.uid
         names = list(rows[0])
-        arrays = [[_column_value(name, row[name]) for row in rows] for name in names]
+        arrays = [_pg_array([_column_value(name, row[name]) for row in rows]) for name in names]
         columns = names + ['create_uid', 'create_date', 'write_uid', 'write_date']
         Message.flush_model()
         cr.execute(SQL(
@@ -329,7 +329,7 @@ class MessageBatch:
             cr.execute(SQL(
                 'INSERT INTO maildesk_message_partner_rel (message_id, partner_id) '
                 'SELECT * FROM unnest(%s::int4[], %s::int4[]) ON CONFLICT DO NOTHING',
-                [link[0] for link in links], [link[1] for link in links]))
+                _pg_array([link[0] for link in links]), _pg_array([link[1] for link in links])))
         ids = list(inserted)
         records = Message.browse(ids)
         written = [name for name in columns if name in Message._fields] + ['partner_ids']
@@ -392,7 +392,8 @@ class MessageBatch:
         (cache invalidated, dependents marked)."""
         Message, updates = self.Message, self.updates
         Message.flush_model()
-        arrays = [ids] + [[_column_value(name, updates[row_id][name]) for row_id in ids] for name in names]
+        arrays = [_pg_array(ids)] + [_pg_array([_column_value(name, updates[row_id][name]) for row_id in ids])
+                                     for name in names]
         types = ['int4'] + [Message._fields[name].column_type[1] for name in names]
         self.env.cr.execute(SQL(
             'UPDATE maildesk_message AS m SET %s, write_uid = %s, write_date = %s FROM unnest(%s) AS v(%s) '
@@ -408,6 +409,27 @@ class MessageBatch:
         records.modified(list(names))
         if 'folder_id' in names:
             self.env['maildesk.folder'].invalidate_model(['message_ids'])
+
+
+def _pg_array(values):
+    """The values of one column as ONE PostgreSQL array literal, for ``unnest(%s::type[])``.
+
+    psycopg2 sends a Python list as ``ARRAY['a', 'b', ...]``: one SQL literal per row that PostgreSQL's parser
+    reads one by one. An array literal is one parameter its array reader takes in one go: about half the CPU on both
+    sides for a page's INSERT. None is NULL; text is quoted and escaped as the array syntax wants."""
+    return '{%s}' % ','.join(map(_array_element, values))
+
+
+def _array_element(value):
+    if value is None:
+        return 'NULL'
+    if isinstance(value, str):
+        return '"%s"' % value.replace('\\', '\\\\').replace('"', '\\"')
+    if isinstance(value, bool):
+        return 't' if value else 'f'
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"%s"' % value  # datetime: its str() is what PostgreSQL reads ("2026-12-01 17:30:00[.123456]")
 
 
 def _column_value(name, value):

@@ -166,7 +166,7 @@ class SyncRun:
         these (push is healthy there, see :mod:`engine.push`)."""
         self.registry = accounts.env.registry
         self.backfills = backfills   # the run continues initial rounds: the next page of a first page is its own
-        self.prefetch = PagePrefetch()
+        self.prefetch = PagePrefetch(self.registry.db_name)
         self.account_ids = accounts.ids
         self.deadline = time.monotonic() + budget
         self.max_pages = max_pages
@@ -248,7 +248,7 @@ class SyncRun:
                         self.excluded.add(claimed[1])  # 4 requests of this mailbox may be in flight elsewhere
                         return True
                     else:
-                        reads = reads or GraphReads(client, self._prefetch_for(folder))
+                        reads = reads or GraphReads(client, self.prefetch, self._may_prefetch(folder))
                         self._process(env, mode, folder, reads)
                 if client is None:
                     self._prepare_client(claimed[1])
@@ -306,18 +306,21 @@ class SyncRun:
         self.newest_pages += bool(result['first'])
         self.synced_accounts.add(account_id)
 
-    def _prefetch_for(self, folder):
-        """The run's :class:`PagePrefetch` when this run would store the folder's next page too, else None (a
-        prefetched page nobody stores is a wasted request)."""
+    def _may_prefetch(self, folder):
+        """Whether the folder's next page may be fetched while this one is stored: when this run, or the next run
+        of this process, would store it (a prefetched page nobody stores is a wasted request)."""
         if self.max_pages is not None and self.pages + 1 >= self.max_pages:
-            return None
+            return False
         if self.slots.get(folder.account_id.id, 0) < RUN_SLOTS:
-            return None  # one slot only: the prefetch would be a second request in flight
+            return False  # one slot only: the prefetch would be a second request in flight
         in_row = self.slice[1] + 1 if self.slice[0] == folder.id else 1
         if in_row >= SLICE_PAGES and self._mailbox_shared(folder.account_id.id):
-            return None  # the run moves on after this page, and another run may take the folder's next one
-        continues = self.backfills or (folder.delta_link and not folder.round_is_initial)
-        return self.prefetch if continues else None
+            return False  # the run moves on after this page, and another run may take the folder's next one
+        if not folder.next_link and not folder.delta_link:
+            # a new round's first page (the changes run stores it, a backfill lane the rest): page 2 is handed to
+            # that lane when it runs in this process, unless another process works in the mailbox
+            return self.backfills or not self._mailbox_shared(folder.account_id.id)
+        return bool(self.backfills or (folder.delta_link and not folder.round_is_initial))
 
     def _claim(self, env, mode, account_ids):
         """``SELECT ... FOR NO KEY UPDATE SKIP LOCKED LIMIT 1``: a folder no other worker is processing.

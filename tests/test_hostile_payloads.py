@@ -6,8 +6,9 @@ the emulator); MailDesk's Graph client, mapping and sync run unpatched.
 import datetime
 
 from odoo.tests import TransactionCase, tagged
+from odoo.tools import SQL
 
-from odoo.addons.maildesk.engine.message_batch import MessageBatch
+from odoo.addons.maildesk.engine.message_batch import MessageBatch, _pg_array
 from odoo.addons.maildesk.graph import mail
 
 from .common import MaildeskCase
@@ -103,6 +104,43 @@ class TestHostileMapping(TransactionCase):
         self.assertEqual(total, distinct, 'one row per Graph id')
         self.assertGreater(total, 500)
 
+
+    def test_stored_columns_are_the_mapped_values_exactly(self):
+        """The batch sends each column as one array literal: quotes, backslashes, braces, commas, NULL-looking
+        text, control characters and any script come back from the table exactly as graph.mail mapped them."""
+        account = self.env['maildesk.account'].create({'name': 'Exact', 'email': 'exact@contoso.test'})
+        folder = self.env['maildesk.folder'].sudo().create({
+            'account_id': account.id, 'graph_id': 'exact-folder', 'name': 'Exact', 'sync_enabled': True})
+        items = [item for item, _kind in self.corpus if storable(item) == 'message']
+        batch = MessageBatch(folder)
+        batch.apply(mail.delta_values(items[:400]))
+        expected = {}
+        for item in items[:400]:
+            values = mail.message_values(item)
+            batch.partners = {}
+            expected[values['graph_id']] = batch._row_values(values)
+        columns = ['subject', 'from_name', 'from_address', 'to_recipients', 'body_preview', 'categories',
+                   'internet_message_id', 'received_at', 'modified_at', 'is_read', 'importance']
+        self.env.cr.execute(SQL('SELECT graph_id, %s FROM maildesk_message WHERE account_id = %s',
+                                SQL(', ').join(SQL.identifier(c) for c in columns), account.id))
+        rows = self.env.cr.fetchall()
+        self.assertEqual(len(rows), len(expected))
+        for graph_id, *stored in rows:
+            want = expected[graph_id]
+            for column, value in zip(columns, stored, strict=True):
+                self.assertEqual(value if value is not None else False,
+                                 want[column] if column != 'is_read' else bool(want[column]), (graph_id, column))
+
+    def test_array_literals_round_trip(self):
+        hostile = ['', 'NULL', 'null', '"', '\\', '\\"', '{a,b}', 'a,b', ' lead and trail ', '\t\n\r', "it's",
+                   '{"x": [1, 2]}', _RANDOM_CJK, 'é🦄', None]
+        self.env.cr.execute('SELECT array_agg(v ORDER BY n) FROM unnest(%s::text[]) WITH ORDINALITY AS u(v, n)',
+                            [_pg_array(hostile)])
+        self.assertEqual(self.env.cr.fetchone()[0], hostile)
+        moments = [datetime.datetime(2026, 12, 1, 17, 30), datetime.datetime(1999, 1, 2, 3, 4, 5, 678901), None]
+        self.env.cr.execute('SELECT %s::timestamp[], %s::int4[], %s::bool[]',
+                            [_pg_array(moments), _pg_array([1, -2, None]), _pg_array([True, False, None])])
+        self.assertEqual(self.env.cr.fetchone(), (moments, [1, -2, None], [True, False, None]))
 
     def test_reply_headers_fit_the_index(self):
         """In-Reply-To / References come from the sender (fetched for a lonely reply): stored whatever they are."""

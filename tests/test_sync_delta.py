@@ -42,6 +42,27 @@ class TestSyncDelta(SyncTestMixin, MaildeskCase):
             'GET /v1.0/me/mailFolders/{id}/messages/delta', 0)
         self.assertLessEqual(delta_requests, 10 + 5 + 3 * 4)
 
+    def test_changes_run_hands_page_two_to_the_backfill_lane(self):
+        """The changes run stores a new folder's newest page and fetches page 2 meanwhile; the backfill lane that
+        runs next in this process stores that page without asking Graph again: one request per page, no wait."""
+        user = self.emulator.users[2]
+        big = self.new_emulator_folder(user, 'Pages', count=60)
+        self.env['ir.config_parameter'].sudo().set_param('maildesk.page_size', 10)
+        account = self.sync_account(2, roles=(), extra_folders=(big,))
+        folder = account.folder_ids.filtered(lambda f: f.graph_id == big)
+        self.emulator.config(delta_empty_page_share=0.0)
+        self.emulator.reset_counters()
+        delta = 'GET /v1.0/me/mailFolders/{id}/messages/delta'
+        self.run_changes()
+        self.assertEqual(folder.round_page_count, 1, 'the changes run stores the newest page only')
+        self.assertEqual(self.emulator.counters()['by_endpoint'].get(delta), 2, 'and fetched page 2 meanwhile')
+        self.run_backfill()
+        self.assertEqual(folder.sync_state, 'done')
+        self.assertEqual(folder.synced_count, 60)
+        self.assertEqual(self.emulator.counters()['by_endpoint'].get(delta), folder.round_page_count,
+                         'every page of the round fetched once: page 2 came from the changes run')
+        self.assertConverged(account)
+
     def test_no_change_cycle_is_one_request_per_folder(self):
         account = self.sync_account()
         self.sync_until_done(account)

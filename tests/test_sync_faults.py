@@ -5,7 +5,7 @@ from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.maildesk.engine import sync_run
+from odoo.addons.maildesk.engine import folder_round, sync_run
 from odoo.addons.maildesk.engine.folder_round import FolderRound, GraphReads
 from odoo.addons.maildesk.engine.message_batch import MessageBatch
 from odoo.addons.maildesk.graph import mail
@@ -57,6 +57,7 @@ class TestSyncFaults(SyncTestMixin, MaildeskCase):
         self.run_changes()
         link = inbox.sudo().next_link
         self.assertTrue(link)
+        folder_round._handoff.clear()  # the page the changes run fetched ahead: as if the backfill ran elsewhere
         self.emulator.faults({'status': 500, 'path_contains': DELTA, 'count': 3})
         with mute_logger('odoo.addons.maildesk.engine.sync_run'):
             run = self.run_backfill()
@@ -117,7 +118,8 @@ class TestSyncFaults(SyncTestMixin, MaildeskCase):
         FolderRound(self.env['maildesk.folder'].browse(inbox.id).sudo(), reads).sync_page()
         self.assertEqual(inbox.skipped_count, 4)
         self.assertIn('4 item(s) skipped', inbox.last_error)
-        self.assertEqual(inbox.synced_count, len(real.items))
+        # Graph may list an item twice in one page (graph-api.md §1.7): the page holds this many messages
+        self.assertEqual(inbox.synced_count, len({item['id'] for item in real.items if '@removed' not in item}))
         self.assertEqual(inbox.sync_state, 'backfilling', 'a malformed item is never fatal')
 
     def test_upsert_idempotent_stale_and_partners(self):

@@ -85,6 +85,7 @@ class TestSyncRealGraph(SyncTestMixin, MaildeskCase):
         count = self.env['maildesk.message'].search_count([('folder_id', '=', inbox.id)])
         self.assertGreater(inbox.total_count, 20)
         client = account._graph_client()
+        self.emulator.config(delta_empty_page_share=0.0, delta_duplicate_share=0.0)  # three distinct messages
         real = client.delta_page(inbox.graph_id)
         truncated = Page(real.items[:3], None, inbox.delta_link)  # an "empty" end after three messages
         inbox.write({'next_link': False, 'delta_link': False})

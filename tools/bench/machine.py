@@ -16,7 +16,8 @@ def _run(cmd, cwd=None, strip=True):
         return ''
 
 
-CODE_DIRS = ('models', 'graph', 'controllers', 'data', 'emulator', '__manifest__.py')
+CODE_DIRS = ('models', 'engine', 'graph', 'controllers', 'wizard', 'data', 'security', 'views', 'static', 'migrations',
+             'emulator', 'tools', '__init__.py', '__manifest__.py')
 
 
 def git_info(repo):
@@ -25,7 +26,8 @@ def git_info(repo):
     commit = _run(['git', 'rev-parse', 'HEAD'], repo)
     status = _run(['git', 'status', '--porcelain', '--untracked-files=all', '--', *CODE_DIRS], repo,
                   strip=False).splitlines()
-    changed = sorted(line[3:] for line in status if line.strip() and line[3:].endswith(('.py', '.xml', '.csv')))
+    changed = sorted(line[3:] for line in status
+                     if line.strip() and line[3:].endswith(('.py', '.xml', '.csv', '.js', '.scss')))
     digest = hashlib.sha256()
     for path in changed:
         full = os.path.join(repo, path)
