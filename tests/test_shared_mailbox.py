@@ -214,8 +214,11 @@ class TestSharedMailbox(SyncTestMixin, MaildeskCase):
         self.assertTrue(account._check_can_sync(), 'it stopped')
         self.assertNotIn(account, sync_run.syncable_accounts(self.env))
         self.assertEqual(account.folder_ids, folders, 'folders kept')
-        self.assertEqual(self.env['maildesk.message'].search_count([('account_id', '=', account.id)]), stored,
-                         'messages kept')
+        # kept, nothing hidden; the page the changes run had read ahead, while access was still granted, may be in
+        kept = self.env['maildesk.message'].search_count([('account_id', '=', account.id)])
+        self.assertGreaterEqual(kept, stored, 'messages kept')
+        self.assertEqual(self.env['maildesk.message'].search_count([('account_id', '=', account.id),
+                                                                    ('active', '=', False)]), 0, 'none hidden')
         self.sync_until_done(self.personal)
         self.assertConverged(self.personal)
         # access granted again: Check Access resumes it
