@@ -42,7 +42,8 @@ UPSERT_LOCK = 0x4D44_0100
 
 
 # What MessageBatch.apply() returns for a page that changed nothing
-NOTHING_STORED = {'created': 0, 'updated': 0, 'removed': 0, 'skipped': 0, 'skip_reason': '', 'stored': 0}
+NOTHING_STORED = {'created': 0, 'inserted': 0, 'updated': 0, 'removed': 0, 'skipped': 0, 'skip_reason': '',
+                  'stored': 0}
 
 
 class MessageBatch:
@@ -74,7 +75,7 @@ class MessageBatch:
 
         :param moved: ``{graph_id: (folder, values)}``: messages the page reports ``@removed`` that Outlook has in
             another synced folder (see :class:`engine.folder_round.GraphReads`): they move there
-        :return: dict(created, updated, removed, skipped, skip_reason, stored)
+        :return: dict(created, inserted, updated, removed, skipped, skip_reason, stored)
         """
         latest = dict(delta.entries)
         moved = moved or {}
@@ -337,6 +338,7 @@ class MessageBatch:
         with self.env.protecting([Message._fields[name] for name in written], records):
             records.modified(written, create=True)
         self.stats['created'] += len(ids)
+        self.stats['inserted'] += len(ids)  # new rows of this folder (created also counts adopted local entries)
         self.batch_ids += ids
         if len(ids) < len(rows):
             new = set(inserted.values())

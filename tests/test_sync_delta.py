@@ -1,5 +1,8 @@
+from unittest.mock import patch
+
 from odoo.tests import tagged
 
+from odoo.addons.maildesk.engine import sync_run
 from odoo.addons.maildesk.tests.common import MaildeskCase
 from odoo.addons.maildesk.tests.sync_common import SyncTestMixin
 
@@ -56,6 +59,12 @@ class TestSyncDelta(SyncTestMixin, MaildeskCase):
         self.run_changes()
         self.assertEqual(folder.round_page_count, 1, 'the changes run stores the newest page only')
         self.assertEqual(self.emulator.counters()['by_endpoint'].get(delta), 2, 'and fetched page 2 meanwhile')
+        with patch.object(sync_run, 'BACKFILL_PAGE_BUDGET', 2):
+            self.run_backfill()  # the middle of the round: its count is added up, not counted
+        self.assertEqual(folder.sync_state, 'backfilling')
+        self.assertEqual(folder.round_page_count, 3)
+        stored = self.env['maildesk.message'].search_count([('folder_id', '=', folder.id)])
+        self.assertEqual(folder.synced_count, stored)
         self.run_backfill()
         self.assertEqual(folder.sync_state, 'done')
         self.assertEqual(folder.synced_count, 60)
