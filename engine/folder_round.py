@@ -28,7 +28,8 @@ ROUND_PAGE_SLACK = 100  # pages a round may take beyond 10 per 1,000 messages be
 
 # Pages a run prefetched and did not store, kept for the next run of this process that claims the folder at that
 # link: the backfill lane after the changes run that stored a folder's first page, a run after the one whose budget
-# ended. Only complete answers are kept (no request in flight outlives its run: see SyncRun's mailbox slots).
+# ended. Only complete answers of initial rounds are kept (no request in flight outlives its run: see SyncRun's
+# mailbox slots; a page of changes a minute old would make a Sync now miss new mail).
 HANDOFF_SECONDS = 60   # an older page is dropped: the next run asks Graph again
 HANDOFF_PAGES = 4      # pages kept per process at most (a page of 1,000 mapped messages is a few MB)
 _handoff = {}          # (database, folder id, link) -> (monotonic time it was kept, (page, delta))
@@ -46,6 +47,7 @@ class PagePrefetch:
         self.dbname = dbname
         self._executor = None
         self._pending = {}  # (folder id, link) -> Future of (Page, Delta)
+        self._initial = set()  # (folder id, link) of pages of initial rounds: only those are handed over
 
     def start(self, client, folder, link):
         if (folder.id, link) in self._pending:
@@ -54,6 +56,9 @@ class PagePrefetch:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='maildesk-prefetch')
         self._pending[(folder.id, link)] = self._executor.submit(
             _fetch_page, client.without_refresh(), folder.graph_id, link)
+        if folder.round_is_initial or not (folder.next_link or folder.delta_link):
+            # a page of changes is not kept for later: a Sync now must not store a minute-old answer
+            self._initial.add((folder.id, link))
 
     def take(self, folder, link):
         """The prefetched ``(page, delta)`` of the folder at ``link`` (by this run, or handed over by an earlier
@@ -75,11 +80,15 @@ class PagePrefetch:
         for (folder_id, link), future in self._pending.items():
             if future.cancel():
                 continue  # never started
+            if (folder_id, link) not in self._initial:
+                future.exception()  # waits: the mailbox slot stays held until the request is done
+                continue
             try:
                 _hand_off(self.dbname, folder_id, link, future.result())
             except Exception:  # noqa: BLE001 - a failed prefetch is simply not handed over
                 continue
         self._pending.clear()
+        self._initial.clear()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
