@@ -56,7 +56,7 @@ class PagePrefetch:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='maildesk-prefetch')
         self._pending[(folder.id, link)] = self._executor.submit(
             _fetch_page, client.without_refresh(), folder.graph_id, link)
-        if folder.round_is_initial or not (folder.next_link or folder.delta_link):
+        if folder.round_is_initial or starts_round(folder):
             # a page of changes is not kept for later: a Sync now must not store a minute-old answer
             self._initial.add((folder.id, link))
 
@@ -305,6 +305,12 @@ class FolderRound:
         else:
             progress = 0.0
         return {'synced_count': synced, 'backfill_progress': progress, 'sync_state': state}
+
+
+def starts_round(folder):
+    """The folder's next page is the first of a new initial round (no link at all: a new folder, or enumerated
+    again)."""
+    return not folder.next_link and not folder.delta_link
 
 
 def cursor_state(folder):

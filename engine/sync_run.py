@@ -29,7 +29,7 @@ from odoo.sql_db import TestCursor
 
 from ..graph import errors
 from . import body_prefetch, feedback, gateway, push, shared_mailbox
-from .folder_round import FolderRound, GraphReads, PagePrefetch
+from .folder_round import FolderRound, GraphReads, PagePrefetch, starts_round
 
 _logger = logging.getLogger(__name__)
 
@@ -316,7 +316,7 @@ class SyncRun:
         in_row = self.slice[1] + 1 if self.slice[0] == folder.id else 1
         if in_row >= SLICE_PAGES and self._mailbox_shared(folder.account_id.id):
             return False  # the run moves on after this page, and another run may take the folder's next one
-        if not folder.next_link and not folder.delta_link:
+        if starts_round(folder):
             # a new round's first page (the changes run stores it, a backfill lane the rest): page 2 is handed to
             # that lane when it runs in this process, unless another process works in the mailbox
             return self.backfills or not self._mailbox_shared(folder.account_id.id)

@@ -53,25 +53,14 @@ def worker_main(argv):
     import maildesk_scenarios
     _registry, cr, _env = open_env(dbname)  # loads the registry: odoo.addons.maildesk is importable from here on
 
-    from odoo.addons.maildesk.engine import sync_run
-    units = []  # [start, end, messages stored] of each unit that processed a page
-
-    original_unit = sync_run.SyncRun._unit
-
-    def recorded_unit(run, mode, account_ids):
-        pages, stored, started = run.pages, run.stored, time.time()
-        result = original_unit(run, mode, account_ids)
-        if run.pages > pages:
-            units.append([started, time.time(), run.stored - stored])
-        return result
-    sync_run.SyncRun._unit = recorded_unit
     try:
         emit('ready', t=time.time())
         sys.stdin.readline()
-        with Meter() as meter:
+        with maildesk_scenarios.recorded_units() as recorded, Meter() as meter:
             stats = drain(dbname, maildesk_scenarios)
     finally:
         cr.close()
+    units = [[unit['start'], unit['end'], unit['stored']] for unit in recorded]  # each unit that stored a page
     emit('result', **meter.as_dict(), **stats, t_start=meter.t0, t_end=meter.t0 + meter.wall, units=units,
          pages=len(units), stored=sum(u[2] for u in units))
 

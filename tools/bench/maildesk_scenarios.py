@@ -5,6 +5,7 @@ what each cron worker thread/process calls when woken — with MailDesk's two cr
 ``_cron_backfill``) due at the start and re-triggering themselves (``_trigger``) while work remains. The loop
 stops when every synced folder has ended its initial round (a delta link, no next link).
 """
+import contextlib
 import logging
 import random
 import statistics
@@ -177,27 +178,13 @@ def scenario_md_initial(env, params):
 
     The cron runner goes on after it with what the sync woke (the body prefetch of the new Inbox mail, then the
     sync's own last look): that work is counted apart (``drain_wall_s``, ``drain_cpu_s``), not as sync time."""
-    from odoo.addons.maildesk.engine import sync_run
     emu = params['emulator']
     folder_ids = params['folder_ids']
     _make_crons_due(env)
     control(emu, 'POST', '/counters/reset', {})
     statements = _pg_statements(env.cr)
-    last_unit = {}
-    original_unit = sync_run.SyncRun._unit
-
-    def recorded_unit(run, mode, account_ids):
-        pages = run.pages
-        result = original_unit(run, mode, account_ids)
-        if run.pages > pages:
-            last_unit.update(wall=time.perf_counter(), cpu=time.process_time())
-        return result
-    sync_run.SyncRun._unit = recorded_unit
-    try:
-        with Meter(announce=True, profile=params.get('profile')) as meter:
-            stats = drain(env, mode=params.get('mode', 'cron'))
-    finally:
-        sync_run.SyncRun._unit = original_unit
+    with recorded_units() as units, Meter(announce=True, profile=params.get('profile')) as meter:
+        stats = drain(env, mode=params.get('mode', 'cron'))
     if statements:
         stats['pg_statements'] = statements()
     total, by_endpoint = graph_requests(emu)
@@ -205,14 +192,35 @@ def scenario_md_initial(env, params):
     stored = _stored(env, folder_ids)
     messages = sum(stored.values())
     timed = meter.as_dict()
-    wall = last_unit['wall'] - meter.p0 if last_unit else meter.wall
-    cpu = last_unit['cpu'] - meter.cpu0 if last_unit else meter.cpu
+    wall = units[-1]['perf'] - meter.p0 if units else meter.wall
+    cpu = units[-1]['cpu'] - meter.cpu0 if units else meter.cpu
     timed.update(wall_s=round(wall, 4), cpu_s=round(cpu, 4), drain_wall_s=timed['wall_s'],
                  drain_cpu_s=timed['cpu_s'])
     return dict(timed, **stats, messages=messages, stored_by_folder=stored, requests=total,
                 requests_by_endpoint=by_endpoint, messages_per_s=round(messages / wall, 1),
                 requests_per_1000=round(total / max(messages, 1) * 1000, 3),
                 cpu_s_per_1000=round(cpu / max(messages, 1) * 1000, 4))
+
+
+@contextlib.contextmanager
+def recorded_units():
+    """The sync units that stored a page while inside, as they end: ``{start, end}`` (epoch s), ``perf``,
+    ``cpu`` (this process's perf_counter / process_time at its end) and ``stored`` (messages)."""
+    from odoo.addons.maildesk.engine import sync_run
+    units, original_unit = [], sync_run.SyncRun._unit
+
+    def recorded_unit(run, mode, account_ids):
+        pages, stored, started = run.pages, run.stored, time.time()
+        result = original_unit(run, mode, account_ids)
+        if run.pages > pages:
+            units.append({'start': started, 'end': time.time(), 'perf': time.perf_counter(),
+                          'cpu': time.process_time(), 'stored': run.stored - stored})
+        return result
+    sync_run.SyncRun._unit = recorded_unit
+    try:
+        yield units
+    finally:
+        sync_run.SyncRun._unit = original_unit
 
 
 def _pg_statements(cr, top=25):
