@@ -15,7 +15,7 @@ import time
 from odoo import fields
 
 from ..graph import errors, mail
-from .message_batch import NOTHING_STORED, MessageBatch, sweep_folder
+from .message_batch import NOTHING_STORED, MessageBatch, only_added, sweep_folder
 
 _logger = logging.getLogger(__name__)
 
@@ -31,9 +31,22 @@ ROUND_PAGE_SLACK = 100  # pages a round may take beyond 10 per 1,000 messages be
 # ended. Only complete answers of initial rounds are kept (no request in flight outlives its run: see SyncRun's
 # mailbox slots; a page of changes a minute old would make a Sync now miss new mail).
 HANDOFF_SECONDS = 60   # an older page is dropped: the next run asks Graph again
-HANDOFF_PAGES = 4      # pages kept per process at most (a page of 1,000 mapped messages is a few MB)
-_handoff = {}          # (database, folder id, link) -> (monotonic time it was kept, (page, delta))
+HANDOFF_PAGES = 4      # answers kept per process at most (each one page of 1,000 mapped messages at most, a few MB,
+                       # after the empty pages before it)
+# A prefetch that gets an empty page with a nextLink (Graph sends some, graph-api.md) fetches the next page at
+# once, up to this many in a row: else that page's fetch would start only when the unit takes the empty one, and
+# the sync would wait for it whole.
+FOLLOW_EMPTY_PAGES = 3
+_handoff = {}          # (database, folder id, link) -> (monotonic time it was kept, [(link, (page, delta)), ...])
 _handoff_lock = threading.Lock()
+
+# Open inboxes are told of a backfill's pages of older mail at most this often per folder (per process): each
+# notice is a bus message, a new database connection for its NOTIFY, and a reload of every open inbox's folders
+# and page, for mail older than what it shows. A round's first and last pages, and any page that changes or
+# removes a stored message, are told at once.
+BACKFILL_NOTICE_EVERY = 3  # seconds
+_backfill_told = {}        # (database, folder id) -> monotonic time open inboxes were last told of the folder
+_backfill_told_lock = threading.Lock()
 
 
 class PagePrefetch:
@@ -46,7 +59,7 @@ class PagePrefetch:
     def __init__(self, dbname):
         self.dbname = dbname
         self._executor = None
-        self._pending = {}  # (folder id, link) -> Future of (Page, Delta)
+        self._pending = {}  # (folder id, link) -> Future of [(link, (Page, Delta)), ...], the first one at link
         self._initial = set()  # (folder id, link) of pages of initial rounds: only those are handed over
 
     def start(self, client, folder, link):
@@ -55,7 +68,7 @@ class PagePrefetch:
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='maildesk-prefetch')
         self._pending[(folder.id, link)] = self._executor.submit(
-            _fetch_page, client.without_refresh(), folder.graph_id, link)
+            _prefetch_pages, client.without_refresh(), folder.graph_id, link)
         if folder.round_is_initial or starts_round(folder):
             # a page of changes is not kept for later: a Sync now must not store a minute-old answer
             self._initial.add((folder.id, link))
@@ -65,14 +78,27 @@ class PagePrefetch:
         one), or None."""
         for key in [key for key in self._pending if key[0] == folder.id and key[1] != link]:
             self._pending.pop(key).cancel()  # the folder moved on (another worker, an expired link)
-        future = self._pending.pop((folder.id, link), None)
+        key = (folder.id, link)
+        future = self._pending.pop(key, None)
         if future is None:
-            return _take_handed_off(self.dbname, folder.id, link)
-        try:
-            return future.result()
-        except Exception as exc:  # noqa: BLE001 - any failure: the unit fetches the page itself
-            _logger.debug('MailDesk: prefetch of folder %s failed (%s)', folder.id, type(exc).__name__)
+            pages, initial = _take_handed_off(self.dbname, folder.id, link), True
+        else:
+            initial = key in self._initial
+            try:
+                pages = future.result()
+            except Exception as exc:  # noqa: BLE001 - any failure: the unit fetches the page itself
+                _logger.debug('MailDesk: prefetch of folder %s failed (%s)', folder.id, type(exc).__name__)
+                return None
+        if not pages:
             return None
+        (_link, fetched), *following = pages
+        if following:  # the pages after an empty one, fetched in the same go: the next unit's
+            done = concurrent.futures.Future()
+            done.set_result(following)
+            self._pending[(folder.id, following[0][0])] = done
+            if initial:
+                self._initial.add((folder.id, following[0][0]))
+        return fetched
 
     def close(self):
         """Wait for the prefetch in flight (the run's mailbox slots are held until it is done), hand over what
@@ -94,7 +120,7 @@ class PagePrefetch:
             self._executor = None
 
 
-def _hand_off(dbname, folder_id, link, fetched):
+def _hand_off(dbname, folder_id, link, pages):
     now = time.monotonic()
     with _handoff_lock:
         for key in [key for key, (kept, _f) in _handoff.items()
@@ -102,7 +128,7 @@ def _hand_off(dbname, folder_id, link, fetched):
             del _handoff[key]
         while len(_handoff) >= HANDOFF_PAGES:
             del _handoff[min(_handoff, key=lambda key: _handoff[key][0])]
-        _handoff[(dbname, folder_id, link)] = (now, fetched)
+        _handoff[(dbname, folder_id, link)] = (now, pages)
 
 
 def _take_handed_off(dbname, folder_id, link):
@@ -112,12 +138,27 @@ def _take_handed_off(dbname, folder_id, link):
         kept = _handoff.pop((dbname, folder_id, link), None)
     if kept and time.monotonic() - kept[0] <= HANDOFF_SECONDS:
         return kept[1]
-    return None
+    return []
 
 
 def _fetch_page(client, graph_folder_id, link):
     page = client.delta_page(graph_folder_id, link)
     return page, mail.delta_values(page.items)
+
+
+def _prefetch_pages(client, graph_folder_id, link):
+    """``[(link, (page, delta))]``: the page at ``link`` and, when it is empty with a nextLink, the pages after it
+    (:data:`FOLLOW_EMPTY_PAGES`). Only the first one's failure is the prefetch's: a later one is left to its unit."""
+    fetched = [(link, _fetch_page(client, graph_folder_id, link))]
+    while len(fetched) <= FOLLOW_EMPTY_PAGES:
+        page = fetched[-1][1][0]
+        if page.items or not page.next_link:
+            break
+        try:
+            fetched.append((page.next_link, _fetch_page(client, graph_folder_id, page.next_link)))
+        except Exception:  # noqa: BLE001 - the unit of that page fetches it itself
+            break
+    return fetched
 
 
 class GraphReads:
@@ -220,8 +261,11 @@ class FolderRound:
         now = fields.Datetime.now()
         if link is None:
             self._start_initial_round(self.reads.folder_counts(folder), now)
+        # a page in the middle of an initial round (older mail): told now, or with a later page of the round
+        middle = bool(folder.round_is_initial and link and page.next_link and not moved)
+        quiet = not _tell_backfill(folder) and middle if folder.round_is_initial else False
         if delta.entries or moved or delta.skipped or folder.round_is_initial:
-            stats = MessageBatch(folder).apply(delta, moved)
+            stats = MessageBatch(folder).apply(delta, moved, quiet=quiet)
         else:  # an incremental page without a change (most cycles): no message to write, no lock to take
             stats = dict(NOTHING_STORED)
         # a re-check of a suspicious round keeps saying why until it ends
@@ -248,12 +292,14 @@ class FolderRound:
             values.update(next_link=False, delta_link=page.delta_link, round_is_initial=False, sweep_deferred=False)
         # the middle of an initial round that only added rows: the folder holds exactly that many more (counting
         # them again on every page of a 100,000-message folder is quadratic); its first and last pages count
-        added = stats['inserted'] if (initial and link and page.next_link and not moved and not stats['updated']
-                                      and not stats['removed'] and stats['created'] == stats['inserted']) else None
+        added = stats['inserted'] if middle and only_added(stats) else None
         folder.write(values)
         progress = {name: value for name, value in self._progress(added).items() if folder[name] != value}
         if progress:  # a page that changed nothing leaves the folder's counts alone: no second write
-            folder.write(progress)
+            quietly = quiet and added is not None and 'sync_state' not in progress
+            folder.with_context(maildesk_bus_quiet=quietly).write(progress)
+        if middle and not quiet:
+            folder._maildesk_notify_changed(folder)  # also what the quiet pages before it stored
         return {'stored': stats['stored'], 'more': bool(page.next_link), 'initial': initial, 'first': link is None}
 
     def _start_initial_round(self, counts, now):
@@ -305,6 +351,19 @@ class FolderRound:
         else:
             progress = 0.0
         return {'synced_count': synced, 'backfill_progress': progress, 'sync_state': state}
+
+
+def _tell_backfill(folder):
+    """Whether open inboxes are told of this page of older mail of ``folder`` (then noted as told): when they
+    were last told of it :data:`BACKFILL_NOTICE_EVERY` seconds ago or more."""
+    key, now = (folder.env.cr.dbname, folder.id), time.monotonic()
+    with _backfill_told_lock:
+        if now - _backfill_told.get(key, -BACKFILL_NOTICE_EVERY) < BACKFILL_NOTICE_EVERY:
+            return False
+        for old in [old for old, told in _backfill_told.items() if now - told >= BACKFILL_NOTICE_EVERY]:
+            del _backfill_told[old]  # only recent notices matter
+        _backfill_told[key] = now
+    return True
 
 
 def starts_round(folder):

@@ -67,14 +67,18 @@ class MessageBatch:
         self.updates = {}          # row id -> changed columns
         self.partner_updates = {}  # row id -> recipient partner ids
         self.batch_ids = []        # rows of the page's (non-removed) items, for thread linking
+        self.inserted_ids = set()  # ... of them, the rows inserted whole (thread_key set, no reply headers)
+        self.batch_message_ids = set()  # their Message-IDs (and any they had before the page): children's keys
         self.system_mail = set()   # Message-IDs of the page that Odoo itself sent through this mailbox
         self.own_address = (self.account.email or '').strip().lower()
 
-    def apply(self, delta, moved=None):
+    def apply(self, delta, moved=None, quiet=False):
         """Store one page, given as :func:`graph.mail.delta_values` of its items.
 
         :param moved: ``{graph_id: (folder, values)}``: messages the page reports ``@removed`` that Outlook has in
             another synced folder (see :class:`engine.folder_round.GraphReads`): they move there
+        :param quiet: open inboxes need not be told of a page that only adds rows (older mail of a backfill whose
+            folder they were told of a moment ago: see :func:`engine.folder_round.FolderRound.sync_page`)
         :return: dict(created, inserted, updated, removed, skipped, skip_reason, stored)
         """
         latest = dict(delta.entries)
@@ -108,7 +112,8 @@ class MessageBatch:
             self._write_updates()
             self._link_threads()
         self.stats['stored'] = self.stats['created'] + self.stats['updated']
-        if self.stats['created'] or self.stats['updated'] or self.stats['removed']:
+        changed = self.stats['created'] or self.stats['updated'] or self.stats['removed']
+        if changed and not (quiet and only_added(self.stats)):
             targets = self.folder.browse([target.id for target, _values in moved.values()])
             self.Message._maildesk_notify_changed(self.folder | targets)  # sent once, when the page commits
         return self.stats
@@ -124,10 +129,10 @@ class MessageBatch:
         self.env.cr.execute(f"""
             SELECT {ROW_COLUMNS}
               FROM maildesk_message
-             WHERE account_id = %s AND graph_id = ANY(%s)
+             WHERE account_id = %s AND graph_id = ANY(%s::varchar[])
           ORDER BY id
                FOR NO KEY UPDATE
-        """, [self.account.id, graph_ids])
+        """, [self.account.id, _pg_array(graph_ids, 'varchar')])
         return {row['graph_id']: row for row in self.env.cr.dictfetchall()}
 
     def _partners_by_email(self, values_list):
@@ -143,9 +148,9 @@ class MessageBatch:
         self.env['res.partner'].flush_model(['email_normalized', 'active'])
         self.env.cr.execute("""
             SELECT email_normalized, min(id) FROM res_partner
-             WHERE email_normalized = ANY(%s) AND active
+             WHERE email_normalized = ANY(%s::varchar[]) AND active
           GROUP BY email_normalized
-        """, [list(addresses)])
+        """, [_pg_array(list(addresses), 'varchar')])
         return dict(self.env.cr.fetchall())
 
     def _system_mail(self, latest):
@@ -155,8 +160,8 @@ class MessageBatch:
         if not message_ids:
             return set()
         self.env.cr.execute(
-            'SELECT message_id FROM maildesk_system_mail WHERE account_id = %s AND message_id = ANY(%s)',
-            [self.account.id, message_ids])
+            'SELECT message_id FROM maildesk_system_mail WHERE account_id = %s AND message_id = ANY(%s::varchar[])',
+            [self.account.id, _pg_array(message_ids, 'varchar')])
         return {row[0] for row in self.env.cr.fetchall()}
 
     def _within_backfill_depth(self, values_list):
@@ -189,11 +194,11 @@ class MessageBatch:
         self.env.cr.execute(f"""
             SELECT {ROW_COLUMNS}
               FROM maildesk_message
-             WHERE account_id = %s AND is_local AND internet_message_id = ANY(%s)
+             WHERE account_id = %s AND is_local AND internet_message_id = ANY(%s::varchar[])
                AND (folder_id = ANY(%s) OR (%s AND folder_id IS NULL))
           ORDER BY id
                FOR NO KEY UPDATE
-        """, [self.account.id, list(by_mid), folders, self.folder.role == 'sentitems'])
+        """, [self.account.id, _pg_array(list(by_mid), 'varchar'), folders, self.folder.role == 'sentitems'])
         adopted = []
         for local in self.env.cr.dictfetchall():
             values = by_mid.pop(local['internet_message_id'], None)
@@ -206,15 +211,7 @@ class MessageBatch:
 
     def _row_values(self, values):
         """Column values for one Graph item (the part compared with a stored row)."""
-        row = {key: values[key] for key in SYNCED_COLUMNS if key != 'categories'}
-        row['categories'] = ', '.join(values['categories']) or False
-        for key in ('received_at', 'sent_at'):  # modified_at keeps its precision: it orders versions
-            if row[key]:
-                row[key] = row[key].replace(microsecond=0)
-        for key, value in row.items():
-            if value == '' or value is None:
-                row[key] = False
-        return row
+        return {name: column[0] for name, column in synced_columns([values]).items()}
 
     def _partner_values(self, values):
         sender = self.partners.get((values['from_address'] or '').lower(), False)
@@ -232,6 +229,7 @@ class MessageBatch:
         the folder the message is in, when it is not the batch's own (a move reported as @removed here).
         """
         self.batch_ids.append(row['id'])
+        self.batch_message_ids.update(mid for mid in (row['internet_message_id'], values['internet_message_id']) if mid)
         target = target or self.folder
         seen = self.seen if target == self.folder else {
             'seen_round': target.round_number, 'seen_at': target.round_started_at or fields.Datetime.now()}
@@ -288,40 +286,42 @@ class MessageBatch:
 
         In graph id order, ``ON CONFLICT DO NOTHING``: an item another page inserted meanwhile (a message that
         moved between two folders written at once) is not inserted twice but updated (:meth:`_lost_inserts`)."""
-        rows, recipients = [], {}
-        for values in sorted(values_list, key=lambda values: values['graph_id']):
-            sender, partner_ids = self._partner_values(values)
-            row = self._row_values(values)
-            row.update({
-                'account_id': self.account.id,
-                'company_id': self.account.company_id.id,
-                'folder_id': self.folder.id,
-                'graph_id': values['graph_id'],
-                'active': True,
-                'is_local': False,
-                'is_system_mail': values['internet_message_id'] in self.system_mail,
-                # what threads.link_threads would set: a new row answers no stored message (sync reads no headers)
-                'thread_key': values['conversation_id'] or values['internet_message_id'] or values['graph_id'],
-                'direction': self._direction(values),
-                'from_partner_id': sender,
-                **self.seen,
-            })
-            rows.append(row)
-            recipients[values['graph_id']] = partner_ids
-        if not rows:
+        items = sorted(values_list, key=lambda values: values['graph_id'])
+        if not items:
             return
+        count, seen = len(items), self.seen
+        partners = [self._partner_values(values) for values in items]
+        recipients = {values['graph_id']: partner_ids
+                      for values, (_sender, partner_ids) in zip(items, partners, strict=True)}
+        columns = synced_columns(items)
+        columns.update(
+            account_id=[self.account.id] * count,
+            company_id=[self.account.company_id.id] * count,
+            folder_id=[self.folder.id] * count,
+            graph_id=[values['graph_id'] for values in items],
+            active=[True] * count,
+            is_local=[False] * count,
+            is_system_mail=[values['internet_message_id'] in self.system_mail for values in items],
+            # what threads.link_threads would set: a new row answers no stored message (sync reads no headers)
+            thread_key=[values['conversation_id'] or values['internet_message_id'] or values['graph_id']
+                        for values in items],
+            direction=[self._direction(values) for values in items],
+            from_partner_id=[sender for sender, _partner_ids in partners],
+            seen_round=[seen['seen_round']] * count,
+            seen_at=[seen['seen_at']] * count,
+        )
         Message, cr = self.Message, self.env.cr
         now, uid = cr.now(), self.env.uid
-        names = list(rows[0])
-        arrays = [_pg_array([_column_value(name, row[name]) for row in rows]) for name in names]
-        columns = names + ['create_uid', 'create_date', 'write_uid', 'write_date']
+        names = list(columns)
+        types = [Message._fields[name].column_type[1] for name in names]
         Message.flush_model()
         cr.execute(SQL(
-            'INSERT INTO maildesk_message (%s) SELECT *, %s, %s, %s, %s FROM unnest(%s) '
+            'INSERT INTO maildesk_message (%s, create_uid, create_date, write_uid, write_date) '
+            'SELECT *, %s, %s, %s, %s FROM unnest(%s) '
             'ON CONFLICT (account_id, graph_id) DO NOTHING RETURNING id, graph_id',
-            SQL(', ').join(SQL.identifier(name) for name in columns), uid, now, uid, now,
-            SQL(', ').join(SQL('%s::%s[]', array, SQL(Message._fields[name].column_type[1]))
-                           for array, name in zip(arrays, names, strict=False)),
+            SQL(', ').join(SQL.identifier(name) for name in names), uid, now, uid, now,
+            SQL(', ').join(SQL('%s::%s[]', _pg_array(columns[name], column_type), SQL(column_type))
+                           for name, column_type in zip(names, types, strict=True)),
         ))
         inserted = dict(cr.fetchall())  # id -> graph id
         links = [(message_id, partner_id) for message_id, graph_id in inserted.items()
@@ -330,17 +330,20 @@ class MessageBatch:
             cr.execute(SQL(
                 'INSERT INTO maildesk_message_partner_rel (message_id, partner_id) '
                 'SELECT * FROM unnest(%s::int4[], %s::int4[]) ON CONFLICT DO NOTHING',
-                _pg_array([link[0] for link in links]), _pg_array([link[1] for link in links])))
+                _pg_array([link[0] for link in links], 'int4'), _pg_array([link[1] for link in links], 'int4')))
         ids = list(inserted)
         records = Message.browse(ids)
-        written = [name for name in columns if name in Message._fields] + ['partner_ids']
+        written = [*names, 'create_uid', 'create_date', 'write_uid', 'write_date', 'partner_ids']
         # as create() does: the columns just written (company_id among them) are not recomputed by the ORM
         with self.env.protecting([Message._fields[name] for name in written], records):
             records.modified(written, create=True)
         self.stats['created'] += len(ids)
         self.stats['inserted'] += len(ids)  # new rows of this folder (created also counts adopted local entries)
         self.batch_ids += ids
-        if len(ids) < len(rows):
+        self.inserted_ids.update(ids)
+        self.batch_message_ids.update(values['internet_message_id'] for values in values_list
+                                      if values['internet_message_id'])
+        if len(ids) < count:
             new = set(inserted.values())
             self._lost_inserts([values for values in values_list if values['graph_id'] not in new])
 
@@ -354,27 +357,41 @@ class MessageBatch:
                 self.stats['updated'] += self._update(row, values)
 
     def _link_threads(self):
-        """:func:`threads.link_threads` for the page's rows in two queries: only rows that know their parents (headers
-        read with a body) or have no thread yet take the ORM's way; conversations answered from elsewhere by a row
-        of the page are found by one join (``maildesk_message_in_reply_to_idx``)."""
+        """:func:`threads.link_threads` for the page's rows in a few queries: only rows that know their parents (headers
+        read with a body) or have no thread yet take the ORM's way -- rows the page updated, as a row it inserted
+        has its thread and no headers --; conversations answered from elsewhere by a row of the page are found by
+        one join from the children's side (``maildesk_message_in_reply_to_idx``)."""
         if not self.batch_ids:
             return
         cr = self.env.cr
-        cr.execute("""SELECT id FROM maildesk_message
-                       WHERE id = ANY(%s)
-                         AND (thread_key IS NULL OR in_reply_to IS NOT NULL OR "references" IS NOT NULL)
-                    ORDER BY id""", [self.batch_ids])
-        special = [row[0] for row in cr.fetchall()]
-        if special:
-            threads.link_threads(self.Message.browse(special))
+        # a row inserted by this page has its thread_key and no reply headers (the sync reads none): not special
+        updated = [row_id for row_id in self.batch_ids if row_id not in self.inserted_ids]
+        if updated:
+            cr.execute("""SELECT id FROM maildesk_message
+                           WHERE id = ANY(%s::int4[])
+                             AND (thread_key IS NULL OR in_reply_to IS NOT NULL OR "references" IS NOT NULL)
+                        ORDER BY id""", [_pg_array(updated, 'int4')])
+            special = [row[0] for row in cr.fetchall()]
+            if special:
+                threads.link_threads(self.Message.browse(special))
+        if not self.batch_message_ids:
+            return
+        # children first, by the page's Message-IDs, in the small partial index of In-Reply-To (few rows know one):
+        # most pages answer none, and then no parent is read
+        cr.execute("""SELECT DISTINCT in_reply_to FROM maildesk_message
+                       WHERE account_id = %s AND in_reply_to IS NOT NULL AND in_reply_to = ANY(%s::varchar[])""",
+                   [self.account.id, _pg_array(list(self.batch_message_ids), 'varchar')])
+        answered = [row[0] for row in cr.fetchall()]
+        if not answered:
+            return
         cr.execute("""
             SELECT DISTINCT child.thread_key, parent.thread_key
               FROM maildesk_message parent
               JOIN maildesk_message child ON child.account_id = parent.account_id
                                          AND child.in_reply_to = parent.internet_message_id
-             WHERE parent.id = ANY(%s) AND parent.thread_key IS NOT NULL
-               AND child.thread_key IS DISTINCT FROM parent.thread_key
-        """, [self.batch_ids])
+             WHERE parent.id = ANY(%s::int4[]) AND parent.internet_message_id = ANY(%s::varchar[])
+               AND parent.thread_key IS NOT NULL AND child.thread_key IS DISTINCT FROM parent.thread_key
+        """, [_pg_array(self.batch_ids, 'int4'), _pg_array(answered, 'varchar')])
         for old_key, new_key in cr.fetchall():
             threads.merge_threads(self.account, old_key, new_key)
 
@@ -394,9 +411,9 @@ class MessageBatch:
         (cache invalidated, dependents marked)."""
         Message, updates = self.Message, self.updates
         Message.flush_model()
-        arrays = [_pg_array(ids)] + [_pg_array([_column_value(name, updates[row_id][name]) for row_id in ids])
-                                     for name in names]
         types = ['int4'] + [Message._fields[name].column_type[1] for name in names]
+        arrays = [_pg_array(ids, 'int4')] + [_pg_array([updates[row_id][name] for row_id in ids], column_type)
+                                             for name, column_type in zip(names, types[1:], strict=True)]
         self.env.cr.execute(SQL(
             'UPDATE maildesk_message AS m SET %s, write_uid = %s, write_date = %s FROM unnest(%s) AS v(%s) '
             'WHERE m.id = v.id',
@@ -413,30 +430,55 @@ class MessageBatch:
             self.env['maildesk.folder'].invalidate_model(['message_ids'])
 
 
-def _pg_array(values):
-    """The values of one column as ONE PostgreSQL array literal, for ``unnest(%s::type[])``.
+def only_added(stats):
+    """What :meth:`MessageBatch.apply` returned says the page only inserted new rows (nothing updated, removed or
+    adopted)."""
+    return not stats['updated'] and not stats['removed'] and stats['created'] == stats['inserted']
+
+
+def synced_columns(values_list):
+    """``{column: [value per item]}`` of :data:`SYNCED_COLUMNS` for Graph items (``graph.mail.message_values``),
+    column by column, ORM-style: an empty value is False. Seconds of the received and sent times only
+    (``modified_at`` keeps its precision: it orders versions). Every value of these columns is a str, a bool or a
+    datetime, so ``or False`` only turns '' and None into False."""
+    columns = {name: [values[name] or False for values in values_list] for name in SYNCED_COLUMNS}
+    columns['categories'] = [', '.join(values['categories']) or False for values in values_list]
+    for name in ('received_at', 'sent_at'):
+        columns[name] = [moment and moment.replace(microsecond=0) for moment in columns[name]]
+    return columns
+
+
+def _pg_array(values, column_type):
+    """The values of one column of PostgreSQL type ``column_type`` as ONE array literal, for ``%s::type[]``.
 
     psycopg2 sends a Python list as ``ARRAY['a', 'b', ...]``: one SQL literal per row that PostgreSQL's parser
     reads one by one. An array literal is one parameter its array reader takes in one go: about half the CPU on both
-    sides for a page's INSERT. None is NULL; text is quoted and escaped as the array syntax wants."""
-    return '{%s}' % ','.join(map(_array_element, values))
+    sides for a page's INSERT. None is NULL, and so is False ORM-style except in a boolean column."""
+    kind = column_type.split('(')[0].lower()  # an ORM column type: 'VARCHAR', 'VARCHAR(64)', 'int4', ...
+    if kind in ('varchar', 'text'):
+        return _text_array(values)
+    if kind == 'bool':
+        return '{%s}' % ','.join(['NULL' if value is None else 't' if value else 'f' for value in values])
+    if kind == 'timestamp':
+        return '{%s}' % ','.join(['"%s"' % value if value else 'NULL' for value in values])  # str(): PG reads it
+    if kind in ('int4', 'int8', 'float8', 'numeric'):
+        return '{%s}' % ','.join(['NULL' if value is None or value is False else repr(value) for value in values])
+    raise ValueError('No array literal for columns of type %s' % column_type)
 
 
-def _array_element(value):
-    if value is None:
-        return 'NULL'
-    if isinstance(value, str):
-        return '"%s"' % value.replace('\\', '\\\\').replace('"', '\\"')
-    if isinstance(value, bool):
-        return 't' if value else 'f'
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return '"%s"' % value  # datetime: its str() is what PostgreSQL reads ("2026-12-01 17:30:00[.123456]")
-
-
-def _column_value(name, value):
-    """ORM-style column value: False means NULL, except in boolean columns."""
-    return None if value is False and name not in BOOLEAN_COLUMNS else value
+def _text_array(values):
+    """Text in array syntax: each element quoted, backslashes and double quotes escaped. Done on the whole column
+    at once (C string methods, not two per value): the values are joined with a separator holding NUL, which
+    text never contains (graph.mail strips it, PostgreSQL cannot store it), and an empty value is a lone NUL."""
+    if not values:
+        return '{}'
+    text = '\x00\x01'.join([value or '\x00' for value in values])
+    if text.count('\x00') != len(values) - 1 + sum(not value for value in values):
+        raise ValueError('A string literal cannot contain NUL (0x00) characters.')  # what psycopg2 would say
+    if '\\' in text or '"' in text:
+        text = text.replace('\\', '\\\\').replace('"', '\\"')
+    text = '{"%s"}' % text.replace('\x00\x01', '","')
+    return text.replace('"\x00"', 'NULL') if '\x00' in text else text
 
 
 def _is_older(values, row):

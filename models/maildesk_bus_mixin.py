@@ -8,7 +8,9 @@ class MaildeskBusMixin(models.AbstractModel):
 
     A model inheriting this mixin lists in ``_maildesk_bus_fields`` the fields the inbox shows (a folder's sync
     status, an account's state...): a write that changes one of them sends ``maildesk/changed``. Anything else
-    (the sync's message batches, message actions) calls :meth:`_maildesk_notify_changed` itself, once.
+    (the sync's message batches, message actions) calls :meth:`_maildesk_notify_changed` itself, once. A write
+    in the context ``maildesk_bus_quiet`` tells nothing (the sync's progress on a page of older mail, see
+    ``engine.folder_round``).
     """
     _name = 'maildesk.bus.mixin'
     _description = 'MailDesk: live updates of open inboxes'
@@ -20,7 +22,7 @@ class MaildeskBusMixin(models.AbstractModel):
         changed = self.filtered(lambda record: any(record[name] != vals[name] for name in watched)) \
             if watched else self.browse()
         result = super().write(vals)
-        if changed:
+        if changed and not self.env.context.get('maildesk_bus_quiet'):
             self._maildesk_notify_changed(changed)
         return result
 

@@ -121,6 +121,10 @@ class MaildeskMessage(models.Model):
         # children of a message by In-Reply-To (conversation drift); few rows know it, so a small partial index
         create_index(self._cr, 'maildesk_message_in_reply_to_idx', self._table, ['account_id', 'in_reply_to'],
                      where='in_reply_to IS NOT NULL')
+        # local entries (sent from MailDesk, waiting for Outlook's copy), looked up by Message-ID on every sync page:
+        # a few rows at most, so a page's 1,000 lookups cost nothing
+        create_index(self._cr, 'maildesk_message_local_idx', self._table, ['account_id', 'internet_message_id'],
+                     where='is_local')
 
     def write(self, vals):
         """A user's write never moves a message into another mailbox nor sets what only MailDesk writes.

@@ -132,15 +132,23 @@ class TestHostileMapping(TransactionCase):
                                  want[column] if column != 'is_read' else bool(want[column]), (graph_id, column))
 
     def test_array_literals_round_trip(self):
+        """A column goes to PostgreSQL as one array literal, text escaped for the whole column at once: every value
+        comes back as it was, an empty one as NULL (ORM-style), and a NUL is refused as psycopg2 would."""
         hostile = ['', 'NULL', 'null', '"', '\\', '\\"', '{a,b}', 'a,b', ' lead and trail ', '\t\n\r', "it's",
-                   '{"x": [1, 2]}', _RANDOM_CJK, 'é🦄', None]
+                   '{"x": [1, 2]}', _RANDOM_CJK, 'é🦄', None, False, '\x01', '\x01\x01"', '', '\\\x01', '"",""']
         self.env.cr.execute('SELECT array_agg(v ORDER BY n) FROM unnest(%s::text[]) WITH ORDINALITY AS u(v, n)',
-                            [_pg_array(hostile)])
-        self.assertEqual(self.env.cr.fetchone()[0], hostile)
+                            [_pg_array(hostile, 'text')])
+        self.assertEqual(self.env.cr.fetchone()[0], [value or None for value in hostile])
+        for values in ([], [''], [None, None], ['x']):
+            self.env.cr.execute('SELECT %s::varchar[]', [_pg_array(values, 'VARCHAR(64)')])
+            self.assertEqual(self.env.cr.fetchone()[0], [value or None for value in values])
+        with self.assertRaises(ValueError):
+            _pg_array(['a', 'b\x00\x01c'], 'text')
         moments = [datetime.datetime(2026, 12, 1, 17, 30), datetime.datetime(1999, 1, 2, 3, 4, 5, 678901), None]
         self.env.cr.execute('SELECT %s::timestamp[], %s::int4[], %s::bool[]',
-                            [_pg_array(moments), _pg_array([1, -2, None]), _pg_array([True, False, None])])
-        self.assertEqual(self.env.cr.fetchone(), (moments, [1, -2, None], [True, False, None]))
+                            [_pg_array(moments, 'timestamp'), _pg_array([1, -2, None, 0, False], 'int4'),
+                             _pg_array([True, False, None], 'bool')])
+        self.assertEqual(self.env.cr.fetchone(), (moments, [1, -2, None, 0, None], [True, False, None]))
 
     def test_reply_headers_fit_the_index(self):
         """In-Reply-To / References come from the sender (fetched for a lonely reply): stored whatever they are."""

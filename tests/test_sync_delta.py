@@ -1,8 +1,9 @@
+import json
 from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from odoo.addons.maildesk.engine import sync_run
+from odoo.addons.maildesk.engine import folder_round, sync_run
 from odoo.addons.maildesk.tests.common import MaildeskCase
 from odoo.addons.maildesk.tests.sync_common import SyncTestMixin
 
@@ -71,6 +72,78 @@ class TestSyncDelta(SyncTestMixin, MaildeskCase):
         self.assertEqual(self.emulator.counters()['by_endpoint'].get(delta), folder.round_page_count,
                          'every page of the round fetched once: page 2 came from the changes run')
         self.assertConverged(account)
+
+    def test_prefetch_follows_empty_pages(self):
+        """Graph may answer an empty page with a nextLink: the prefetch that gets one fetches the page after it in
+        the same go (the unit storing the empty page would otherwise start that fetch only then, and the next unit
+        wait for it whole). Every page is still fetched once, and the round converges."""
+        user = self.emulator.users[1]
+        hollow = self.new_emulator_folder(user, 'Hollow', count=40)
+        self.env['ir.config_parameter'].sudo().set_param('maildesk.page_size', 10)
+        account = self.sync_account(1, roles=(), extra_folders=(hollow,))
+        folder = account.folder_ids.filtered(lambda f: f.graph_id == hollow)
+        self.emulator.config(delta_empty_page_share=0.0)
+        self.run_changes()  # page 1 stored, page 2 fetched ahead
+        self.emulator.control('POST', '/delta_quirks', {'user': user, 'folder': hollow, 'empty_pages': 2})
+        answers = []
+        prefetch_pages = folder_round._prefetch_pages
+
+        def recorded(*args):
+            pages = prefetch_pages(*args)
+            answers.append([len(page.items) for _link, (page, _delta) in pages])
+            return pages
+        self.emulator.reset_counters()
+        with patch.object(folder_round, '_prefetch_pages', recorded):
+            self.run_backfill()
+        # Graph's pages vary below odata.maxpagesize: the third one holds 5 to 10 messages
+        self.assertTrue(any(len(sizes) == 3 and sizes[:2] == [0, 0] and sizes[2] for sizes in answers), answers)
+        self.assertEqual(folder.sync_state, 'done')
+        self.assertEqual(folder.synced_count, 40)
+        delta = self.emulator.counters()['by_endpoint'].get('GET /v1.0/me/mailFolders/{id}/messages/delta')
+        self.assertEqual(delta, folder.round_page_count - 2, 'every page once (the changes run fetched pages 1, 2)')
+        self.assertConverged(account)
+
+    def test_backfill_pages_tell_open_inboxes_now_and_then(self):
+        """Pages of older mail are told to open inboxes at most every BACKFILL_NOTICE_EVERY seconds per folder (a
+        bus message and a reload of every open inbox each); the round's first and last pages always are."""
+        folder_round._backfill_told.clear()
+        self.emulator.config(delta_empty_page_share=0.0)
+        self.env['ir.config_parameter'].sudo().set_param('maildesk.page_size', 10)
+
+        def notices(folder):
+            self.env.cr.flush()
+            messages = self.env['bus.bus'].sudo().search([('message', 'like', '"maildesk/changed"')])
+            return sum(folder.id in json.loads(bus.message)['payload']['folder_ids'] for bus in messages)
+
+        def new_folder(user_index, name):
+            graph_id = self.new_emulator_folder(self.emulator.users[user_index], name, count=50)
+            account = self.sync_account(user_index, roles=(), extra_folders=(graph_id,))
+            return account.folder_ids.filtered(lambda f: f.graph_id == graph_id)
+
+        folder = new_folder(2, 'Told')
+        self.run_changes()
+        first = notices(folder)
+        self.assertGreater(first, 0, 'the newest page is told at once')
+        with patch.object(sync_run, 'BACKFILL_PAGE_BUDGET', 3), \
+                patch.object(folder_round, 'BACKFILL_NOTICE_EVERY', 600):
+            self.run_backfill()  # three pages of older mail, within the interval however slow the machine
+        self.assertEqual(folder.round_page_count, 4)
+        self.assertEqual(notices(folder), first, 'pages of older mail told a moment ago are not told again')
+        stored = self.env['maildesk.message'].search_count([('folder_id', '=', folder.id)])
+        self.assertEqual(folder.synced_count, stored, 'their progress is stored all the same')
+        self.assertGreater(stored, 20)
+        self.run_backfill()  # the last page
+        self.assertEqual(folder.sync_state, 'done')
+        self.assertGreater(notices(folder), first, 'the end of the round is told')
+
+        often = new_folder(1, 'Told often')
+        with patch.object(folder_round, 'BACKFILL_NOTICE_EVERY', 0):
+            self.run_changes()
+            first = notices(often)
+            with patch.object(sync_run, 'BACKFILL_PAGE_BUDGET', 3):
+                self.run_backfill()
+        self.assertEqual(often.round_page_count, 4)
+        self.assertGreaterEqual(notices(often), first + 3, 'a page of a folder not told for a while is told')
 
     def test_no_change_cycle_is_one_request_per_folder(self):
         account = self.sync_account()
