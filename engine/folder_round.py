@@ -263,7 +263,8 @@ class FolderRound:
             self._start_initial_round(self.reads.folder_counts(folder), now)
         # a page in the middle of an initial round (older mail): told now, or with a later page of the round
         middle = bool(folder.round_is_initial and link and page.next_link and not moved)
-        quiet = not _tell_backfill(folder) and middle if folder.round_is_initial else False
+        told = _tell_backfill(folder) if folder.round_is_initial else True  # every page of a round notes it
+        quiet = middle and not told
         if delta.entries or moved or delta.skipped or folder.round_is_initial:
             stats = MessageBatch(folder).apply(delta, moved, quiet=quiet)
         else:  # an incremental page without a change (most cycles): no message to write, no lock to take
