@@ -243,11 +243,11 @@ def _pg_statements(cr, top=25):
 
 
 def _one_cycle(registry, emu, profile=None):
-    """One run of the changes cron's callback in a fresh transaction; (wall s, cpu s, requests)."""
+    """One run of the changes cron's callback in a fresh transaction; (wall s, cpu s, requests, by endpoint)."""
     control(emu, 'POST', '/counters/reset', {})
     with Meter(profile=profile) as meter, registry.cursor() as cr:
         _env(cr)['maildesk.account']._cron_sync_changes()
-    return meter.wall, meter.cpu, graph_requests(emu)[0]
+    return (meter.wall, meter.cpu, *graph_requests(emu))
 
 
 def _changes(env, emu, email, inbox_id, count, rng):
@@ -294,7 +294,7 @@ def scenario_md_incremental(env, params):
     for _ in range(params.get('change_reps', 3)):
         applied = _changes(env, emu, params['email'], params['inbox_id'], params.get('changes', 100), rng)
         env.cr.commit()
-        wall, cpu, req = _one_cycle(registry, emu)
+        wall, cpu, req, _endpoints = _one_cycle(registry, emu)
         reps.append({'wall_ms': round(wall * 1000, 2), 'cpu_ms': round(cpu * 1000, 2), 'requests': req,
                      'applied': applied})
     changes = {'changes': params.get('changes', 100), 'reps': reps,
@@ -323,6 +323,7 @@ def _nochange_all_folders(env, registry, emu, params, two):
     per_folder = (cpu_ms - two_ms) / (folders - two['folders']) if folders > two['folders'] else None
     return {'folders': folders, 'samples': len(warm),
             'requests_per_folder': round(statistics.median(w[2] for w in warm) / folders, 2),
+            'requests_by_endpoint': [w[3] for w in warm],
             'cpu_ms_per_folder': round(cpu_ms / folders, 2),
             'marginal_cpu_ms_per_folder': per_folder and round(per_folder, 2),
             'per_run_cpu_ms': per_folder and round(two_ms - two['folders'] * per_folder, 2)}
