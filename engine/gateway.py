@@ -187,7 +187,7 @@ class GatewayRun:
         account = self.env['maildesk.account'].browse(account_id)
         try:
             client = account._graph_client()
-            client.token_provider(force_refresh=False)
+            client.access_token()
         except (errors.GraphError, UserError) as exc:
             text = exc.message if isinstance(exc, errors.GraphError) else str(exc)
             _logger.info('MailDesk gateway: no token for account %s: %s', account_id, text)

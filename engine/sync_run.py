@@ -368,7 +368,7 @@ class SyncRun:
         token cache or an authorization failure is written there, never in a unit (which may roll back)."""
         try:
             client = self.env['maildesk.account'].browse(account_id)._graph_client()
-            client.token_provider(force_refresh=False)
+            client.access_token()
         except errors.AuthInvalid as exc:  # already counted on the account by the token provider
             self.auth_failures[account_id] = exc
             self.excluded.add(account_id)

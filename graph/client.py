@@ -452,6 +452,12 @@ class GraphClient:
     def _sleep(self, seconds):
         time.sleep(seconds)
 
+    def access_token(self):
+        """The client's access token, asked of the token provider only when the client has none yet: a caller
+        that gets it before its first request (to learn early that the mailbox cannot sign in) costs no second
+        token lookup."""
+        return self._current_token()
+
     def _current_token(self):
         with self._token_lock:
             if self._token is None:
