@@ -5,9 +5,10 @@ is fetched): lock -> adopt local entries (one query) -> insert / update -> link 
 Idempotent: replays and duplicates are no-ops.
 
 Pages of two folders of one mailbox are written at the same time (two cron workers, two servers). A message can
-be in both pages (it moved between them while they were listed): both INSERT it, the unique index on
-``(account_id, graph_id)`` lets one in (``ON CONFLICT DO NOTHING`` waits for the other transaction to end and, in
-READ COMMITTED -- the isolation of sync units -- never fails), and the other re-reads the row it lost to and
+be in both pages (it moved between them while they were listed): both store it, the unique index on
+``(account_id, graph_id)`` lets one in (the other's COPY of its new rows waits for the first transaction to end and
+is refused, then its ``INSERT ... ON CONFLICT DO NOTHING`` skips the row: in READ COMMITTED -- the isolation of sync
+units -- that never fails), and the other re-reads the row it lost to and
 applies its item as an update, where the newer version (``modified_at``) wins whatever the commit order. New rows
 are inserted in graph id order and existing rows locked in id order, so two pages do not wait for each other in a
 cycle; the rare cycle left (a page re-reads a lost row that the other page had locked, or thread merges) is a
@@ -17,12 +18,14 @@ Rows are written with set-based SQL, not ``create()`` / ``write()``: the ORM's p
 inverse fields) costs more than everything else a sync page does. The rows are complete (every column the ORM
 would set) and :meth:`modified` tells the ORM about them, as ``create()`` / ``write()`` would.
 """
+import psycopg2.errors
 from dateutil.relativedelta import relativedelta
 
 from odoo import fields
 from odoo.tools import SQL
 
 from . import threads
+from .pg_values import copy_fields, copy_rows, pg_array
 
 # Values mail.message_values() returns that are columns of maildesk_message, compared on every upsert.
 SYNCED_COLUMNS = (
@@ -132,7 +135,7 @@ class MessageBatch:
              WHERE account_id = %s AND graph_id = ANY(%s::varchar[])
           ORDER BY id
                FOR NO KEY UPDATE
-        """, [self.account.id, _pg_array(graph_ids, 'varchar')])
+        """, [self.account.id, pg_array(graph_ids, 'varchar')])
         return {row['graph_id']: row for row in self.env.cr.dictfetchall()}
 
     def _partners_by_email(self, values_list):
@@ -150,7 +153,7 @@ class MessageBatch:
             SELECT email_normalized, min(id) FROM res_partner
              WHERE email_normalized = ANY(%s::varchar[]) AND active
           GROUP BY email_normalized
-        """, [_pg_array(list(addresses), 'varchar')])
+        """, [pg_array(list(addresses), 'varchar')])
         return dict(self.env.cr.fetchall())
 
     def _system_mail(self, latest):
@@ -161,7 +164,7 @@ class MessageBatch:
             return set()
         self.env.cr.execute(
             'SELECT message_id FROM maildesk_system_mail WHERE account_id = %s AND message_id = ANY(%s::varchar[])',
-            [self.account.id, _pg_array(message_ids, 'varchar')])
+            [self.account.id, pg_array(message_ids, 'varchar')])
         return {row[0] for row in self.env.cr.fetchall()}
 
     def _within_backfill_depth(self, values_list):
@@ -198,7 +201,7 @@ class MessageBatch:
                AND (folder_id = ANY(%s) OR (%s AND folder_id IS NULL))
           ORDER BY id
                FOR NO KEY UPDATE
-        """, [self.account.id, _pg_array(list(by_mid), 'varchar'), folders, self.folder.role == 'sentitems'])
+        """, [self.account.id, pg_array(list(by_mid), 'varchar'), folders, self.folder.role == 'sentitems'])
         adopted = []
         for local in self.env.cr.dictfetchall():
             values = by_mid.pop(local['internet_message_id'], None)
@@ -315,22 +318,26 @@ class MessageBatch:
         names = list(columns)
         types = [Message._fields[name].column_type[1] for name in names]
         Message.flush_model()
-        cr.execute(SQL(
-            'INSERT INTO maildesk_message (%s, create_uid, create_date, write_uid, write_date) '
-            'SELECT *, %s, %s, %s, %s FROM unnest(%s) '
-            'ON CONFLICT (account_id, graph_id) DO NOTHING RETURNING id, graph_id',
-            SQL(', ').join(SQL.identifier(name) for name in names), uid, now, uid, now,
-            SQL(', ').join(SQL('%s::%s[]', _pg_array(columns[name], column_type), SQL(column_type))
-                           for name, column_type in zip(names, types, strict=True)),
-        ))
-        inserted = dict(cr.fetchall())  # id -> graph id
+        ids = self._copy_new_rows(columns, types, uid, now)
+        if ids is not None:
+            inserted = dict(zip(ids, columns['graph_id'], strict=True))  # id -> graph id
+        else:
+            cr.execute(SQL(
+                'INSERT INTO maildesk_message (%s, create_uid, create_date, write_uid, write_date) '
+                'SELECT *, %s, %s, %s, %s FROM unnest(%s) '
+                'ON CONFLICT (account_id, graph_id) DO NOTHING RETURNING id, graph_id',
+                SQL(', ').join(SQL.identifier(name) for name in names), uid, now, uid, now,
+                SQL(', ').join(SQL('%s::%s[]', pg_array(columns[name], column_type), SQL(column_type))
+                               for name, column_type in zip(names, types, strict=True)),
+            ))
+            inserted = dict(cr.fetchall())
         links = [(message_id, partner_id) for message_id, graph_id in inserted.items()
                  for partner_id in recipients[graph_id]]
         if links:
             cr.execute(SQL(
                 'INSERT INTO maildesk_message_partner_rel (message_id, partner_id) '
                 'SELECT * FROM unnest(%s::int4[], %s::int4[]) ON CONFLICT DO NOTHING',
-                _pg_array([link[0] for link in links], 'int4'), _pg_array([link[1] for link in links], 'int4')))
+                pg_array([link[0] for link in links], 'int4'), pg_array([link[1] for link in links], 'int4')))
         ids = list(inserted)
         records = Message.browse(ids)
         written = [*names, 'create_uid', 'create_date', 'write_uid', 'write_date', 'partner_ids']
@@ -346,6 +353,27 @@ class MessageBatch:
         if len(ids) < count:
             new = set(inserted.values())
             self._lost_inserts([values for values in values_list if values['graph_id'] not in new])
+
+    def _copy_new_rows(self, columns, types, uid, now):
+        """COPY the new rows, their ids drawn from the table's sequence first (COPY returns none): the cheapest way
+        in for a page of new mail (:func:`engine.pg_values.copy_rows`). None when one of them is stored already
+        (another transaction inserted it meanwhile): nothing is written then, and the INSERT that skips such rows
+        takes over (:meth:`_insert`)."""
+        cr, count = self.env.cr, len(columns['graph_id'])
+        cr.execute('SELECT nextval(%s) FROM generate_series(1, %s)', [f'{self.Message._table}_id_seq', count])
+        ids = [row[0] for row in cr.fetchall()]
+        fields_ = {'id': copy_fields(ids, 'int4')}
+        fields_.update((name, copy_fields(column, column_type))
+                       for (name, column), column_type in zip(columns.items(), types, strict=True))
+        for name, value, column_type in (('create_uid', uid, 'int4'), ('create_date', now, 'timestamp'),
+                                         ('write_uid', uid, 'int4'), ('write_date', now, 'timestamp')):
+            fields_[name] = copy_fields([value], column_type) * count
+        try:
+            with cr.savepoint(flush=False):
+                copy_rows(cr, self.Message._table, fields_)
+        except psycopg2.errors.UniqueViolation:
+            return None
+        return ids
 
     def _lost_inserts(self, values_list):
         """Items another transaction inserted first (it committed: ON CONFLICT waited for it): their rows are
@@ -370,7 +398,7 @@ class MessageBatch:
             cr.execute("""SELECT id FROM maildesk_message
                            WHERE id = ANY(%s::int4[])
                              AND (thread_key IS NULL OR in_reply_to IS NOT NULL OR "references" IS NOT NULL)
-                        ORDER BY id""", [_pg_array(updated, 'int4')])
+                        ORDER BY id""", [pg_array(updated, 'int4')])
             special = [row[0] for row in cr.fetchall()]
             if special:
                 threads.link_threads(self.Message.browse(special))
@@ -380,7 +408,7 @@ class MessageBatch:
         # most pages answer none, and then no parent is read
         cr.execute("""SELECT DISTINCT in_reply_to FROM maildesk_message
                        WHERE account_id = %s AND in_reply_to IS NOT NULL AND in_reply_to = ANY(%s::varchar[])""",
-                   [self.account.id, _pg_array(list(self.batch_message_ids), 'varchar')])
+                   [self.account.id, pg_array(list(self.batch_message_ids), 'varchar')])
         answered = [row[0] for row in cr.fetchall()]
         if not answered:
             return
@@ -391,7 +419,7 @@ class MessageBatch:
                                          AND child.in_reply_to = parent.internet_message_id
              WHERE parent.id = ANY(%s::int4[]) AND parent.internet_message_id = ANY(%s::varchar[])
                AND parent.thread_key IS NOT NULL AND child.thread_key IS DISTINCT FROM parent.thread_key
-        """, [_pg_array(self.batch_ids, 'int4'), _pg_array(answered, 'varchar')])
+        """, [pg_array(self.batch_ids, 'int4'), pg_array(answered, 'varchar')])
         for old_key, new_key in cr.fetchall():
             threads.merge_threads(self.account, old_key, new_key)
 
@@ -412,7 +440,7 @@ class MessageBatch:
         Message, updates = self.Message, self.updates
         Message.flush_model()
         types = ['int4'] + [Message._fields[name].column_type[1] for name in names]
-        arrays = [_pg_array(ids, 'int4')] + [_pg_array([updates[row_id][name] for row_id in ids], column_type)
+        arrays = [pg_array(ids, 'int4')] + [pg_array([updates[row_id][name] for row_id in ids], column_type)
                                              for name, column_type in zip(names, types[1:], strict=True)]
         self.env.cr.execute(SQL(
             'UPDATE maildesk_message AS m SET %s, write_uid = %s, write_date = %s FROM unnest(%s) AS v(%s) '
@@ -446,39 +474,6 @@ def synced_columns(values_list):
     for name in ('received_at', 'sent_at'):
         columns[name] = [moment and moment.replace(microsecond=0) for moment in columns[name]]
     return columns
-
-
-def _pg_array(values, column_type):
-    """The values of one column of PostgreSQL type ``column_type`` as ONE array literal, for ``%s::type[]``.
-
-    psycopg2 sends a Python list as ``ARRAY['a', 'b', ...]``: one SQL literal per row that PostgreSQL's parser
-    reads one by one. An array literal is one parameter its array reader takes in one go: about half the CPU on both
-    sides for a page's INSERT. None is NULL, and so is False ORM-style except in a boolean column."""
-    kind = column_type.split('(')[0].lower()  # an ORM column type: 'VARCHAR', 'VARCHAR(64)', 'int4', ...
-    if kind in ('varchar', 'text'):
-        return _text_array(values)
-    if kind == 'bool':
-        return '{%s}' % ','.join(['NULL' if value is None else 't' if value else 'f' for value in values])
-    if kind == 'timestamp':
-        return '{%s}' % ','.join(['"%s"' % value if value else 'NULL' for value in values])  # str(): PG reads it
-    if kind in ('int4', 'int8', 'float8', 'numeric'):
-        return '{%s}' % ','.join(['NULL' if value is None or value is False else repr(value) for value in values])
-    raise ValueError('No array literal for columns of type %s' % column_type)
-
-
-def _text_array(values):
-    """Text in array syntax: each element quoted, backslashes and double quotes escaped. Done on the whole column
-    at once (C string methods, not two per value): the values are joined with a separator holding NUL, which
-    text never contains (graph.mail strips it, PostgreSQL cannot store it), and an empty value is a lone NUL."""
-    if not values:
-        return '{}'
-    text = '\x00\x01'.join([value or '\x00' for value in values])
-    if text.count('\x00') != len(values) - 1 + sum(not value for value in values):
-        raise ValueError('A string literal cannot contain NUL (0x00) characters.')  # what psycopg2 would say
-    if '\\' in text or '"' in text:
-        text = text.replace('\\', '\\\\').replace('"', '\\"')
-    text = '{"%s"}' % text.replace('\x00\x01', '","')
-    return text.replace('"\x00"', 'NULL') if '\x00' in text else text
 
 
 def _is_older(values, row):

@@ -8,7 +8,8 @@ import datetime
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL
 
-from odoo.addons.maildesk.engine.message_batch import MessageBatch, _pg_array
+from odoo.addons.maildesk.engine.message_batch import MessageBatch
+from odoo.addons.maildesk.engine.pg_values import copy_fields, copy_rows, pg_array
 from odoo.addons.maildesk.graph import mail
 
 from .common import MaildeskCase
@@ -137,18 +138,44 @@ class TestHostileMapping(TransactionCase):
         hostile = ['', 'NULL', 'null', '"', '\\', '\\"', '{a,b}', 'a,b', ' lead and trail ', '\t\n\r', "it's",
                    '{"x": [1, 2]}', _RANDOM_CJK, 'é🦄', None, False, '\x01', '\x01\x01"', '', '\\\x01', '"",""']
         self.env.cr.execute('SELECT array_agg(v ORDER BY n) FROM unnest(%s::text[]) WITH ORDINALITY AS u(v, n)',
-                            [_pg_array(hostile, 'text')])
+                            [pg_array(hostile, 'text')])
         self.assertEqual(self.env.cr.fetchone()[0], [value or None for value in hostile])
         for values in ([], [''], [None, None], ['x']):
-            self.env.cr.execute('SELECT %s::varchar[]', [_pg_array(values, 'VARCHAR(64)')])
+            self.env.cr.execute('SELECT %s::varchar[]', [pg_array(values, 'VARCHAR(64)')])
             self.assertEqual(self.env.cr.fetchone()[0], [value or None for value in values])
         with self.assertRaises(ValueError):
-            _pg_array(['a', 'b\x00\x01c'], 'text')
+            pg_array(['a', 'b\x00\x01c'], 'text')
         moments = [datetime.datetime(2026, 12, 1, 17, 30), datetime.datetime(1999, 1, 2, 3, 4, 5, 678901), None]
         self.env.cr.execute('SELECT %s::timestamp[], %s::int4[], %s::bool[]',
-                            [_pg_array(moments, 'timestamp'), _pg_array([1, -2, None, 0, False], 'int4'),
-                             _pg_array([True, False, None], 'bool')])
+                            [pg_array(moments, 'timestamp'), pg_array([1, -2, None, 0, False], 'int4'),
+                             pg_array([True, False, None], 'bool')])
         self.assertEqual(self.env.cr.fetchone(), (moments, [1, -2, None, 0, None], [True, False, None]))
+
+    def test_copy_fields_round_trip(self):
+        """New rows go to PostgreSQL as COPY text (one stream for the page): every value comes back as it was --
+        COPY's own escapes, its NULL mark and its end-of-data mark among them --, an empty one as NULL (ORM-style),
+        and a NUL is refused as psycopg2 would."""
+        hostile = ['', '\\N', '\\.', '\\', '\t', '\n', '\r', '\r\n', 'a\tb\nc', '\\t', 'NULL', '"', "it's",
+                   '{a,b}', _RANDOM_CJK, 'é🦄', None, False, '\x01', ' lead and trail ', '\\\n']
+        moments = [datetime.datetime(2026, 12, 1, 17, 30), datetime.datetime(1999, 1, 2, 3, 4, 5, 678901), None]
+        count = len(hostile)
+        cr = self.env.cr
+        cr.execute('CREATE TEMP TABLE copy_check (n int4, t varchar, at timestamp, yes bool)')
+        copy_rows(cr, 'copy_check', {
+            'n': copy_fields(list(range(count)), 'int4'),
+            't': copy_fields(hostile, 'VARCHAR'),
+            'at': copy_fields((moments * count)[:count], 'timestamp'),
+            'yes': copy_fields(([True, False, None] * count)[:count], 'bool'),
+        })
+        cr.execute('SELECT t, at, yes FROM copy_check ORDER BY n')
+        self.assertEqual(cr.fetchall(), [(value or None, moment, yes) for value, moment, yes in zip(
+            hostile, (moments * count)[:count], ([True, False, None] * count)[:count], strict=True)])
+        self.assertEqual(copy_fields([], 'text'), [])
+        self.assertEqual(copy_fields([0, None, False, -3], 'int8'), ['0', '\\N', '\\N', '-3'])
+        with self.assertRaises(ValueError):
+            copy_fields(['a', 'b\x00c'], 'text')
+        with self.assertRaises(ValueError):
+            copy_fields(['a'], 'jsonb')
 
     def test_reply_headers_fit_the_index(self):
         """In-Reply-To / References come from the sender (fetched for a lonely reply): stored whatever they are."""

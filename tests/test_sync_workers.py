@@ -203,7 +203,8 @@ class TestSyncWorkers(MaildeskMixin, TransactionCase):
 
     def test_message_in_both_pages_is_stored_once_newest_wins(self):
         """The same message in the pages of two folders written at once (it moved between them while they were
-        listed): both INSERT it; the second waits on the unique index, then updates the row instead of failing --
+        listed): both store it; the second's COPY waits on the unique index and is refused, its INSERT ... ON CONFLICT
+        DO NOTHING skips the row, and it updates the row instead of failing --
         and the newer version (lastModifiedDateTime) decides its folder whatever the commit order."""
         user = self.emulator.users[3]
         folders, account_id = self.two_bulk_folders(user, 5)
@@ -214,13 +215,23 @@ class TestSyncWorkers(MaildeskMixin, TransactionCase):
             by_graph_id = {f.graph_id: f.id for f in account.folder_ids}
             targets = [by_graph_id[fid] for fid in folders]
             raws = {graph_id: client.get_message(graph_id, body=False) for graph_id in graph_ids}
+        copied = []  # what each page's COPY of its new rows gave: ids, or None when it gave way to the INSERT
+        original_copy = message_batch.MessageBatch._copy_new_rows
+
+        def copy_new_rows(batch, *args):
+            copied.append(original_copy(batch, *args))
+            return copied[-1]
         for graph_id, newer_first in zip(graph_ids, (False, True), strict=True):  # not stored: both pages insert it
+            copied.clear()
             stale = dict(raws[graph_id])
             modified = datetime.datetime.fromisoformat(stale['lastModifiedDateTime'].replace('Z', '+00:00'))
             moved = dict(stale, parentFolderId=folders[1],
                          lastModifiedDateTime=(modified + datetime.timedelta(minutes=1)).strftime('%Y-%m-%dT%H:%M:%SZ'))
             pages = [(targets[0], stale), (targets[1], moved)]
-            stats = self.write_at_once(pages[::-1] if newer_first else pages)
+            with patch.object(message_batch.MessageBatch, '_copy_new_rows', copy_new_rows):
+                stats = self.write_at_once(pages[::-1] if newer_first else pages)
+            self.assertEqual(sorted(ids is None for ids in copied), [False, True],
+                             'one COPY stores the row; the other, refused by the unique index, gives way')
             self.assertEqual(sorted((s['created'], s['updated']) for s in stats), [(0, 0), (1, 0)] if newer_first
                              else [(0, 1), (1, 0)], 'one insert; the later page updates (or finds a newer row)')
             with self.committed_env() as env:
