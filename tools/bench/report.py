@@ -152,11 +152,16 @@ def table(results):
                          _fmt(orm.get('peak_rss_mib'))])
         if orm.get('sql_upsert'):
             sql = orm['sql_upsert']
-            body.append(['same rows, bare INSERT ... ON CONFLICT (SQL)', _fmt(sql.get('rows'), 0),
+            runs = sql.get('runs_rows_per_s') or []
+            label = 'same rows, bare INSERT ... ON CONFLICT (SQL)' + (f', fastest of {len(runs)}' if runs else '')
+            body.append([label, _fmt(sql.get('rows'), 0),
                          _fmt(sql.get('wall_s'), 2), _fmt(sql.get('rows_per_s')),
                          _fmt(sql.get('cpu_s', 0) / max(sql.get('rows', 1), 1) * 1000, 3),
                          _fmt(sql.get('peak_rss_mib'))])
         lines += _grid(head, body)
+        sql_runs = (orm.get('sql_upsert') or {}).get('runs_rows_per_s')
+        if sql_runs:
+            lines.append('bare INSERT runs (rows/s): ' + ', '.join(_fmt(value) for value in sql_runs))
         for size, data in _sizes(results):
             rate = _get(data, 'initial', 'messages_per_s')
             if rate and orm.get('rows_per_s'):

@@ -138,16 +138,21 @@ def scenario_orm_ceiling(env, params):
     stored = Message.search_count([('account_id', '=', account.id)])
     result = dict(meter.as_dict(), rows=stored, batch=batch, fields=len(values[0]),
                   rows_per_s=round(stored / meter.wall, 1))
-    result['sql_upsert'] = _sql_upsert_ceiling(env, values, batch)
+    # a ceiling is a best case: the bare INSERT runs several times (each into a mailbox of its own) and the fastest
+    # run is the reference; one run alone varied by 25 % between runs of the bench on this shared machine
+    runs = [_sql_upsert_ceiling(env, values, batch, attempt) for attempt in range(params.get('sql_runs', 3))]
+    result['sql_upsert'] = dict(max(runs, key=lambda run: run['rows_per_s']),
+                                runs_rows_per_s=[run['rows_per_s'] for run in runs])
     return result
 
 
-def _sql_upsert_ceiling(env, values, batch):
+def _sql_upsert_ceiling(env, values, batch, attempt=0):
     """The same rows through one ``INSERT ... ON CONFLICT (account_id, graph_id) DO UPDATE`` per 1,000 (psycopg2
     execute_values): what a store that bypasses the ORM's per-record create() machinery could reach."""
     from psycopg2.extras import execute_values
-    account = env['maildesk.account'].create({'name': 'SQL ceiling', 'email': 'sql@bench.test'})
-    folder = env['maildesk.folder'].create({'account_id': account.id, 'graph_id': 'sql-ceiling', 'name': 'Inbox'})
+    account = env['maildesk.account'].create({'name': 'SQL ceiling %d' % attempt, 'email': f'sql{attempt}@bench.test'})
+    folder = env['maildesk.folder'].create({'account_id': account.id, 'graph_id': f'sql-ceiling-{attempt}',
+                                            'name': 'Inbox'})
     env.cr.commit()
     Message = env['maildesk.message']
     columns = sorted(values[0])
