@@ -115,6 +115,8 @@ def run_size(runner, args, size):
                         'AND graph_id = ANY(%s)', (len(newest), account['account_id'], [gid for gid, _m in newest]),
                         interval=0.01)
         params = {'emulator': _emu_params(emu), 'folder_ids': [f['id'] for f in folders.values()]}
+        if not args.skip_orm:
+            out['sql_ceiling'] = _sql_ceiling_next_to_the_sync(runner, args, size)
         db = runner.clone(f'bench_md_{size}', template=setup_db)
         runner.log(f'  initial sync of {out["messages"] + out["sent"]:,} messages (Inbox + Sent Items)')
         pg_settled = _backends_gone(runner, db)
@@ -159,6 +161,16 @@ def run_size(runner, args, size):
             runner.drop(db)
         runner.drop(setup_db)
     return out
+
+
+def _sql_ceiling_next_to_the_sync(runner, args, size):
+    """The bare INSERT reference measured right before this size's initial sync (see worker.scenario_sql_ceiling)."""
+    runner.log('  bare INSERT reference, just before the sync (fastest of 3)')
+    db = runner.clone(f'bench_sql_{size}')
+    try:
+        return runner.run_worker('sql_ceiling', {'rows': args.orm_rows, 'batch': 1000, 'seed': args.seed}, db)
+    finally:
+        runner.drop(db)
 
 
 def profile_top(path, limit=25):
