@@ -318,19 +318,9 @@ class MessageBatch:
         names = list(columns)
         types = [Message._fields[name].column_type[1] for name in names]
         Message.flush_model()
-        ids = self._copy_new_rows(columns, types, uid, now)
-        if ids is not None:
-            inserted = dict(zip(ids, columns['graph_id'], strict=True))  # id -> graph id
-        else:
-            cr.execute(SQL(
-                'INSERT INTO maildesk_message (%s, create_uid, create_date, write_uid, write_date) '
-                'SELECT *, %s, %s, %s, %s FROM unnest(%s) '
-                'ON CONFLICT (account_id, graph_id) DO NOTHING RETURNING id, graph_id',
-                SQL(', ').join(SQL.identifier(name) for name in names), uid, now, uid, now,
-                SQL(', ').join(SQL('%s::%s[]', pg_array(columns[name], column_type), SQL(column_type))
-                               for name, column_type in zip(names, types, strict=True)),
-            ))
-            inserted = dict(cr.fetchall())
+        inserted = self._copy_new_rows(columns, types, uid, now)  # id -> graph id
+        if inserted is None:
+            inserted = self._insert_skipping_stored(columns, types, uid, now)
         links = [(message_id, partner_id) for message_id, graph_id in inserted.items()
                  for partner_id in recipients[graph_id]]
         if links:
@@ -356,9 +346,10 @@ class MessageBatch:
 
     def _copy_new_rows(self, columns, types, uid, now):
         """COPY the new rows, their ids drawn from the table's sequence first (COPY returns none): the cheapest way
-        in for a page of new mail (:func:`engine.pg_values.copy_rows`). None when one of them is stored already
+        in for a page of new mail (:func:`engine.pg_values.copy_rows`). :return: ``{id: graph id}`` of the rows, or
+        None when one of them is stored already
         (another transaction inserted it meanwhile): nothing is written then, and the INSERT that skips such rows
-        takes over (:meth:`_insert`)."""
+        takes over (:meth:`_insert_skipping_stored`)."""
         cr, count = self.env.cr, len(columns['graph_id'])
         cr.execute('SELECT nextval(%s) FROM generate_series(1, %s)', [f'{self.Message._table}_id_seq', count])
         ids = [row[0] for row in cr.fetchall()]
@@ -373,7 +364,22 @@ class MessageBatch:
                 copy_rows(cr, self.Message._table, fields_)
         except psycopg2.errors.UniqueViolation:
             return None
-        return ids
+        return dict(zip(ids, columns['graph_id'], strict=True))
+
+    def _insert_skipping_stored(self, columns, types, uid, now):
+        """One ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` of the new rows: a row another
+        transaction stored meanwhile is skipped (ON CONFLICT waits for that transaction). :return: ``{id: graph id}``
+        of the rows inserted"""
+        cr = self.env.cr
+        cr.execute(SQL(
+            'INSERT INTO maildesk_message (%s, create_uid, create_date, write_uid, write_date) '
+            'SELECT *, %s, %s, %s, %s FROM unnest(%s) '
+            'ON CONFLICT (account_id, graph_id) DO NOTHING RETURNING id, graph_id',
+            SQL(', ').join(SQL.identifier(name) for name in columns), uid, now, uid, now,
+            SQL(', ').join(SQL('%s::%s[]', pg_array(column, column_type), SQL(column_type))
+                           for column, column_type in zip(columns.values(), types, strict=True)),
+        ))
+        return dict(cr.fetchall())
 
     def _lost_inserts(self, values_list):
         """Items another transaction inserted first (it committed: ON CONFLICT waited for it): their rows are

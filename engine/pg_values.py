@@ -9,10 +9,25 @@ column.
 import io
 
 NUL_REFUSED = 'A string literal cannot contain NUL (0x00) characters.'  # what psycopg2 says
+TEXT_KINDS = ('varchar', 'text')
+NUMBER_KINDS = ('int4', 'int8', 'float8', 'numeric')
 
 
 def _kind(column_type):
     return column_type.split('(')[0].lower()
+
+
+def _scalars(values, column_type):
+    """Values of a non-text column as PostgreSQL reads them, None for NULL (ORM-style: False is NULL except in a
+    boolean column)."""
+    kind = _kind(column_type)
+    if kind == 'bool':
+        return [None if value is None else 't' if value else 'f' for value in values]
+    if kind == 'timestamp':
+        return [str(value) if value else None for value in values]  # str(): PG reads it
+    if kind in NUMBER_KINDS:
+        return [None if value is None or value is False else repr(value) for value in values]
+    raise ValueError('No PostgreSQL value for columns of type %s' % column_type)
 
 
 def pg_array(values, column_type):
@@ -21,16 +36,11 @@ def pg_array(values, column_type):
     psycopg2 sends a Python list as ``ARRAY['a', 'b', ...]``: one SQL literal per row that PostgreSQL's parser
     reads one by one. An array literal is one parameter its array reader takes in one go: about half the CPU on both
     sides for a page's INSERT."""
-    kind = _kind(column_type)
-    if kind in ('varchar', 'text'):
+    if _kind(column_type) in TEXT_KINDS:
         return _text_array(values)
-    if kind == 'bool':
-        return '{%s}' % ','.join(['NULL' if value is None else 't' if value else 'f' for value in values])
-    if kind == 'timestamp':
-        return '{%s}' % ','.join(['"%s"' % value if value else 'NULL' for value in values])  # str(): PG reads it
-    if kind in ('int4', 'int8', 'float8', 'numeric'):
-        return '{%s}' % ','.join(['NULL' if value is None or value is False else repr(value) for value in values])
-    raise ValueError('No array literal for columns of type %s' % column_type)
+    # quoted: a timestamp holds a space
+    return '{%s}' % ','.join(['NULL' if field is None else '"%s"' % field
+                              for field in _scalars(values, column_type)])
 
 
 def _text_array(values):
@@ -50,16 +60,9 @@ def _text_array(values):
 def copy_fields(values, column_type):
     """The values of one column as fields of COPY's text format: ``\\N`` is NULL; in text, backslash, tab,
     newline and carriage return are escaped (a field holding ``\\.`` is then never COPY's end-of-data mark)."""
-    kind = _kind(column_type)
-    if kind in ('varchar', 'text'):
+    if _kind(column_type) in TEXT_KINDS:
         return _copy_texts(values)
-    if kind == 'bool':
-        return ['\\N' if value is None else 't' if value else 'f' for value in values]
-    if kind == 'timestamp':
-        return [str(value) if value else '\\N' for value in values]
-    if kind in ('int4', 'int8', 'float8', 'numeric'):
-        return ['\\N' if value is None or value is False else repr(value) for value in values]
-    raise ValueError('No COPY field for columns of type %s' % column_type)
+    return ['\\N' if field is None else field for field in _scalars(values, column_type)]
 
 
 def _copy_texts(values):

@@ -99,7 +99,7 @@ class GraphClient:
         """A client for another thread: same session, mailbox limit and current access token, but it never calls
         the token provider (which may write to its caller's database): a refused token raises
         :class:`AuthExpired` there, and the caller's own client refreshes."""
-        token = self._current_token()
+        token = self.access_token()
 
         def fixed_token(force_refresh=False):
             if force_refresh:
@@ -381,7 +381,7 @@ class GraphClient:
             data = json.dumps(json_body).encode('utf-8')
             headers = dict(headers or {}, **{'Content-Type': 'application/json'})
         refreshed, attempts = False, collections.Counter()
-        token = self._current_token() if auth else None
+        token = self.access_token() if auth else None
         while True:
             try:
                 response = self._send(method, url, params, data, headers, token)
@@ -456,9 +456,6 @@ class GraphClient:
         """The client's access token, asked of the token provider only when the client has none yet: a caller
         that gets it before its first request (to learn early that the mailbox cannot sign in) costs no second
         token lookup."""
-        return self._current_token()
-
-    def _current_token(self):
         with self._token_lock:
             if self._token is None:
                 self._token = self.token_provider(force_refresh=False)

@@ -215,7 +215,7 @@ class TestSyncWorkers(MaildeskMixin, TransactionCase):
             by_graph_id = {f.graph_id: f.id for f in account.folder_ids}
             targets = [by_graph_id[fid] for fid in folders]
             raws = {graph_id: client.get_message(graph_id, body=False) for graph_id in graph_ids}
-        copied = []  # what each page's COPY of its new rows gave: ids, or None when it gave way to the INSERT
+        copied = []  # what each page's COPY of its new rows gave: its rows, or None when it gave way to the INSERT
         original_copy = message_batch.MessageBatch._copy_new_rows
 
         def copy_new_rows(batch, *args):
