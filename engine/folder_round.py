@@ -142,8 +142,11 @@ def _take_handed_off(dbname, folder_id, link):
 
 
 def _fetch_page(client, graph_folder_id, link):
+    """``(page, delta)``: the page without its raw items, once mapped. Kept until the page is stored, 9 containers
+    per message would be promoted to Python's oldest generation and, a few pages later, make it collect the whole
+    heap (:mod:`graph.collector`)."""
     page = client.delta_page(graph_folder_id, link)
-    return page, mail.delta_values(page.items)
+    return page._replace(items=()), mail.delta_values(page.items)
 
 
 def _prefetch_pages(client, graph_folder_id, link):
@@ -151,8 +154,8 @@ def _prefetch_pages(client, graph_folder_id, link):
     (:data:`FOLLOW_EMPTY_PAGES`). Only the first one's failure is the prefetch's: a later one is left to its unit."""
     fetched = [(link, _fetch_page(client, graph_folder_id, link))]
     while len(fetched) <= FOLLOW_EMPTY_PAGES:
-        page = fetched[-1][1][0]
-        if page.items or not page.next_link:
+        page, delta = fetched[-1][1]
+        if delta.entries or delta.skipped or not page.next_link:
             break
         try:
             fetched.append((page.next_link, _fetch_page(client, graph_folder_id, page.next_link)))

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3
 
-from . import batch, outgoing
+from . import batch, collector, outgoing
 from .errors import AuthExpired, BadResponse, GraphError, NotFound, Throttled, Transient, classify
 from .mail import MESSAGE_SELECT
 from .outgoing import SMALL_ATTACHMENT_LIMIT
@@ -519,7 +519,9 @@ def _json_or_none(response):
         return None
     try:
         # Decode leniently: invalid UTF-8 must not turn a readable answer into an exception.
-        return json.loads(response.content.decode('utf-8', 'replace'))
+        text = response.content.decode('utf-8', 'replace')
+        with collector.paused():  # a delta page is thousands of containers, none of them garbage
+            return json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting ([[[[...]]]])
         return None
 

@@ -90,7 +90,7 @@ class TestSyncDelta(SyncTestMixin, MaildeskCase):
 
         def recorded(*args):
             pages = prefetch_pages(*args)
-            answers.append([len(page.items) for _link, (page, _delta) in pages])
+            answers.append([len(delta.entries) for _link, (_page, delta) in pages])
             return pages
         self.emulator.reset_counters()
         with patch.object(folder_round, '_prefetch_pages', recorded):
