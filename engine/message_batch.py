@@ -298,29 +298,25 @@ class MessageBatch:
                       for values, (_sender, partner_ids) in zip(items, partners, strict=True)}
         columns = synced_columns(items)
         columns.update(
-            account_id=[self.account.id] * count,
-            company_id=[self.account.company_id.id] * count,
-            folder_id=[self.folder.id] * count,
             graph_id=[values['graph_id'] for values in items],
-            active=[True] * count,
-            is_local=[False] * count,
             is_system_mail=[values['internet_message_id'] in self.system_mail for values in items],
             # what threads.link_threads would set: a new row answers no stored message (sync reads no headers)
             thread_key=[values['conversation_id'] or values['internet_message_id'] or values['graph_id']
                         for values in items],
             direction=[self._direction(values) for values in items],
             from_partner_id=[sender for sender, _partner_ids in partners],
-            seen_round=[seen['seen_round']] * count,
-            seen_at=[seen['seen_at']] * count,
         )
-        Message, cr = self.Message, self.env.cr
-        now, uid = cr.now(), self.env.uid
-        names = list(columns)
-        types = [Message._fields[name].column_type[1] for name in names]
-        Message.flush_model()
-        inserted = self._copy_new_rows(columns, types, uid, now)  # id -> graph id
+        cr, uid = self.env.cr, self.env.uid
+        now = cr.now()
+        same = {  # one value for every row: encoded once
+            'account_id': self.account.id, 'company_id': self.account.company_id.id, 'folder_id': self.folder.id,
+            'active': True, 'is_local': False, 'seen_round': seen['seen_round'], 'seen_at': seen['seen_at'],
+            'create_uid': uid, 'create_date': now, 'write_uid': uid, 'write_date': now,
+        }
+        self.Message.flush_model()
+        inserted = self._copy_new_rows(columns, same)  # id -> graph id
         if inserted is None:
-            inserted = self._insert_skipping_stored(columns, types, uid, now)
+            inserted = self._insert_skipping_stored(columns, same)
         links = [(message_id, partner_id) for message_id, graph_id in inserted.items()
                  for partner_id in recipients[graph_id]]
         if links:
@@ -329,8 +325,9 @@ class MessageBatch:
                 'SELECT * FROM unnest(%s::int4[], %s::int4[]) ON CONFLICT DO NOTHING',
                 pg_array([link[0] for link in links], 'int4'), pg_array([link[1] for link in links], 'int4')))
         ids = list(inserted)
+        Message = self.Message
         records = Message.browse(ids)
-        written = [*names, 'create_uid', 'create_date', 'write_uid', 'write_date', 'partner_ids']
+        written = [*columns, *same, 'partner_ids']
         # as create() does: the columns just written (company_id among them) are not recomputed by the ORM
         with self.env.protecting([Message._fields[name] for name in written], records):
             records.modified(written, create=True)
@@ -344,21 +341,21 @@ class MessageBatch:
             new = set(inserted.values())
             self._lost_inserts([values for values in values_list if values['graph_id'] not in new])
 
-    def _copy_new_rows(self, columns, types, uid, now):
+    def _column_type(self, name):
+        return self.Message._fields[name].column_type[1]
+
+    def _copy_new_rows(self, columns, same):
         """COPY the new rows, their ids drawn from the table's sequence first (COPY returns none): the cheapest way
-        in for a page of new mail (:func:`engine.pg_values.copy_rows`). :return: ``{id: graph id}`` of the rows, or
-        None when one of them is stored already
-        (another transaction inserted it meanwhile): nothing is written then, and the INSERT that skips such rows
-        takes over (:meth:`_insert_skipping_stored`)."""
+        in for a page of new mail (:func:`engine.pg_values.copy_rows`). ``columns``: ``{name: [value per row]}``,
+        ``same``: ``{name: value of every row}``. :return: ``{id: graph id}`` of the rows, or None when one of them
+        is stored already (another transaction inserted it meanwhile): nothing is written then, and the INSERT that
+        skips such rows takes over (:meth:`_insert_skipping_stored`)."""
         cr, count = self.env.cr, len(columns['graph_id'])
         cr.execute('SELECT nextval(%s) FROM generate_series(1, %s)', [f'{self.Message._table}_id_seq', count])
         ids = [row[0] for row in cr.fetchall()]
         fields_ = {'id': copy_fields(ids, 'int4')}
-        fields_.update((name, copy_fields(column, column_type))
-                       for (name, column), column_type in zip(columns.items(), types, strict=True))
-        for name, value, column_type in (('create_uid', uid, 'int4'), ('create_date', now, 'timestamp'),
-                                         ('write_uid', uid, 'int4'), ('write_date', now, 'timestamp')):
-            fields_[name] = copy_fields([value], column_type) * count
+        fields_.update((name, copy_fields(column, self._column_type(name))) for name, column in columns.items())
+        fields_.update((name, copy_fields([value], self._column_type(name)) * count) for name, value in same.items())
         try:
             with cr.savepoint(flush=False):
                 copy_rows(cr, self.Message._table, fields_)
@@ -366,20 +363,20 @@ class MessageBatch:
             return None
         return dict(zip(ids, columns['graph_id'], strict=True))
 
-    def _insert_skipping_stored(self, columns, types, uid, now):
+    def _insert_skipping_stored(self, columns, same):
         """One ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` of the new rows: a row another
         transaction stored meanwhile is skipped (ON CONFLICT waits for that transaction). :return: ``{id: graph id}``
         of the rows inserted"""
-        cr = self.env.cr
-        cr.execute(SQL(
-            'INSERT INTO maildesk_message (%s, create_uid, create_date, write_uid, write_date) '
-            'SELECT *, %s, %s, %s, %s FROM unnest(%s) '
+        count = len(columns['graph_id'])
+        columns = dict(columns, **{name: [value] * count for name, value in same.items()})
+        self.env.cr.execute(SQL(
+            'INSERT INTO maildesk_message (%s) SELECT * FROM unnest(%s) '
             'ON CONFLICT (account_id, graph_id) DO NOTHING RETURNING id, graph_id',
-            SQL(', ').join(SQL.identifier(name) for name in columns), uid, now, uid, now,
-            SQL(', ').join(SQL('%s::%s[]', pg_array(column, column_type), SQL(column_type))
-                           for column, column_type in zip(columns.values(), types, strict=True)),
+            SQL(', ').join(SQL.identifier(name) for name in columns),
+            SQL(', ').join(SQL('%s::%s[]', pg_array(column, self._column_type(name)), SQL(self._column_type(name)))
+                           for name, column in columns.items()),
         ))
-        return dict(cr.fetchall())
+        return dict(self.env.cr.fetchall())
 
     def _lost_inserts(self, values_list):
         """Items another transaction inserted first (it committed: ON CONFLICT waited for it): their rows are
@@ -478,7 +475,8 @@ def synced_columns(values_list):
     columns = {name: [values[name] or False for values in values_list] for name in SYNCED_COLUMNS}
     columns['categories'] = [', '.join(values['categories']) or False for values in values_list]
     for name in ('received_at', 'sent_at'):
-        columns[name] = [moment and moment.replace(microsecond=0) for moment in columns[name]]
+        columns[name] = [moment.replace(microsecond=0) if moment and moment.microsecond else moment
+                         for moment in columns[name]]
     return columns
 
 
