@@ -160,14 +160,16 @@ class GraphClient:
 
     # ------------------------------------------------------------------ delta sync
 
-    def delta_page(self, folder_id, link=None, select=MESSAGE_SELECT):
+    def delta_page(self, folder_id, link=None, select=MESSAGE_SELECT, page_size=None):
         """One page of a folder's message delta.
 
         :param link: the stored ``next_link`` or ``delta_link`` to continue from; None starts an initial round
             (newest first). Query options are only sent on the initial request: Graph encodes them in the links.
+        :param page_size: at most this many items in this page (``Prefer: odata.maxpagesize`` is a preference of
+            each request, not of the round: the pages after it follow the client's own size)
         :raises SyncStateExpired: the link expired; start again with ``link=None``
         """
-        headers = {'Prefer': 'odata.maxpagesize=%d' % self.page_size}
+        headers = {'Prefer': 'odata.maxpagesize=%d' % min(page_size or self.page_size, self.page_size)}
         if link:
             self._check_same_origin(link)
             body = self._request('GET', link, headers=headers)

@@ -152,6 +152,11 @@ def test_delta_walk_with_maxpagesize_1000(emu):
     assert mail.message_values(present[changed])['flag_status'] == 'flagged'
     assert next_delta
 
+    # A page may ask for fewer items than the client's size; the pages after it follow the client's size again.
+    small = client.delta_page(folder, page_size=7)
+    assert 0 < len(small.items) <= 7 and small.next_link
+    assert len(client.delta_page(folder, small.next_link).items) > 7
+
     # A no-change round costs one request.
     before = client.request_count
     pages, _ = walk_round(client, folder, next_delta)
