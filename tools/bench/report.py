@@ -170,8 +170,9 @@ def table(results):
                 parts = [f'{rate / orm["rows_per_s"]:.2f}x ORM create()']
                 if sql_rate(results, data):
                     adjacent = _get(data, 'sql_ceiling', 'runs_rows_per_s')
-                    where = (' just before it: ' + ', '.join(_fmt(value) for value in adjacent) + ' rows/s'
-                             if adjacent else '')
+                    rows = _get(data, 'sql_ceiling', 'rows')
+                    where = (f' of {_fmt(rows)} rows just before it: ' + ', '.join(_fmt(value) for value in adjacent)
+                             + ' rows/s' if adjacent else '')
                     parts.append(f'{rate / sql_rate(results, data):.2f}x bare SQL{where} (target >= 0.8)')
                 lines.append(f'MailDesk initial sync ({int(size):,}) vs the same run: ' + ', '.join(parts))
     ratio, size = maildesk_vs_imap(results)
