@@ -190,6 +190,10 @@ class GraphReads:
         """
         key = (folder.id, link)
         if key not in self._pages:
+            if link is None:
+                # a new round's folder counts first: the first page starts the fetch of the next one, which would
+                # keep this small read waiting behind a full page
+                self.folder_counts(folder)
             fetched = self.prefetch.take(folder, link) if self.prefetch and link else None
             page, delta = fetched or _fetch_page(self.client, folder.graph_id, link)
             if self.prefetch and self.start_next and page.next_link:
@@ -256,10 +260,6 @@ class FolderRound:
         """
         folder = self.folder
         link = folder.next_link or folder.delta_link or None
-        if link is None:
-            # a new round's folder counts first: the first page starts the fetch of the next one, which would
-            # keep this small read waiting behind a full page
-            self.reads.folder_counts(folder)
         try:
             page, delta, moved = self.reads.page(folder, link)
         except errors.SyncStateExpired:
