@@ -15,7 +15,8 @@ import time
 from odoo import fields
 
 from ..graph import errors, mail
-from .message_batch import NOTHING_STORED, MessageBatch, only_added, sweep_folder
+from .message_batch import IDS_BY_GRAPH_ID, NOTHING_STORED, MessageBatch, only_added, sweep_folder
+from .pg_values import pg_array
 
 _logger = logging.getLogger(__name__)
 
@@ -208,9 +209,9 @@ class GraphReads:
         removed = [gid for gid, values in entries.items() if values is None]
         if not sparse and not removed:
             return {}
-        folder.env.cr.execute("""SELECT graph_id, folder_id FROM maildesk_message
-                                  WHERE account_id = %s AND graph_id = ANY(%s) AND active""",
-                              [folder.account_id.id, sparse + removed])
+        folder.env.cr.execute(f"""SELECT graph_id, folder_id FROM maildesk_message
+                                   WHERE id = ANY({IDS_BY_GRAPH_ID}) AND active""",
+                              [pg_array(sparse + removed, 'varchar'), folder.account_id.id])
         stored = dict(folder.env.cr.fetchall())
         lookups = [gid for gid in sparse if gid not in stored]
         lookups += [gid for gid in removed if stored.get(gid) == folder.id]

@@ -3,7 +3,8 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from odoo.addons.maildesk.engine import folder_round, sync_run
+from odoo.addons.maildesk.engine import folder_round, message_batch, sync_run
+from odoo.addons.maildesk.engine.pg_values import pg_array
 from odoo.addons.maildesk.tests.common import MaildeskCase
 from odoo.addons.maildesk.tests.sync_common import SyncTestMixin
 
@@ -160,6 +161,33 @@ class TestSyncDelta(SyncTestMixin, MaildeskCase):
         self.assertEqual(counters['by_endpoint'], {'GET /v1.0/me/mailFolders/{id}/messages/delta': synced})
         self.run_backfill()
         self.assertEqual(self.emulator.counters()['by_user'][account.email], synced, 'backfill has nothing to do')
+
+    def test_graph_id_lookup_probes_the_unique_index_whatever_the_statistics(self):
+        """A page looks its graph ids up with one probe of the unique index each, also while the statistics lag
+        behind a mailbox being synced: with ``graph_id = ANY(...)`` PostgreSQL then took the account's rows for
+        few, read them all and filtered graph_id, for every page (a cost growing with the mailbox)."""
+        account = self.make_account(authorized=False, connected=False)
+        self.cr.execute('ANALYZE maildesk_message')  # statistics of a table where this account has no row
+        self.cr.execute("""INSERT INTO maildesk_message (account_id, company_id, graph_id, active)
+                           SELECT %s, %s, 'stored-' || n, n %% 7 > 0 FROM generate_series(1, 20000) AS n""",
+                        [account.id, account.company_id.id])
+        wanted = ['stored-%d' % n for n in range(1, 20001, 40)] + ['new-%d' % n for n in range(500)]
+        query = f'SELECT graph_id FROM maildesk_message WHERE id = ANY({message_batch.IDS_BY_GRAPH_ID})'
+        params = [pg_array(wanted, 'varchar'), account.id]
+        self.cr.execute(query, params)
+        self.assertEqual({row[0] for row in self.cr.fetchall()}, set(wanted[:500]), 'active or not, once each')
+        self.cr.execute('EXPLAIN (FORMAT JSON) ' + query, params)
+        nodes, scans = [self.cr.fetchone()[0][0]['Plan']], []
+        while nodes:
+            node = nodes.pop()
+            nodes.extend(node.get('Plans', ()))
+            if node.get('Relation Name') == 'maildesk_message':
+                scans.append(node)
+        probes = [scan for scan in scans if 'graph_id' in scan.get('Index Cond', '')]
+        self.assertTrue(probes, scans)
+        self.assertTrue(all('account_id' in scan['Index Cond'] for scan in probes), probes)
+        for scan in scans:
+            self.assertNotIn('graph_id', scan.get('Filter', '') + scan.get('Recheck Cond', ''), scans)
 
     def test_mutations_between_and_during_runs_converge(self):
         user = self.emulator.users[1]
