@@ -13,10 +13,10 @@ import threading
 import time
 
 from odoo import fields
+from odoo.tools import SQL
 
 from ..graph import errors, mail
-from .message_batch import IDS_BY_GRAPH_ID, NOTHING_STORED, MessageBatch, only_added, sweep_folder
-from .pg_values import pg_array
+from .message_batch import NOTHING_STORED, MessageBatch, ids_by_graph_id, only_added, sweep_folder
 
 _logger = logging.getLogger(__name__)
 
@@ -209,9 +209,8 @@ class GraphReads:
         removed = [gid for gid, values in entries.items() if values is None]
         if not sparse and not removed:
             return {}
-        folder.env.cr.execute(f"""SELECT graph_id, folder_id FROM maildesk_message
-                                   WHERE id = ANY({IDS_BY_GRAPH_ID}) AND active""",
-                              [pg_array(sparse + removed, 'varchar'), folder.account_id.id])
+        folder.env.cr.execute(SQL('SELECT graph_id, folder_id FROM maildesk_message WHERE id = ANY(%s) AND active',
+                                  ids_by_graph_id(folder.account_id.id, sparse + removed)))
         stored = dict(folder.env.cr.fetchall())
         lookups = [gid for gid in sparse if gid not in stored]
         lookups += [gid for gid in removed if stored.get(gid) == folder.id]

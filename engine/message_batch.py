@@ -38,18 +38,22 @@ BOOLEAN_COLUMNS = frozenset({'is_read', 'is_draft', 'has_attachments', 'active',
 RECIPIENT_COLUMNS = ('to_recipients', 'cc_recipients', 'bcc_recipients')
 ROW_COLUMNS = ('id, graph_id, folder_id, active, is_local, is_system_mail, seen_round, thread_key, '
                + ', '.join(SYNCED_COLUMNS))
-# The ids of one account's rows (active or not) with the given graph ids (params: the ids as varchar[], the account
-# id): one probe of the unique index per graph id. ``account_id = %s AND graph_id = ANY(%s)`` leaves the plan to the
-# statistics, and while a mailbox is first synced they lag behind its rows: PostgreSQL then estimates the account's
-# rows as few, reads them all and filters graph_id, for every page (27 ms a page at 100,000 rows, growing with them).
-IDS_BY_GRAPH_ID = """ARRAY(SELECT stored.id
-                            FROM unnest(%s::varchar[]) AS wanted(graph_id)
-                      CROSS JOIN LATERAL (SELECT id FROM maildesk_message
-                                           WHERE account_id = %s AND graph_id = wanted.graph_id LIMIT 1) AS stored)"""
 # Advisory lock (UPSERT_LOCK, account id): every page write of a mailbox holds it SHARED (pages of two folders are
 # written at once, by any number of workers), mark_system_mail holds it EXCLUSIVE (it waits for the pages in flight).
 # One lock per transaction, whatever the page size: the lock table cannot run out.
 UPSERT_LOCK = 0x4D44_0100
+
+
+def ids_by_graph_id(account_id, graph_ids):
+    """SQL: the ids of one account's rows (active or not) with these graph ids, one probe of the unique index per
+    graph id. ``account_id = %s AND graph_id = ANY(%s)`` leaves the plan to the statistics, and while a mailbox is
+    first synced they lag behind its rows: PostgreSQL then estimates the account's rows as few, reads them all and
+    filters graph_id, for every page (27 ms a page at 100,000 rows, growing with them)."""
+    return SQL("""ARRAY(SELECT stored.id
+                          FROM unnest(%s::varchar[]) AS wanted(graph_id)
+                    CROSS JOIN LATERAL (SELECT id FROM maildesk_message
+                                         WHERE account_id = %s AND graph_id = wanted.graph_id LIMIT 1) AS stored)""",
+               pg_array(graph_ids, 'varchar'), account_id)
 
 
 # What MessageBatch.apply() returns for a page that changed nothing
@@ -137,13 +141,13 @@ class MessageBatch:
     def _existing_rows(self, graph_ids):
         """Existing rows (active or not) by graph id: ONE query, rows locked in id order (no deadlock)."""
         self.Message.flush_model()
-        self.env.cr.execute(f"""
+        self.env.cr.execute(SQL(f"""
             SELECT {ROW_COLUMNS}
               FROM maildesk_message
-             WHERE id = ANY({IDS_BY_GRAPH_ID})
+             WHERE id = ANY(%s)
           ORDER BY id
                FOR NO KEY UPDATE
-        """, [pg_array(graph_ids, 'varchar'), self.account.id])
+        """, ids_by_graph_id(self.account.id, graph_ids)))
         return {row['graph_id']: row for row in self.env.cr.dictfetchall()}
 
     def _partners_by_email(self, values_list):

@@ -2,9 +2,9 @@ import json
 from unittest.mock import patch
 
 from odoo.tests import tagged
+from odoo.tools import SQL
 
 from odoo.addons.maildesk.engine import folder_round, message_batch, sync_run
-from odoo.addons.maildesk.engine.pg_values import pg_array
 from odoo.addons.maildesk.tests.common import MaildeskCase
 from odoo.addons.maildesk.tests.sync_common import SyncTestMixin
 
@@ -172,11 +172,11 @@ class TestSyncDelta(SyncTestMixin, MaildeskCase):
                            SELECT %s, %s, 'stored-' || n, n %% 7 > 0 FROM generate_series(1, 20000) AS n""",
                         [account.id, account.company_id.id])
         wanted = ['stored-%d' % n for n in range(1, 20001, 40)] + ['new-%d' % n for n in range(500)]
-        query = f'SELECT graph_id FROM maildesk_message WHERE id = ANY({message_batch.IDS_BY_GRAPH_ID})'
-        params = [pg_array(wanted, 'varchar'), account.id]
-        self.cr.execute(query, params)
+        query = SQL('SELECT graph_id FROM maildesk_message WHERE id = ANY(%s)',
+                    message_batch.ids_by_graph_id(account.id, wanted))
+        self.cr.execute(query)
         self.assertEqual({row[0] for row in self.cr.fetchall()}, set(wanted[:500]), 'active or not, once each')
-        self.cr.execute('EXPLAIN (FORMAT JSON) ' + query, params)
+        self.cr.execute(SQL('EXPLAIN (FORMAT JSON) %s', query))
         nodes, scans = [self.cr.fetchone()[0][0]['Plan']], []
         while nodes:
             node = nodes.pop()
