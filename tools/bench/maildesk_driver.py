@@ -116,7 +116,7 @@ def run_size(runner, args, size):
                         interval=0.01)
         params = {'emulator': _emu_params(emu), 'folder_ids': [f['id'] for f in folders.values()]}
         if not args.skip_orm:
-            out['sql_ceiling'] = _sql_ceiling_next_to_the_sync(runner, args, size)
+            out['sql_ceiling'] = _sql_ceiling_next_to_the_sync(runner, args, size, out['messages'] + out['sent'])
         db = runner.clone(f'bench_md_{size}', template=setup_db)
         runner.log(f'  initial sync of {out["messages"] + out["sent"]:,} messages (Inbox + Sent Items)')
         pg_settled = _backends_gone(runner, db)
@@ -163,11 +163,10 @@ def run_size(runner, args, size):
     return out
 
 
-def _sql_ceiling_next_to_the_sync(runner, args, size):
+def _sql_ceiling_next_to_the_sync(runner, args, size, rows):
     """The bare INSERT reference measured right before this size's initial sync (see worker.scenario_sql_ceiling),
-    of as many rows as the sync stores (Inbox + Sent Items) into the same empty table: a table's indexes cost more
-    per row as they grow, so a reference of fewer rows would be a kinder one than the sync's own work."""
-    rows = size + size // 10
+    of as many rows as the sync stores (``rows``: Inbox + Sent Items) into the same empty table: a table's indexes
+    cost more per row as they grow, so a reference of fewer rows would be a kinder one than the sync's own work."""
     runner.log(f'  bare INSERT reference of {rows:,} rows, just before the sync (fastest of 3)')
     db = runner.clone(f'bench_sql_{size}')
     try:
