@@ -16,11 +16,14 @@ import contextlib
 import json
 import logging
 import os
+import ssl
+import threading
 import time
 from urllib.parse import urlsplit
 
 import msal
 import requests
+from urllib3.util.ssl_ import create_urllib3_context
 
 from .errors import AuthInvalid, FlowMismatch, Transient
 
@@ -92,12 +95,60 @@ class TlsSession(requests.Session):
         return self._environ_proxies[key]
 
 
+_trust_stores = {}  # realpath of a CA bundle file -> ((mtime_ns, size), SSLContext with that file's CAs loaded)
+_trust_stores_lock = threading.Lock()
+
+
+def verifying_context(ca_file):
+    """A client ``SSLContext`` that verifies against the CA bundle file ``ca_file``, shared by every connection of
+    the process that verifies against that same file as it is now.
+
+    urllib3 builds a context for each new connection and loads the bundle into it: with OpenSSL 3 that is 25-30 ms
+    of CPU for a system bundle of 140 CAs (https://github.com/python/cpython/issues/95031), paid by the first
+    requests of every cron run that opens a connection. requests 2.32 shares one loaded context for its default
+    bundle for that reason (https://github.com/psf/requests/pull/6667); this does it for the configured bundle too.
+    The file's size and modification time are part of the key: a bundle an administrator replaces is read again
+    (the concern raised on https://github.com/urllib3/urllib3/pull/4983). Nothing else is ever loaded into a
+    shared context (see :meth:`HostPoolAdapter.cert_verify`), and hostnames are still matched per connection.
+    """
+    path = os.path.realpath(ca_file)
+    stat = os.stat(path)
+    version = (stat.st_mtime_ns, stat.st_size)
+    with _trust_stores_lock:
+        kept = _trust_stores.get(path)
+        if kept and kept[0] == version:
+            return kept[1]
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    context.load_verify_locations(cafile=path)  # outside the lock: a slow load never holds other threads
+    with _trust_stores_lock:
+        _trust_stores[path] = (version, context)
+    return context
+
+
 class HostPoolAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter, finding the connection pool from the URL's scheme, host and port alone.
+    """requests' adapter, finding the connection pool from the URL's scheme, host and port alone, whose new
+    connections share one loaded CA bundle (:func:`verifying_context`).
 
     The stock one has urllib3 parse the whole URL once more for that, percent-checking it byte by byte in Python:
     a delta link is 300 characters or more, and a no-change cycle is one such request per folder. Requests through
     a proxy keep the stock path."""
+
+    def cert_verify(self, conn, url, verify, cert):
+        super().cert_verify(conn, url, verify, cert)
+        conn_kw = getattr(conn, 'conn_kw', None)
+        if conn_kw is None:
+            return  # a plain-HTTP pool
+        shareable = (conn.cert_reqs == 'CERT_REQUIRED' and conn.ca_certs and not conn.ca_cert_dir and not cert
+                     and getattr(conn, 'proxy', None) is None and os.path.isfile(conn.ca_certs))
+        if shareable:
+            # urllib3 loads ``ca_certs`` into the context of each new connection: the shared context already holds
+            # exactly that file, so nothing is loaded into it (no other CA, no client certificate ever lands there)
+            conn_kw['ssl_context'] = verifying_context(conn.ca_certs)
+            conn.ca_certs = None
+        else:
+            # anything else (no verification, a CA directory, a client certificate): urllib3's own context per
+            # connection, as stock requests does -- a shared context would carry that connection's settings
+            conn_kw.pop('ssl_context', None)
 
     def get_connection(self, url, proxies=None):
         if requests.utils.select_proxy(url, proxies):

@@ -45,8 +45,9 @@ def test_a_page_is_decoded_and_mapped_without_a_collection(eager_collector):
     decoded = _json_or_none(_Answer(body))
     delta = mail.delta_values(decoded['value'])
     assert len(delta.entries) == 2000
-    # one young collection when each of the two pauses ends (the containers built meanwhile are looked at once)
-    assert eager_collector in ([], [0], [0, 0], [0, 0, 0]), eager_collector
+    # one collection when each of the two pauses ends (the containers built meanwhile are looked at once); which
+    # generation it is depends on the counts the setup left, so only the number is asserted
+    assert len(eager_collector) <= 3, eager_collector
     assert gc.isenabled()
     # the same work with the collector on collects all the time: the assertion above can fail
     [mail.message_values(item) for item in json.loads(body)['value']]
