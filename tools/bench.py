@@ -39,6 +39,9 @@ def parse_args():
     parser.add_argument('--imap-messages', type=int, default=10000, help='messages of the IMAP baseline (10000)')
     parser.add_argument('--orm-rows', type=int, default=10000, help='rows of the ORM-ceiling run (10000)')
     parser.add_argument('--open-samples', type=int, default=60, help='messages opened for the open latency')
+    parser.add_argument('--initial-runs', type=int, default=3, metavar='N',
+                        help='timed initial syncs per size, each after its own bare INSERT reference; the fastest '
+                             'of each is compared (3)')
     parser.add_argument('--seed', type=int, default=1)
     for part in ('imap', 'orm', 'maildesk'):
         parser.add_argument(f'--skip-{part}', action='store_true', help=f'leave out the {part} measurements')

@@ -110,30 +110,28 @@ def run_size(runner, args, size):
         out['sent'] = len(truth.get('sentitems', {}))
         out['messages'] = len(truth['inbox'])
         newest = sorted(truth['inbox'].items(), key=lambda kv: kv[1]['receivedDateTime'], reverse=True)[:50]
-        poller = Poller(runner, f'bench_md_{size}',  # (account_id, graph_id) is the unique index: no scan
-                        'SELECT count(*) >= %s FROM maildesk_message WHERE account_id = %s AND active '
-                        'AND graph_id = ANY(%s)', (len(newest), account['account_id'], [gid for gid, _m in newest]),
-                        interval=0.01)
         params = {'emulator': _emu_params(emu), 'folder_ids': [f['id'] for f in folders.values()]}
-        if not args.skip_orm:
-            out['sql_ceiling'] = _sql_ceiling_next_to_the_sync(runner, args, size, out['messages'] + out['sent'])
-        db = runner.clone(f'bench_md_{size}', template=setup_db)
-        runner.log(f'  initial sync of {out["messages"] + out["sent"]:,} messages (Inbox + Sent Items)')
-        pg_settled = _backends_gone(runner, db)
-        with CpuOf(_postmaster_pid(runner.pg), pg_settled) as pg_cpu, CpuOf(emu.proc.pid) as emu_cpu:
-            initial = runner.run_worker('md_initial', params, db, on_start=poller.on_start)
-        out['first_page_s'] = poller.elapsed()
-        initial['pg_cpu_s'] = pg_cpu.seconds
-        initial['pg_cpu_s_per_1000'] = round(pg_cpu.seconds / max(initial['messages'], 1) * 1000, 4)
-        initial['emulator_cpu_s'] = emu_cpu.seconds
         expected = {str(folders[role]['id']): len(ids) for role, ids in truth.items()}
-        initial['converged'] = all(initial['stored_by_folder'].get(k, 0) == v for k, v in expected.items())
-        initial['expected_by_folder'] = expected
-        out['initial'] = initial
-        runner.log(f'  {initial["messages"]:,} messages in {initial["wall_s"]:.1f}s = '
-                   f'{initial["messages_per_s"]:,.0f} msg/s; first page {out["first_page_s"]}s')
-        runner.log('  incremental cycles (no change, 100 changes), open latency, inbox list')
+        rows = out['messages'] + out['sent']
+        references, syncs = [], []
+        for attempt in range(max(args.initial_runs, 1)):
+            # the reference and the sync alternate, so that both see the same drift of this shared machine, and
+            # each is judged by its fastest run: a best case against a best case
+            if not args.skip_orm:
+                references.append(_sql_ceiling_next_to_the_sync(runner, args, size, rows))
+            if db:
+                runner.drop(db)
+            db = runner.clone(f'bench_md_{size}', template=setup_db)
+            runner.log(f'  initial sync of {rows:,} messages (Inbox + Sent Items), run {attempt + 1}')
+            syncs.append(_initial_sync(runner, emu, db, params, account['account_id'], newest, expected))
+        if references:
+            out['sql_ceiling'] = dict(max(references, key=lambda run: run['rows_per_s']),
+                                      runs_rows_per_s=[run['rows_per_s'] for run in references])
+        out['initial'] = _fastest_sync(syncs)
+        out['first_page_s'] = max((run['first_page_s'] for run in syncs if run['first_page_s'] is not None),
+                                  default=None)  # the slowest run's: the newest 50 appear that fast every time
         inbox_id = folders['inbox']['id']
+        runner.log('  incremental cycles (no change, 100 changes), open latency, inbox list')
         out.update(runner.run_worker('md_incremental', {'emulator': _emu_params(emu), 'folder_count': len(folders),
                                                         'email': email, 'inbox_id': inbox_id, 'seed': args.seed}, db))
         out['open'] = runner.run_worker('md_open', {'emulator': _emu_params(emu), 'inbox_id': inbox_id,
@@ -163,14 +161,46 @@ def run_size(runner, args, size):
     return out
 
 
+def _initial_sync(runner, emu, db, params, account_id, newest, expected):
+    """One timed initial sync into ``db`` (a fresh clone of the set-up database), with the CPU PostgreSQL and the
+    emulator spent on it, when the newest 50 Inbox messages appeared, and whether every folder converged."""
+    poller = Poller(runner, db,  # (account_id, graph_id) is the unique index: no scan
+                    'SELECT count(*) >= %s FROM maildesk_message WHERE account_id = %s AND active '
+                    'AND graph_id = ANY(%s)', (len(newest), account_id, [gid for gid, _m in newest]), interval=0.01)
+    pg_settled = _backends_gone(runner, db)
+    with CpuOf(_postmaster_pid(runner.pg), pg_settled) as pg_cpu, CpuOf(emu.proc.pid) as emu_cpu:
+        initial = runner.run_worker('md_initial', params, db, on_start=poller.on_start)
+    initial['first_page_s'] = poller.elapsed()
+    initial['pg_cpu_s'] = pg_cpu.seconds
+    initial['pg_cpu_s_per_1000'] = round(pg_cpu.seconds / max(initial['messages'], 1) * 1000, 4)
+    initial['emulator_cpu_s'] = emu_cpu.seconds
+    initial['converged'] = all(initial['stored_by_folder'].get(k, 0) == v for k, v in expected.items())
+    initial['expected_by_folder'] = expected
+    runner.log(f'    {initial["messages"]:,} messages in {initial["wall_s"]:.1f}s = '
+               f'{initial["messages_per_s"]:,.0f} msg/s; first page {initial["first_page_s"]}s')
+    return initial
+
+
+def _fastest_sync(syncs):
+    """The fastest of the timed initial syncs, with every run's rate; convergence and memory are the worst run's."""
+    fastest = dict(max(syncs, key=lambda run: run['messages_per_s']))
+    fastest['runs_messages_per_s'] = [run['messages_per_s'] for run in syncs]
+    fastest['converged'] = all(run['converged'] for run in syncs)
+    growth = [run['rss_growth_mib'] for run in syncs if run.get('rss_growth_mib') is not None]
+    if growth:
+        fastest['rss_growth_mib'] = max(growth)
+    return fastest
+
+
 def _sql_ceiling_next_to_the_sync(runner, args, size, rows):
     """The bare INSERT reference measured right before this size's initial sync (see worker.scenario_sql_ceiling),
     of as many rows as the sync stores (``rows``: Inbox + Sent Items) into the same empty table: a table's indexes
     cost more per row as they grow, so a reference of fewer rows would be a kinder one than the sync's own work."""
-    runner.log(f'  bare INSERT reference of {rows:,} rows, just before the sync (fastest of 3)')
+    runner.log(f'  bare INSERT reference of {rows:,} rows')
     db = runner.clone(f'bench_sql_{size}')
     try:
-        return runner.run_worker('sql_ceiling', {'rows': rows, 'batch': 1000, 'seed': args.seed}, db, timeout=3600)
+        return runner.run_worker('sql_ceiling', {'rows': rows, 'batch': 1000, 'seed': args.seed, 'runs': 1}, db,
+                                 timeout=3600)
     finally:
         runner.drop(db)
 

@@ -171,9 +171,12 @@ def table(results):
                 if sql_rate(results, data):
                     adjacent = _get(data, 'sql_ceiling', 'runs_rows_per_s')
                     rows = _get(data, 'sql_ceiling', 'rows')
-                    where = (f' of {_fmt(rows)} rows just before it: ' + ', '.join(_fmt(value) for value in adjacent)
-                             + ' rows/s' if adjacent else '')
+                    where = (f' of {_fmt(rows)} rows, alternating with it: '
+                             + ', '.join(_fmt(value) for value in adjacent) + ' rows/s' if adjacent else '')
                     parts.append(f'{rate / sql_rate(results, data):.2f}x bare SQL{where} (target >= 0.8)')
+                syncs = _get(data, 'initial', 'runs_messages_per_s')
+                if syncs:
+                    parts.append('fastest of its runs: ' + ', '.join(_fmt(value) for value in syncs) + ' msg/s')
                 lines.append(f'MailDesk initial sync ({int(size):,}) vs the same run: ' + ', '.join(parts))
     ratio, size = maildesk_vs_imap(results)
     if ratio:
