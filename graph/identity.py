@@ -95,7 +95,7 @@ class TlsSession(requests.Session):
         return self._environ_proxies[key]
 
 
-_trust_stores = {}  # realpath of a CA bundle file -> ((mtime_ns, size), SSLContext with that file's CAs loaded)
+_trust_stores = {}  # path of a CA bundle file -> ((mtime_ns, size), SSLContext with that file's CAs loaded)
 _trust_stores_lock = threading.Lock()
 
 
@@ -111,17 +111,16 @@ def verifying_context(ca_file):
     (the concern raised on https://github.com/urllib3/urllib3/pull/4983). Nothing else is ever loaded into a
     shared context (see :meth:`HostPoolAdapter.cert_verify`), and hostnames are still matched per connection.
     """
-    path = os.path.realpath(ca_file)
-    stat = os.stat(path)
+    stat = os.stat(ca_file)  # follows symlinks: a bundle swapped behind a link is a new version too
     version = (stat.st_mtime_ns, stat.st_size)
     with _trust_stores_lock:
-        kept = _trust_stores.get(path)
+        kept = _trust_stores.get(ca_file)
         if kept and kept[0] == version:
             return kept[1]
     context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
-    context.load_verify_locations(cafile=path)  # outside the lock: a slow load never holds other threads
+    context.load_verify_locations(cafile=ca_file)  # outside the lock: a slow load never holds other threads
     with _trust_stores_lock:
-        _trust_stores[path] = (version, context)
+        _trust_stores[ca_file] = (version, context)
     return context
 
 
@@ -138,8 +137,9 @@ class HostPoolAdapter(requests.adapters.HTTPAdapter):
         conn_kw = getattr(conn, 'conn_kw', None)
         if conn_kw is None:
             return  # a plain-HTTP pool
+        # requests has just checked that ``ca_certs`` exists and is not a directory
         shareable = (conn.cert_reqs == 'CERT_REQUIRED' and conn.ca_certs and not conn.ca_cert_dir and not cert
-                     and getattr(conn, 'proxy', None) is None and os.path.isfile(conn.ca_certs))
+                     and getattr(conn, 'proxy', None) is None)
         if shareable:
             # urllib3 loads ``ca_certs`` into the context of each new connection: the shared context already holds
             # exactly that file, so nothing is loaded into it (no other CA, no client certificate ever lands there)

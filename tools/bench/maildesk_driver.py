@@ -6,6 +6,7 @@ import time
 import psutil
 
 from bench.runner import Poller
+from bench.worker import fastest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -125,8 +126,7 @@ def run_size(runner, args, size):
             runner.log(f'  initial sync of {rows:,} messages (Inbox + Sent Items), run {attempt + 1}')
             syncs.append(_initial_sync(runner, emu, db, params, account['account_id'], newest, expected))
         if references:
-            out['sql_ceiling'] = dict(max(references, key=lambda run: run['rows_per_s']),
-                                      runs_rows_per_s=[run['rows_per_s'] for run in references])
+            out['sql_ceiling'] = fastest(references, 'rows_per_s')
         out['initial'] = _fastest_sync(syncs)
         out['first_page_s'] = max((run['first_page_s'] for run in syncs if run['first_page_s'] is not None),
                                   default=None)  # the slowest run's: the newest 50 appear that fast every time
@@ -183,13 +183,12 @@ def _initial_sync(runner, emu, db, params, account_id, newest, expected):
 
 def _fastest_sync(syncs):
     """The fastest of the timed initial syncs, with every run's rate; convergence and memory are the worst run's."""
-    fastest = dict(max(syncs, key=lambda run: run['messages_per_s']))
-    fastest['runs_messages_per_s'] = [run['messages_per_s'] for run in syncs]
-    fastest['converged'] = all(run['converged'] for run in syncs)
+    best = fastest(syncs, 'messages_per_s')
+    best['converged'] = all(run['converged'] for run in syncs)
     growth = [run['rss_growth_mib'] for run in syncs if run.get('rss_growth_mib') is not None]
     if growth:
-        fastest['rss_growth_mib'] = max(growth)
-    return fastest
+        best['rss_growth_mib'] = max(growth)
+    return best
 
 
 def _sql_ceiling_next_to_the_sync(runner, args, size, rows):

@@ -154,11 +154,15 @@ def _ceiling_values(env, params):
     return values
 
 
+def fastest(runs, rate):
+    """The run of several of one measurement with the highest ``rate``, with every run's as ``runs_<rate>``."""
+    return dict(max(runs, key=lambda run: run[rate]), **{'runs_' + rate: [run[rate] for run in runs]})
+
+
 def _fastest_sql_upsert(env, values, batch, runs):
     """A ceiling is a best case: the bare INSERT runs several times (each into a mailbox of its own) and the
     fastest run is the reference; one run alone varied by 25 % between runs of the bench on this shared machine."""
-    results = [_sql_upsert_ceiling(env, values, batch, attempt) for attempt in range(runs)]
-    return dict(max(results, key=lambda run: run['rows_per_s']), runs_rows_per_s=[run['rows_per_s'] for run in results])
+    return fastest([_sql_upsert_ceiling(env, values, batch, attempt) for attempt in range(runs)], 'rows_per_s')
 
 
 def _sql_upsert_ceiling(env, values, batch, attempt=0):
