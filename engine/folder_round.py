@@ -275,10 +275,11 @@ class FolderRound:
         middle = bool(folder.round_is_initial and link and page.next_link and not moved)
         told = _tell_backfill(folder) if folder.round_is_initial else True  # every page of a round notes it
         quiet = middle and not told
-        if delta.entries or moved or delta.skipped or folder.round_is_initial:
-            stats = MessageBatch(folder).apply(delta, moved, quiet=quiet)
-        else:  # an incremental page without a change (most cycles): no message to write, no lock to take
+        unchanged = not (delta.entries or moved or delta.skipped or folder.round_is_initial)
+        if unchanged:  # an incremental page without a change (most cycles): no message to write, no lock to take
             stats = dict(NOTHING_STORED)
+        else:
+            stats = MessageBatch(folder).apply(delta, moved, quiet=quiet)
         # a re-check of a suspicious round keeps saying why until it ends
         values = {'last_sync_at': now, 'last_error': folder.last_error if folder.sweep_deferred else False}
         if stats['skipped']:
@@ -302,8 +303,9 @@ class FolderRound:
                 self._sweep()
             values.update(next_link=False, delta_link=page.delta_link, round_is_initial=False, sweep_deferred=False)
         # the middle of an initial round that only added rows: the folder holds exactly that many more (counting
-        # them again on every page of a 100,000-message folder is quadratic); its first and last pages count
-        added = stats['inserted'] if middle and only_added(stats) else None
+        # them again on every page of a 100,000-message folder is quadratic); its first and last pages count. A
+        # page without a change holds as many as before (a local move or delete is followed by Graph's change).
+        added = 0 if unchanged else stats['inserted'] if middle and only_added(stats) else None
         folder.write(values)
         progress = {name: value for name, value in self._progress(added).items() if folder[name] != value}
         if progress:  # a page that changed nothing leaves the folder's counts alone: no second write

@@ -16,7 +16,6 @@ the Message-ID serializes the same mail delivered twice (two Graph ids, or two g
 Entry points: :func:`cron_route` (the gateway cron), :func:`route_server` (Fetch Now), :func:`trigger` (after a sync
 run stored messages).
 """
-import contextlib
 import email.parser
 import email.policy
 import hashlib
@@ -28,10 +27,10 @@ import psycopg2.errors
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import UserError
-from odoo.sql_db import TestCursor
 
 from ..graph import errors
 from . import feedback, rules
+from .run_cursors import RunCursors
 
 _logger = logging.getLogger(__name__)
 
@@ -94,7 +93,8 @@ class GatewayRun:
     """Routing units over some servers within a time budget. A context manager.
 
     Like a sync run, it keeps one *account cursor* for the Graph clients' token caches (a refreshed token is saved
-    there, never in a unit that may roll back), committed when the run ends.
+    there, never in a unit that may roll back), committed when the run ends. Its units run in READ COMMITTED
+    (:mod:`.run_cursors`): after the Message-ID lock, the duplicate check sees what other workers committed meanwhile.
     """
 
     def __init__(self, servers, budget):
@@ -106,27 +106,21 @@ class GatewayRun:
         self.tried = set()      # rows left pending by a transient failure: next run, not again in this one
         self.units = self.routed = self.failed = self.left = 0
         self.errors = []
-        self._account_cr = None
+        self.cursors = RunCursors(self.registry)
         self.env = None
 
     def __enter__(self):
-        self._account_cr = self.registry.cursor()
-        _begin(self._account_cr)
-        self.env = api.Environment(self._account_cr, SUPERUSER_ID, {})
+        self.env = self.cursors.open()
         return self
 
     def __exit__(self, exc_type, exc, traceback):
-        try:
-            if exc_type is None:
-                self._account_cr.commit()  # pylint: disable=invalid-commit
-        finally:
-            self._account_cr.close()
+        self.cursors.close(commit=exc_type is None)
 
     # ------------------------------------------------------------------ the loop
 
     def enqueue(self):
         """Queue what arrived (committed before any routing: a unit dying later never takes the queue with it)."""
-        with self._cursor() as cr:
+        with self.cursors.fresh() as cr:
             for server in gateway_servers(api.Environment(cr, SUPERUSER_ID, {}), self.server_ids):
                 enqueue(server)
 
@@ -135,7 +129,7 @@ class GatewayRun:
         while time.monotonic() < self.deadline:
             if not self._unit():
                 break
-        with self._cursor() as cr:
+        with self.cursors.unit() as cr:
             # what this run could have done: not the rows of stopped mailboxes (their cron interval retries them)
             cr.execute("SELECT count(*) FROM maildesk_route WHERE state = 'pending' AND server_id = ANY(%s) "
                        "AND account_id != ALL(%s) AND id != ALL(%s)",
@@ -146,7 +140,7 @@ class GatewayRun:
         """Claim one pending message and route it in its own transaction. False when nothing is left to claim."""
         claimed = account_id = None
         try:
-            with self._cursor() as cr:
+            with self.cursors.unit() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 route = claim(env, self.server_ids, self.excluded, self.tried)
                 if not route:
@@ -195,21 +189,14 @@ class GatewayRun:
             self.excluded.add(account_id)
         else:
             self.clients[account_id] = client
-        self._account_cr.commit()  # pylint: disable=invalid-commit
-        _begin(self._account_cr)
+        self.cursors.commit_account()
 
     def _fail(self, route_id, reason):
         self.failed += 1
-        with self._cursor() as cr:
+        with self.cursors.fresh() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             route = env['maildesk.route'].browse(route_id).exists()
             route.write({'state': 'error', 'reason': reason, 'attempts': route.attempts + 1})
-
-    @contextlib.contextmanager
-    def _cursor(self):
-        with self.registry.cursor() as cr:
-            _begin(cr)
-            yield cr
 
 
 # ------------------------------------------------------------------ queue and claim
@@ -394,10 +381,3 @@ def _posted_message(env, message_ids):
 
 def _int4(value):
     return value - (1 << 32) if value >= (1 << 31) else value
-
-
-def _begin(cr):
-    """READ COMMITTED, like a sync unit: after the Message-ID lock, the duplicate check sees what other workers
-    committed meanwhile (test mode: the cursor is a savepoint of the test's transaction)."""
-    cr.execute('SELECT 1' if isinstance(cr, TestCursor) else 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
-

@@ -15,7 +15,6 @@ from the page before): workers share folders and accounts, not the pages of one 
 Entry points (called by the thin model methods): :func:`sync_round` (Sync now, Fetch Now), :func:`cron_sync_changes`
 and :func:`cron_backfill` (the two crons).
 """
-import contextlib
 import datetime
 import logging
 import threading
@@ -25,11 +24,11 @@ import psycopg2.errors
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import UserError
-from odoo.sql_db import TestCursor
 
 from ..graph import errors
 from . import body_prefetch, feedback, gateway, push, shared_mailbox
 from .folder_round import FolderRound, GraphReads, PagePrefetch, starts_round
+from .run_cursors import RunCursors
 
 _logger = logging.getLogger(__name__)
 
@@ -94,10 +93,12 @@ def cron_sync_changes(env):
     budget = _job_budget(env, CRON_BUDGET)
     if budget <= 0:
         return None
-    with SyncRun(syncable_accounts(env), budget, skip_folder_ids=push.polling_exempt_folder_ids(env)) as run:
+    with SyncRun(_unstopped_accounts(env), budget, skip_folder_ids=push.polling_exempt_folder_ids(env),
+                 syncable_only=True) as run:
         run.share_new_folders()
         run.run('changes')
-    push.check_silence(env, run.run_start)
+    if run.stored:  # mail another run stored is that run's to check
+        push.check_silence(env, run.run_start)
     if run.newest_pages or run.backfill_left:
         trigger_backfill(env, run.backfill_left)
     _report_progress(env, CHANGES_CRON, run, run.changes_left)
@@ -109,7 +110,8 @@ def cron_backfill(env):
     budget = _job_budget(env, CRON_BUDGET)
     if budget <= 0:
         return None
-    with SyncRun(syncable_accounts(env), budget, max_pages=BACKFILL_PAGE_BUDGET, backfills=True) as run:
+    with SyncRun(_unstopped_accounts(env), budget, max_pages=BACKFILL_PAGE_BUDGET, backfills=True,
+                 syncable_only=True) as run:
         run.run('backfill')
     if run.backfill_left:
         trigger_backfill(env, run.backfill_left)
@@ -136,7 +138,14 @@ def _new_folder_count(env, account_ids):
 
 def syncable_accounts(env):
     """Accounts background sync may serve now (not auth_invalid, a confirmed server, not throttled)."""
-    accounts = env['maildesk.account'].sudo().search([('state', 'not in', ('not_authorized', 'auth_invalid'))])
+    return _syncable(_unstopped_accounts(env))
+
+
+def _unstopped_accounts(env):
+    return env['maildesk.account'].sudo().search([('state', 'not in', ('not_authorized', 'auth_invalid'))])
+
+
+def _syncable(accounts):
     return accounts.filtered(lambda account: not account._check_can_sync())
 
 
@@ -161,10 +170,14 @@ class SyncRun:
     never waits for a lock its own run holds.
     """
 
-    def __init__(self, accounts, budget, max_pages=None, folder_ids=None, skip_folder_ids=(), backfills=False):
+    def __init__(self, accounts, budget, max_pages=None, folder_ids=None, skip_folder_ids=(), backfills=False,
+                 syncable_only=False):
         """``folder_ids``: only these folders (push: the folders notifications named); ``skip_folder_ids``: never
-        these (push is healthy there, see :mod:`engine.push`)."""
+        these (push is healthy there, see :mod:`engine.push`); ``syncable_only``: leave out the ``accounts`` that
+        may not sync now (:func:`syncable_accounts`), checked on the run's own cursor, where its units read the
+        same accounts again."""
         self.registry = accounts.env.registry
+        self.cursors = RunCursors(self.registry, slots=True)
         self.backfills = backfills   # the run continues initial rounds: the next page of a first page is its own
         self.prefetch = PagePrefetch(self.registry.db_name)
         self.account_ids = accounts.ids
@@ -182,6 +195,7 @@ class SyncRun:
         self.auth_failures = {}      # account id -> GraphError
         self.grants_ended = {}       # shared mailbox account id -> the GraphError saying its access ended
         self.synced_accounts = set()
+        self.syncable_only = syncable_only
         self.units = self.pages = self.stored = self.newest_pages = 0
         self.changes_left = self.backfill_left = 0
         self.errors = []
@@ -191,29 +205,26 @@ class SyncRun:
         self.env = None
 
     def __enter__(self):
-        self._account_cursor = self._cursor()
-        cr = self._account_cursor.__enter__()
-        self.env = api.Environment(cr, SUPERUSER_ID, {})
-        # Its transaction holds the run's mailbox slots (advisory locks) until the run ends: a prefetch may still
-        # be in flight when its unit commits, so a slot freed at each commit would let a fifth request in.
-        # (Test mode: every cursor is a savepoint of one connection, whose advisory locks are its own anyway; a
-        # cursor of its own would lose its savepoint to the account cursor's commits.)
-        self._slot_cursor = None if self.registry.in_test_mode() else self._cursor()
-        self._slot_cr = self._slot_cursor.__enter__() if self._slot_cursor else cr
+        # The slot cursor's transaction holds the run's mailbox slots (advisory locks) until the run ends: a
+        # prefetch may still be in flight when its unit commits, so a slot freed at each commit would let a fifth
+        # request in. (Test mode: the account cursor holds them; a cursor of its own would lose its savepoint to
+        # the account cursor's commits.)
+        self.env = self.cursors.open()
+        self._slot_cr = self.cursors.slot_cr
+        if self.syncable_only:
+            self.account_ids = _syncable(self.env['maildesk.account'].browse(self.account_ids)).ids
         return self
 
     def __exit__(self, exc_type, exc, traceback):
         try:
+            self.cursors.close_units()
             if exc_type is None:
                 self.finish()
         finally:
             try:
                 self.prefetch.close()  # waits for a prefetch in flight: only then are the slots free
             finally:
-                if self._slot_cursor:
-                    self._slot_cr.rollback()  # nothing written there: ends the transaction, frees the slots
-                    self._slot_cursor.__exit__(None, None, None)
-                self._account_cursor.__exit__(exc_type, exc, traceback)
+                self.cursors.close(commit=exc_type is None)
                 self.caller_env.invalidate_all()
 
     # ------------------------------------------------------------------ the loop
@@ -235,7 +246,7 @@ class SyncRun:
         for attempt in range(1, DB_ATTEMPTS + 1):
             claimed = None  # (folder id, account id)
             try:
-                with self._cursor() as cr:
+                with self.cursors.unit() as cr:
                     env = api.Environment(cr, SUPERUSER_ID, {})
                     folder = self._claim(env, mode, account_ids)
                     if not folder:
@@ -354,15 +365,6 @@ class SyncRun:
             row = env.cr.fetchone()
         return env['maildesk.folder'].browse(row[0]) if row else None
 
-    @contextlib.contextmanager
-    def _cursor(self):
-        """A fresh cursor in READ COMMITTED: each statement sees what other workers committed before it."""
-        with self.registry.cursor() as cr:
-            if cr.transaction is None:  # what Environment() would do, without looking the registry up again
-                cr.transaction = api.Transaction(self.registry)
-            _begin(cr)
-            yield cr
-
     def _prepare_client(self, account_id):
         """The mailbox's Graph client, with a token already obtained, built on the account cursor: a refreshed
         token cache or an authorization failure is written there, never in a unit (which may roll back)."""
@@ -381,7 +383,7 @@ class SyncRun:
             self.excluded.add(account_id)
         else:
             self.clients[account_id] = client
-        self._commit_account_cursor()  # a refreshed token cache: saved now, the account row is not kept locked
+        self.cursors.commit_account()  # a refreshed token cache: saved now, the account row is not kept locked
 
     def share_new_folders(self):
         """New folders wait for their first page: wake backfill lanes to take some of them while this run takes
@@ -389,7 +391,7 @@ class SyncRun:
         new_folders = _new_folder_count(self.env, self.account_ids)
         if new_folders > 1:
             trigger_backfill(self.env, new_folders - 1)
-            self._commit_account_cursor()
+            self.cursors.commit_account()
 
     def _mailbox_shared(self, account_id):
         """Another run (any process) holds slots in the mailbox: it may take this run's folders too."""
@@ -413,12 +415,6 @@ class SyncRun:
             self.slots[account_id] = held
         return self.slots[account_id]
 
-    def _commit_account_cursor(self):
-        cr = self.env.cr
-        # the run's own account cursor (see the class docstring), never the caller's transaction
-        cr.commit()  # pylint: disable=invalid-commit
-        _begin(cr)
-
     # ------------------------------------------------------------------ outcomes
 
     def _fail(self, mode, folder_id, message):
@@ -426,7 +422,7 @@ class SyncRun:
         self.failed_folders.add(folder_id)
         self.errors.append(message)
         try:
-            with self._cursor() as cr:
+            with self.cursors.fresh() as cr:
                 folder = api.Environment(cr, SUPERUSER_ID, {})['maildesk.folder'].browse(folder_id).exists()
                 folder.write({'sync_state': 'error', 'last_error': message})
                 if mode == 'changes':
@@ -448,18 +444,15 @@ class SyncRun:
             if isinstance(exc, errors.AuthExpired):  # AuthInvalid was already counted by the token provider
                 account._record_auth_failure(exc)
             if account_id in synced:
-                # not a tracked field: mail.thread's tracking machinery has nothing to do on every cycle
-                account.with_context(tracking_disable=True).write({'last_sync_at': fields.Datetime.now()})
+                account._record_synced()
                 _notice_last_sync(account)
-                account._touch_incoming_servers()
             # One account per transaction: two workers finishing overlapping runs never lock each other's
             # account rows in opposite orders (that was a deadlock).
-            self._commit_account_cursor()
+            self.cursors.commit_account()
         for account_id, exc in sorted(self.grants_ended.items()):
             shared_mailbox.record_grant_end(Account.browse(account_id), exc)
-            self._commit_account_cursor()
-        self.changes_left = self._count_folders('changes')
-        self.backfill_left = self._count_folders('backfill')
+            self.cursors.commit_account()
+        self.changes_left, self.backfill_left = self._folders_left()
         if self.stored:
             gateway.trigger(self.env)  # new mail may be waiting for Odoo's mail gateway
             body_prefetch.trigger(self.env)  # ... and new Inbox mail for its body to be prefetched
@@ -483,23 +476,24 @@ class SyncRun:
         kind = 'danger' if failed else 'warning' if self.throttled else 'success'
         return env._('Sync finished'), ' '.join(parts), kind
 
-    def _count_folders(self, mode):
-        """Folders of the run's accounts (not stopped) that ``mode`` would still claim."""
-        rows = self._claimable('count(*)', mode)
-        return rows[0][0] if rows else 0
+    def _folders_left(self):
+        """Folders of the run's accounts (not stopped) that a changes run, and a backfill, would still claim."""
+        rows = self._claimable(', '.join(f'count(*) FILTER (WHERE {CLAIM_CONDITIONS[mode]})'
+                                         for mode in ('changes', 'backfill')))
+        return rows[0] if rows else (0, 0)
 
     def _accounts_with_work(self, mode):
         """The run's accounts (not stopped) with folders ``mode`` would claim, read without a lock."""
         return sorted(row[0] for row in self._claimable('DISTINCT f.account_id', mode))
 
-    def _claimable(self, select, mode):
+    def _claimable(self, select, mode=None):
         account_ids = [a for a in self.account_ids if a not in self.excluded]
         if not account_ids:
             return []
         self.env.cr.execute(f"""
             SELECT {select} FROM maildesk_folder f
              WHERE f.sync_enabled AND f.account_id = ANY(%(accounts)s) AND f.id != ALL(%(failed)s)
-               AND {CLAIM_CONDITIONS[mode]} {self._folder_filter()}
+               AND {CLAIM_CONDITIONS[mode] if mode else 'true'} {self._folder_filter()}
         """, self._folder_params(account_ids))
         return self.env.cr.fetchall()
 
@@ -523,12 +517,6 @@ def _notice_last_sync(account):
             return
         _last_sync_notices[key] = now
     account._maildesk_notify_changed(account)
-
-
-def _begin(cr):
-    """Start the cursor's transaction in READ COMMITTED (test mode: create its savepoint now, before any cursor
-    opened later, so savepoints nest in opening order)."""
-    cr.execute('SELECT 1' if isinstance(cr, TestCursor) else 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
 
 
 def _utcnow():

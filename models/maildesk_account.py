@@ -495,16 +495,19 @@ class MaildeskAccount(models.Model):
 
     # ------------------------------------------------------------------ incoming servers
 
-    def _touch_incoming_servers(self):
-        """Move the Last Fetch Date of the account's confirmed incoming servers (after a successful sync)."""
-        # One UPDATE, not the ORM's write: every sync cycle moves this display date, which nothing depends on (no
-        # cron to reschedule, no compute); the cache is told.
+    def _record_synced(self):
+        """A sync of these accounts succeeded now: their Last Successful Sync and the Last Fetch Date of their
+        confirmed incoming servers move."""
+        # Plain UPDATEs, not the ORM's write: every sync cycle moves these display dates, which nothing depends on
+        # (no tracking, no cron to reschedule, no compute; open inboxes are told of it now and then, see
+        # engine.sync_run._notice_last_sync); the cache is told.
+        now = fields.Datetime.now()
+        self.env.cr.execute('UPDATE maildesk_account SET last_sync_at = %s WHERE id = ANY(%s)', [now, self.ids])
+        self.invalidate_recordset(['last_sync_at'])
         servers = self._confirmed_incoming_servers()
         if servers:
-            self.env.cr.execute('UPDATE fetchmail_server SET date = %s WHERE id = ANY(%s)',
-                                [fields.Datetime.now(), servers.ids])
+            self.env.cr.execute('UPDATE fetchmail_server SET date = %s WHERE id = ANY(%s)', [now, servers.ids])
             servers.invalidate_recordset(['date'])
-
 
     # ------------------------------------------------------------------ shared mailboxes (engine/shared_mailbox.py)
 

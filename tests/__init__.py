@@ -33,6 +33,7 @@ from . import test_multi_company
 from . import test_i18n
 from . import test_push
 from . import test_client_reuse
+from . import test_run_cursors
 from . import test_inbox_bulk
 from . import test_inbox_selection_tour
 from . import test_inbox_setup

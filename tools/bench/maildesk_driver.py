@@ -150,9 +150,10 @@ def run_size(runner, args, size):
             out['profile'] = {'path': params['profile'], 'wall_s': profiled['wall_s'], 'cpu_s': profiled['cpu_s'],
                               'top': profile_top(params['profile'])}
             cycle_prof = os.path.join(runner.run_dir, f'nochange-{size}.prof')
-            runner.run_worker('md_incremental', {'emulator': _emu_params(emu), 'folder_count': len(folders),
-                                                 'profile': cycle_prof, 'cycles': 2}, db)
-            out['profile_nochange'] = {'path': cycle_prof, 'top': profile_top(cycle_prof)}
+            profiled = runner.run_worker('md_incremental', {'emulator': _emu_params(emu), 'cycles': 2,
+                                                            'folder_count': len(folders), 'profile': cycle_prof}, db)
+            out['profile_nochange'] = {'path': cycle_prof, 'calls_per_cycle': profiled.get('calls_per_cycle'),
+                                       'top': profile_top(cycle_prof)}
     finally:
         emu.stop()
         if db:

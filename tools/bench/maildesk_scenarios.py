@@ -247,12 +247,33 @@ def _pg_statements(cr, top=25):
 NOCHANGE_CYCLES = 15
 
 
-def _one_cycle(registry, emu, profile=None):
-    """One run of the changes cron's callback in a fresh transaction; (wall s, cpu s, requests, by endpoint)."""
+def _one_cycle(registry, emu):
+    """One run of the changes cron's callback in a fresh transaction; (wall s, cpu s, requests, by endpoint, SQL
+    statements). The statements are counted because they do not vary with the machine's load, unlike the CPU."""
+    from odoo import sql_db
     control(emu, 'POST', '/counters/reset', {})
-    with Meter(profile=profile) as meter, registry.cursor() as cr:
+    with Meter() as meter, registry.cursor() as cr:
+        statements = sql_db.sql_counter
         _env(cr)['maildesk.account']._cron_sync_changes()
-    return (meter.wall, meter.cpu, *graph_requests(emu))
+        statements = sql_db.sql_counter - statements
+    return (meter.wall, meter.cpu, *graph_requests(emu), statements)
+
+
+def _profile_cycles(registry, emu, path, cycles):
+    """cProfile ``cycles`` warm no-change cycles into ``path``, timed in this process's CPU time (the target is
+    CPU: a wall-clock profile of a cycle is mostly the database's and the emulator's answers). :return: Python
+    function calls per cycle, a count that does not vary with the machine's load"""
+    import cProfile
+    profiler = cProfile.Profile(time.process_time)
+    for _ in range(cycles):
+        control(emu, 'POST', '/counters/reset', {})
+        with registry.cursor() as cr:
+            profiler.enable()
+            _env(cr)['maildesk.account']._cron_sync_changes()
+            profiler.disable()
+    profiler.dump_stats(path)
+    import pstats
+    return round(pstats.Stats(profiler).total_calls / cycles)
 
 
 def _changes(env, emu, email, inbox_id, count, rng):
@@ -284,22 +305,24 @@ def scenario_md_incremental(env, params):
     folders = params['folder_count']
     cold = _one_cycle(registry, emu)
     warm = [_one_cycle(registry, emu) for _ in range(params.get('cycles', NOCHANGE_CYCLES))]
-    if params.get('profile'):  # profile one more warm no-change cycle, then stop
-        _one_cycle(registry, emu, profile=params['profile'])
-        return {'profiled': params['profile']}
+    if params.get('profile'):  # profile more warm no-change cycles, then stop
+        calls = _profile_cycles(registry, emu, params['profile'], NOCHANGE_CYCLES)
+        return {'profiled': params['profile'], 'calls_per_cycle': calls}
     nochange = {
         'folders': folders, 'cold_cpu_ms': round(cold[1] * 1000, 2), 'cold_requests': cold[2],
         'requests_per_folder': round(statistics.median(w[2] for w in warm) / folders, 2),
         'cpu_ms_per_folder': round(statistics.median(w[1] for w in warm) * 1000 / folders, 2),
         'wall_ms_per_folder': round(statistics.median(w[0] for w in warm) * 1000 / folders, 2),
-        'samples': len(warm),
+        'samples': len(warm), 'cpu_ms_samples': [round(w[1] * 1000, 2) for w in warm],
+        'min_cpu_ms_per_folder': round(min(w[1] for w in warm) * 1000 / folders, 2),
+        'sql_statements': statistics.median(w[4] for w in warm),
     }
     rng = random.Random(params.get('seed', 1))
     reps = []
     for _ in range(params.get('change_reps', 3)):
         applied = _changes(env, emu, params['email'], params['inbox_id'], params.get('changes', 100), rng)
         env.cr.commit()
-        wall, cpu, req, _endpoints = _one_cycle(registry, emu)
+        wall, cpu, req, _endpoints, _statements = _one_cycle(registry, emu)
         reps.append({'wall_ms': round(wall * 1000, 2), 'cpu_ms': round(cpu * 1000, 2), 'requests': req,
                      'applied': applied})
     changes = {'changes': params.get('changes', 100), 'reps': reps,

@@ -114,6 +114,9 @@ def table(results):
             ('RSS growth during the sync (MiB)', lambda d: _fmt(_get(d, 'initial', 'rss_growth_mib'))),
             ('no-change cycle: requests / folder', lambda d: _fmt(_get(d, 'nochange', 'requests_per_folder'), 2)),
             ('no-change cycle: Odoo CPU ms / folder', lambda d: _fmt(_get(d, 'nochange', 'cpu_ms_per_folder'), 2)),
+            ('  the fastest cycle; SQL statements / cycle',
+             lambda d: f"{_fmt(_get(d, 'nochange', 'min_cpu_ms_per_folder'), 2)}; "
+                       f"{_fmt(_get(d, 'nochange', 'sql_statements'), 0)}"),
             ('no-change cycle, every folder synced: folders, requests / folder',
              lambda d: f"{_fmt(_get(d, 'nochange_all_folders', 'folders'), 0)}, "
                        f"{_fmt(_get(d, 'nochange_all_folders', 'requests_per_folder'), 2)}"),
