@@ -8,9 +8,9 @@ Every transaction here runs in READ COMMITTED: each statement sees what other wo
 workers side by side wait for each other only on the rows they both lock, and never fail on a concurrent update.
 
 One cursor serves all the units of a run, one transaction after another: borrowing a pooled connection,
-resetting it, starting it and giving it back for every unit cost about as much of Odoo's CPU as a whole page of
-no changes. A unit that raises is rolled back before the exception goes on, so its row locks are gone by the time
-the caller records the failure in a :meth:`RunCursors.fresh` cursor.
+resetting it, starting it and giving it back for every unit was a sizeable part of a no-change cycle's CPU (one
+unit per folder, and one more to find nothing left). A unit that raises is rolled back before the exception goes
+on, so its row locks are gone by the time the caller records the failure in a :meth:`RunCursors.fresh` cursor.
 
 Test mode: every cursor is a savepoint of the test's one connection, and savepoints must nest in the order they
 are created. A transaction's savepoint is therefore created when it begins (:func:`begin`), and a unit's begins
@@ -94,9 +94,11 @@ class RunCursors:
                 self.slot_cr.rollback()  # nothing written there
                 self.slot_cr.close()
         finally:
-            if commit:
-                self.account_cr.commit()  # pylint: disable=invalid-commit
-            self.account_cr.close()
+            try:
+                if commit:
+                    self.account_cr.commit()  # pylint: disable=invalid-commit
+            finally:
+                self.account_cr.close()
 
     def close_units(self):
         """Give the unit cursor back to the pool (its last unit has committed or rolled back)."""
