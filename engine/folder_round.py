@@ -305,7 +305,12 @@ class FolderRound:
         # the middle of an initial round that only added rows: the folder holds exactly that many more (counting
         # them again on every page of a 100,000-message folder is quadratic); its first and last pages count. A
         # page without a change holds as many as before (a local move or delete is followed by Graph's change).
-        added = 0 if unchanged else stats['inserted'] if middle and only_added(stats) else None
+        if unchanged:
+            added = 0
+        elif middle and only_added(stats):
+            added = stats['inserted']
+        else:
+            added = None
         folder.write(values)
         progress = {name: value for name, value in self._progress(added).items() if folder[name] != value}
         if progress:  # a page that changed nothing leaves the folder's counts alone: no second write

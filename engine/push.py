@@ -297,8 +297,7 @@ def cron_push_sync(env):
         return None
     env.invalidate_all()
     folders = env['maildesk.folder'].sudo().browse(folder_ids).exists()
-    accounts = folders.account_id.filtered(lambda account: not account._check_can_sync())
-    with sync_run.SyncRun(accounts, PUSH_BUDGET, folder_ids=folders.ids) as run:
+    with sync_run.SyncRun(folders.account_id, PUSH_BUDGET, folder_ids=folders.ids, syncable_only=True) as run:
         run.run('changes')
     # A folder another worker held (or the budget ran out): flagged again, tried again in a moment.
     # (A folder in its initial round is the backfill's: not flagged again, the round ends in a delta round.)
@@ -306,7 +305,7 @@ def cron_push_sync(env):
                          AND account_id = ANY(%s) AND id != ALL(%s)
                          AND (next_link IS NULL OR NOT coalesce(round_is_initial, false))
                          AND (last_checked_at IS NULL OR last_checked_at < %s)""",
-                   [folders.ids, accounts.ids, list(run.failed_folders), run.run_start])
+                   [folders.ids, run.account_ids, list(run.failed_folders), run.run_start])
     left = [row[0] for row in env.cr.fetchall()]
     if left:
         env.cr.execute("""UPDATE maildesk_subscription SET delta_requested_at = %s

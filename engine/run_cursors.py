@@ -37,14 +37,12 @@ class RunCursors:
         self.registry = registry
         self.slots = slots      # a slot cursor of its own (not in test mode: its locks are the connection's anyway)
         self.account_cr = self.slot_cr = self._unit_cr = None
-        self._own_slot_cr = False
 
     def open(self):
         """Open the account cursor (and the slot cursor); :return: a superuser environment on the account cursor."""
         self.account_cr = self._new()
         begin(self.account_cr)
-        self._own_slot_cr = self.slots and not self.registry.in_test_mode()
-        if self._own_slot_cr:
+        if self.slots and not self.registry.in_test_mode():
             self.slot_cr = self._new()
             begin(self.slot_cr)
         else:
@@ -90,7 +88,7 @@ class RunCursors:
         the account cursor (committed when ``commit``)."""
         try:
             self.close_units()
-            if self._own_slot_cr:
+            if self.slot_cr is not self.account_cr:
                 self.slot_cr.rollback()  # nothing written there
                 self.slot_cr.close()
         finally:

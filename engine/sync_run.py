@@ -210,7 +210,6 @@ class SyncRun:
         # request in. (Test mode: the account cursor holds them; a cursor of its own would lose its savepoint to
         # the account cursor's commits.)
         self.env = self.cursors.open()
-        self._slot_cr = self.cursors.slot_cr
         if self.syncable_only:
             self.account_ids = _syncable(self.env['maildesk.account'].browse(self.account_ids)).ids
         return self
@@ -395,23 +394,24 @@ class SyncRun:
 
     def _mailbox_shared(self, account_id):
         """Another run (any process) holds slots in the mailbox: it may take this run's folders too."""
-        self._slot_cr.execute("""
+        cr = self.cursors.slot_cr
+        cr.execute("""
             SELECT count(*) FROM pg_locks
              WHERE locktype = 'advisory' AND granted AND pid != pg_backend_pid() AND objsubid = 2
                AND classid::int8 = ANY(%s) AND objid::int8 = %s
         """, [[SLOT_LOCK_BASE + slot for slot in range(MAILBOX_SLOTS)], account_id])
-        return bool(self._slot_cr.fetchone()[0])
+        return bool(cr.fetchone()[0])
 
     def _take_slots(self, account_id):
         """The run's slots in the mailbox (up to :data:`RUN_SLOTS`, taken once, held until the run ends): how
         many. 0 when all :data:`MAILBOX_SLOTS` are held by other runs (any process)."""
         if account_id not in self.slots:
-            held = 0
+            cr, held = self.cursors.slot_cr, 0
             for slot in range(MAILBOX_SLOTS):
                 if held == RUN_SLOTS:
                     break
-                self._slot_cr.execute('SELECT pg_try_advisory_xact_lock(%s, %s)', [SLOT_LOCK_BASE + slot, account_id])
-                held += self._slot_cr.fetchone()[0]
+                cr.execute('SELECT pg_try_advisory_xact_lock(%s, %s)', [SLOT_LOCK_BASE + slot, account_id])
+                held += cr.fetchone()[0]
             self.slots[account_id] = held
         return self.slots[account_id]
 

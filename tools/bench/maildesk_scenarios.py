@@ -247,12 +247,13 @@ def _pg_statements(cr, top=25):
 NOCHANGE_CYCLES = 15
 
 
-def _one_cycle(registry, emu):
-    """One run of the changes cron's callback in a fresh transaction; (wall s, cpu s, requests, by endpoint, SQL
-    statements). The statements are counted because they do not vary with the machine's load, unlike the CPU."""
+def _one_cycle(registry, emu, profiler=None):
+    """One run of the changes cron's callback in a fresh transaction (in ``profiler``, a cProfile.Profile, when
+    given); (wall s, cpu s, requests, by endpoint, SQL statements). The statements are counted because they do not
+    vary with the machine's load, unlike the CPU."""
     from odoo import sql_db
     control(emu, 'POST', '/counters/reset', {})
-    with Meter() as meter, registry.cursor() as cr:
+    with Meter() as meter, registry.cursor() as cr, profiler or contextlib.nullcontext():
         statements = sql_db.sql_counter
         _env(cr)['maildesk.account']._cron_sync_changes()
         statements = sql_db.sql_counter - statements
@@ -264,15 +265,11 @@ def _profile_cycles(registry, emu, path, cycles):
     CPU: a wall-clock profile of a cycle is mostly the database's and the emulator's answers). :return: Python
     function calls per cycle, a count that does not vary with the machine's load"""
     import cProfile
+    import pstats
     profiler = cProfile.Profile(time.process_time)
     for _ in range(cycles):
-        control(emu, 'POST', '/counters/reset', {})
-        with registry.cursor() as cr:
-            profiler.enable()
-            _env(cr)['maildesk.account']._cron_sync_changes()
-            profiler.disable()
+        _one_cycle(registry, emu, profiler)
     profiler.dump_stats(path)
-    import pstats
     return round(pstats.Stats(profiler).total_calls / cycles)
 
 
