@@ -7,7 +7,10 @@
 * ``id`` is required and unique (case-insensitive) within the batch, else 400; ``url`` is relative to the version
   root (``/me/messages/{id}``); a ``body`` needs a ``Content-Type`` header, else 400;
 * ``dependsOn`` names earlier requests; a request whose dependency failed is not run and answers
-  ``424 Failed Dependency``;
+  ``424 Failed Dependency``. A request depends on one other at most, and a batch is parallel (no ``dependsOn``),
+  serial (each request after the first depends on the one before) or all its dependent requests depend on the
+  same one; anything else is 400 "Batch should be either fully sequential or fully parallel" (Graph known
+  issues, "JSON batching", as the Graph JS SDK's BatchRequestContent validates it; Microsoft Q&A 1532547);
 * the answer is ``200 {"responses": [{"id", "status", "headers", "body"}]}`` whatever the individual statuses;
   "the order of the responses may be different from the order of the requests" (realistic mode shuffles them);
 * every individual request is evaluated against the throttling limits on its own (a 429 inside the batch, with
@@ -16,18 +19,23 @@
 * no header of the batch request is passed on to the individual requests but the authorization: the individual
   ``headers`` are all they have (so ``Prefer: IdType="ImmutableId"`` goes on each of them).
 
-Outlook runs four individual requests of a batch at a time ("Outlook service batching",
-https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits): the emulator runs them one after the
-other, which never exceeds that, and each goes through :meth:`server.App.graph` (auth, faults, limits, counters).
+Graph dispatches up to four independent requests of a batch to Outlook at the same time, whatever their mailbox
+("Outlook service limits", https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits; Microsoft
+Q&A 1660054), and those count against the mailbox's 4 concurrent requests. The emulator runs them one after the
+other, each through :meth:`server.App.graph` (auth, faults, limits, counters), and while one runs it holds a
+concurrency slot of its mailbox for each of the (up to 3) independent requests Graph would be running beside it:
+a parallel batch of 4 or more fills a mailbox's 4 slots, and a request of another client meanwhile is throttled
+(429 MailboxConcurrency), as are requests of the batch beside another client's. A serial batch takes one slot.
 """
 import json
 import random
 from email.message import Message
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from .util import Request, Response, graph_error
 
 MAX_REQUESTS = 20
+OUTLOOK_PARALLEL = 4
 
 
 def _fail(message, req):
@@ -62,13 +70,25 @@ def handle(app, req):
         if item['url'].lower().startswith(('http://', 'https://')):
             return _fail('Only relative URLs are supported in a batch (request %s).' % item['id'], req)
         seen.add(item['id'].lower())
+    sequencing = _sequencing(requests)
+    if sequencing is None:
+        return _fail('Batch should be either fully sequential or fully parallel.', req)
     statuses, responses = {}, []
-    for item in requests:
+    for index, item in enumerate(requests):
         failed = [d for d in item.get('dependsOn') or () if not 200 <= statuses[d.lower()] < 300]
         if failed:
             answer = graph_error(424, 'FailedDependency', 'Failed dependency: %s.' % ', '.join(failed))
         else:
-            answer = app.graph(_individual_request(req, item))
+            beside = [_mailbox_of(app, req, other) for other in _running_beside(requests, index, sequencing)]
+            beside = [user for user in beside if user]
+            for user in beside:
+                app.counters.enter(user)
+            app.counters.batched()
+            try:
+                answer = app.graph(_individual_request(req, item))
+            finally:
+                for user in beside:
+                    app.counters.leave(user)
             if answer.status == 0:  # a dropped / timed-out individual request: the gateway gives up on it
                 answer = graph_error(504, 'GatewayTimeout', 'The request timed out.')
         statuses[item['id'].lower()] = answer.status
@@ -76,6 +96,39 @@ def handle(app, req):
     if app.config.get('realistic'):
         random.Random(req.header('client-request-id') or len(responses)).shuffle(responses)
     return Response(200, {'responses': responses})
+
+
+def _sequencing(requests):
+    """'parallel', 'serial' (each request after the first on the one before), 'same' (every dependent request on
+    the same one) or None (unsupported); one dependency per request at most."""
+    depends = [[d.lower() for d in item.get('dependsOn') or ()] for item in requests]
+    if any(len(d) > 1 for d in depends):
+        return None
+    if not any(depends):
+        return 'parallel'
+    if not depends[0] and all(depends[i] == [requests[i - 1]['id'].lower()] for i in range(1, len(requests))):
+        return 'serial'
+    return 'same' if len({d[0] for d in depends if d}) == 1 else None
+
+
+def _running_beside(requests, index, sequencing):
+    """The requests Graph runs beside request ``index``: up to 3 of the later ones of its group (the independent
+    requests, or those waiting for the same one); none in a serial batch."""
+    if sequencing == 'serial':
+        return []
+    waits = bool(requests[index].get('dependsOn'))
+    return [item for item in requests[index + 1:] if bool(item.get('dependsOn')) == waits][:OUTLOOK_PARALLEL - 1]
+
+
+def _mailbox_of(app, batch_req, item):
+    """The mailbox whose concurrency an individual request takes: ``/users/{id}``'s, else the caller's."""
+    segments = [s for s in item['url'].partition('?')[0].split('/') if s]
+    if len(segments) > 1 and segments[0].lower() == 'users':
+        owner = app.store.mailbox(unquote(segments[1]))
+        if owner:
+            return owner.address
+    mbx, _scopes = app.identity.check_access_token(batch_req.header('Authorization'))
+    return mbx.address if mbx else None
 
 
 def _content_type(headers):

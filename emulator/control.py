@@ -85,7 +85,8 @@ class Counters:
 
     def reset(self):
         with self.lock:
-            self.total = 0
+            self.total = 0           # Graph requests: each individual request of a batch counts, and the batch
+            self.in_batches = 0      # of those, the individual requests of batches (total - in_batches: HTTP requests)
             self.by_endpoint = {}
             self.by_user = {}
             self.by_status = {}
@@ -118,6 +119,10 @@ class Counters:
                 self.max_10min[user] = max(self.max_10min.get(user, 0), len(win))
                 return len(win)
         return 0
+
+    def batched(self):
+        with self.lock:
+            self.in_batches += 1
 
     def status(self, code):
         with self.lock:
@@ -407,10 +412,10 @@ def _route(app, req, path, m, data):
     if path == '/counters':
         c = app.counters
         with c.lock:
-            return {'total': c.total, 'by_endpoint': dict(c.by_endpoint), 'by_user': dict(c.by_user),
-                    'by_status': dict(c.by_status), 'token': {'total': ident.counters['total'],
-                                                              'by_user': dict(ident.counters['by_user']),
-                                                              'by_grant': dict(ident.counters['by_grant'])},
+            return {'total': c.total, 'in_batches': c.in_batches, 'by_endpoint': dict(c.by_endpoint),
+                    'by_user': dict(c.by_user), 'by_status': dict(c.by_status),
+                    'token': {'total': ident.counters['total'], 'by_user': dict(ident.counters['by_user']),
+                              'by_grant': dict(ident.counters['by_grant'])},
                     'max_in_flight': dict(c.max_in_flight), 'max_requests_10min': dict(c.max_10min),
                     'in_flight': dict(c.in_flight), 'connections': c.connections,
                     'by_identity': dict(c.by_identity)}

@@ -9,6 +9,7 @@ own inline images, ``data:`` images and remote ``http(s)`` images of other hosts
 only after "Show images"), when the body is stored and again each time it is shown.
 """
 import base64
+import contextlib
 import logging
 import re
 from urllib.parse import urlsplit
@@ -50,26 +51,50 @@ NUMERIC_LABEL = re.compile(r'^([0-9]+|0x[0-9a-f]*)$')  # WHATWG: a host ending i
 URL_SPACES = ''.join(chr(code) for code in range(0x21))  # browsers strip these around a URL (and tab/newline in it)
 
 
+# meeting mail's summary (when, where) comes with the body: its properties are selected by type cast
+BODY_SELECT = mail.MESSAGE_SELECT + mail.MEETING_SELECT
+
+
 def fetch_body(message):
     """Fetch, sanitize and store the body of ``message`` (``cid:`` images pointed at stored attachments).
 
     :raise UserError: Outlook did not return the body (the reading pane shows why)
     """
-    env = message.env
     stored = message.sudo()
     client = stored.account_id._graph_client()
+    with _body_errors(message.env):
+        payload = client.get_message(stored.graph_id, body=True, select=BODY_SELECT)
+    store_body(message, client, payload)
+
+
+def body_step(message, client):
+    """The batch step of :func:`fetch_body`'s request (its answer goes to :func:`store_body`)."""
+    return client.get_message_step(message.id, message.sudo().graph_id, body=True, select=BODY_SELECT)
+
+
+@contextlib.contextmanager
+def _body_errors(env):
+    """Graph's refusal as the reading pane says it."""
     try:
-        # meeting mail's summary (when, where) comes with the body: its properties are selected by type cast
-        payload = client.get_message(stored.graph_id, body=True, select=mail.MESSAGE_SELECT + mail.MEETING_SELECT)
-        body = mail.body_values(payload)['body_html']
-        if CID_SRC.search(body):
-            body = resolve_inline_images(stored, client, body)
+        yield
     except errors.NotFound:
         raise UserError(env._('This message no longer exists in Outlook. The next sync removes it.')) from None
     except errors.GraphError as exc:
         raise UserError(env._('Outlook did not return the message body: %(error)s', error=exc.message)) from None
+
+
+def store_body(message, client, payload):
+    """Sanitize and store the body Graph returned for ``message`` (``payload``: the message with its body).
+
+    :raise UserError: Outlook did not return its inline images
+    """
+    stored = message.sudo()
+    with _body_errors(message.env):
+        body = mail.body_values(payload)['body_html']
+        if CID_SRC.search(body):
+            body = resolve_inline_images(stored, client, body)
     stored.write(dict(mail.meeting_values(payload),
-                      body_html=sanitize_body(body, inline_image_paths(stored), odoo_hosts(env)),
+                      body_html=sanitize_body(body, inline_image_paths(stored), odoo_hosts(message.env)),
                       body_fetched_at=fields.Datetime.now()))
     if may_have_drifted(message):
         try:

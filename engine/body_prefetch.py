@@ -10,8 +10,11 @@ Two sources of work, both cheap to record and served by one low-priority cron (`
 * newly synced Inbox mail (:func:`trigger`, called when a sync run stored messages): the newest Inbox messages
   received in the last :data:`NEW_MAIL_HOURS` hours whose body is not stored yet.
 
-Each body is fetched by the reading pane's own :func:`engine.bodies.fetch_body` and committed on its own (a message
-row is locked only between the body's arrival and that commit, never across a Graph request of another message).
+Bodies come :data:`BATCH_BODIES` to a Graph request: a *serial* ``$batch`` of the reading pane's own GET
+(:func:`engine.bodies.body_step`), which takes one of the mailbox's 4 concurrent requests as one plain GET does
+(a parallel batch would take all 4 and throttle sync meanwhile: :mod:`graph.batch`). Each body is then stored by
+the reading pane's own :func:`engine.bodies.store_body` and committed on its own (a message row is locked only
+between the batch's answer and that commit, never across a Graph request).
 A run is bounded (:data:`RUN_MESSAGES`, :data:`RUN_SECONDS`), gives way as soon as a sync cron is due (it comes
 back :data:`SYNC_WAIT` seconds later), serves only accounts that may sync now, stops an
 account at the first throttling or authorization answer (no retry: the folder's request is kept for a later run,
@@ -28,7 +31,7 @@ import psycopg2.errors
 from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import UserError
 
-from ..graph import errors
+from ..graph import batch, errors
 from . import bodies
 from .sending import LOCAL_ID_PREFIX
 
@@ -42,6 +45,7 @@ FOLDER_NEWEST = 20      # newest messages of an opened folder (the first screen 
 NEW_MAIL_HOURS = 48     # Inbox mail received this recently is "new mail"
 NEW_MAIL_PER_INBOX = 20
 RUN_MESSAGES = 200      # bodies per cron run, all accounts together
+BATCH_BODIES = batch.MAX_REQUESTS  # bodies per Graph request (a serial $batch)
 RUN_SECONDS = 30        # seconds of work per cron run
 REQUEST_DEBOUNCE = 60   # seconds: paging or re-opening a folder this soon records nothing more
 THROTTLE_DEFAULT = 30   # seconds, when Graph throttles without saying for how long
@@ -209,36 +213,70 @@ class PrefetchRun:
                     and (not oldest or (m.received_at and m.received_at >= oldest))]
 
     def _prefetch(self, account_id, message_ids):
-        for message_id in message_ids:
+        pending = list(message_ids)
+        while pending:
             if account_id in self.stopped or not self._budget_left():
                 if account_id not in self.stopped:
                     self.left = True
                 return
-            self._fetch_one(account_id, message_id)
+            size = min(BATCH_BODIES, self.max_messages - self.fetched - self.failed)
+            for message_id, payload in self._fetch_batch(account_id, pending[:size]):
+                self._store_one(account_id, message_id, payload)
+            pending = pending[size:]
 
-    def _fetch_one(self, account_id, message_id):
-        """Fetch one body with the reading pane's own code, committed on its own."""
+    def _fetch_batch(self, account_id, message_ids):
+        """These bodies in one serial ``$batch`` (one of the mailbox's 4 concurrent requests, as one plain GET is:
+        a parallel batch would take all 4, and sync's requests would be throttled meanwhile). Returns ``[(message id,
+        Graph's message)]`` of those Graph returned; one it left unrun (a 424 after a refusal) is left for later."""
+        ids = []
+        try:
+            with self._unit() as env:
+                messages = env['maildesk.message'].browse(message_ids).exists().filtered(
+                    lambda message: not message.body_fetched_at)  # opened (fetched) by its reader meanwhile
+                ids = messages.ids
+                if not messages:
+                    return []
+                client = messages.account_id._graph_client()
+                results = client.batch([bodies.body_step(message, client) for message in messages], serial=True)
+        except errors.GraphError as exc:
+            for message_id in ids:
+                self._failed(account_id, message_id, exc)
+            return []
+        fetched = []
+        for message_id in ids:
+            result = results[str(message_id)]
+            if result.error is None and isinstance(result.body, dict):
+                fetched.append((message_id, result.body))
+            elif not isinstance(result.error, errors.NotRun):
+                self._failed(account_id, message_id,
+                             result.error or errors.BadResponse('Graph returned no message', code='badResponse'))
+        return fetched
+
+    def _store_one(self, account_id, message_id, payload):
+        """Store one body with the reading pane's own code, committed on its own."""
         try:
             with self._unit() as env:
                 message = env['maildesk.message'].browse(message_id).exists()
                 if not message or message.body_fetched_at:
                     return  # gone, or opened (fetched) by its reader meanwhile
-                bodies.fetch_body(message)
+                bodies.store_body(message, message.account_id._graph_client(), payload)
         except (UserError, errors.GraphError) as exc:
-            self.failed += 1
-            cause = exc if isinstance(exc, errors.GraphError) else exc.__context__  # fetch_body says UserError
-            if isinstance(cause, errors.Throttled):
-                self.throttled[account_id] = max(self.throttled.get(account_id, 0),
-                                                 cause.retry_after or THROTTLE_DEFAULT)
-                self.stopped.add(account_id)
-                _logger.info('MailDesk prefetch: account %s throttled, stopped for this run', account_id)
-            elif isinstance(cause, (errors.AuthInvalid, errors.AuthExpired)):
-                self.stopped.add(account_id)  # the sync records and reports it
-            else:
-                _logger.info('MailDesk prefetch: message %s body not fetched (%s)', message_id,
-                             type(cause or exc).__name__)
+            # store_body says UserError (its inline images): the Graph error is its context
+            self._failed(account_id, message_id, exc if isinstance(exc, errors.GraphError) else exc.__context__ or exc)
         except BUSY_ERRORS as exc:
             self.failed += 1
             _logger.info('MailDesk prefetch: message %s busy (%s)', message_id, type(exc).__name__)
         else:
             self.fetched += 1
+
+    def _failed(self, account_id, message_id, cause):
+        """One body not prefetched: throttling or an authorization failure stops the account for this run."""
+        self.failed += 1
+        if isinstance(cause, errors.Throttled):
+            self.throttled[account_id] = max(self.throttled.get(account_id, 0), cause.retry_after or THROTTLE_DEFAULT)
+            self.stopped.add(account_id)
+            _logger.info('MailDesk prefetch: account %s throttled, stopped for this run', account_id)
+        elif isinstance(cause, (errors.AuthInvalid, errors.AuthExpired)):
+            self.stopped.add(account_id)  # the sync records and reports it
+        else:
+            _logger.info('MailDesk prefetch: message %s body not fetched (%s)', message_id, type(cause).__name__)

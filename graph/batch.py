@@ -5,6 +5,11 @@ Pure functions (no HTTP: :meth:`client.GraphClient.batch` sends). Microsoft's ru
 
 * at most :data:`MAX_REQUESTS` (20) requests per batch; each has a unique ``id``, a ``method`` and a ``url``
   relative to the version root (``/me/messages/{id}/move``); a ``body`` needs a ``Content-Type`` header;
+* Graph runs up to 4 independent requests of a batch at the same time, against the mailbox's 4 concurrent
+  requests ("Outlook service limits", https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits;
+  Microsoft Q&A 1660054). A *serial* batch (each request ``dependsOn`` the one before; Graph allows parallel or
+  serial, not a mix) takes one slot, as one plain request does; when one of its requests fails, those after it
+  answer 424 and were not run (:class:`errors.NotRun`);
 * the individual requests get none of the batch request's headers (but its authorization), so the
   ``Prefer: IdType="ImmutableId"`` every MailDesk request carries goes on each of them;
 * the batch answers 200 with ``{"responses": [{"id", "status", "headers", "body"}]}`` in any order; each response
@@ -13,18 +18,27 @@ Pure functions (no HTTP: :meth:`client.GraphClient.batch` sends). Microsoft's ru
 """
 import collections
 
-from .errors import BadResponse, Throttled, classify
+from .errors import BadResponse, NotRun, Throttled, classify
 
 MAX_REQUESTS = 20
 IMMUTABLE_ID = {'Prefer': 'IdType="ImmutableId"'}
 
-Step = collections.namedtuple('Step', 'id method url body')
+Step = collections.namedtuple('Step', 'id method url body headers', defaults=(None,))
 Step.__doc__ = """One request of a batch: ``id`` (unique in the batch), ``method``, ``url`` relative to the version
-root, ``body`` (a JSON-able dict, or None)."""
+root (with its query), ``body`` (a JSON-able dict, or None), ``headers`` of its own (e.g. ``Prefer``), or None."""
 
 Result = collections.namedtuple('Result', 'id status body error')
 Result.__doc__ = """The answer to one :class:`Step`: HTTP ``status``, decoded ``body`` (dict or None) and ``error``
 (a :class:`errors.GraphError`, not raised; None on success)."""
+
+
+def request_headers(headers=None):
+    """``Prefer: IdType="ImmutableId"`` with ``headers``: several preferences travel in one comma-separated
+    ``Prefer`` (RFC 7240). Every MailDesk request, plain or in a batch, carries these."""
+    out = dict(IMMUTABLE_ID)
+    for key, value in (headers or {}).items():
+        out[key] = '%s, %s' % (out['Prefer'], value) if key == 'Prefer' else value
+    return out
 
 
 def chunks(steps, size=MAX_REQUESTS):
@@ -33,8 +47,8 @@ def chunks(steps, size=MAX_REQUESTS):
     return [steps[i:i + size] for i in range(0, len(steps), size)]
 
 
-def request_body(steps):
-    """The JSON body of one ``POST /$batch`` for up to :data:`MAX_REQUESTS` independent steps."""
+def request_body(steps, serial=False):
+    """The JSON body of one ``POST /$batch`` for up to :data:`MAX_REQUESTS` steps, independent or ``serial``."""
     if not steps or len(steps) > MAX_REQUESTS:
         raise ValueError('a batch holds 1 to %d requests, not %d' % (MAX_REQUESTS, len(steps)))
     ids = [str(step.id) for step in steps]
@@ -42,7 +56,10 @@ def request_body(steps):
         raise ValueError('batch request ids must be unique')
     requests = []
     for step in steps:
-        item = {'id': str(step.id), 'method': step.method, 'url': step.url, 'headers': dict(IMMUTABLE_ID)}
+        item = {'id': str(step.id), 'method': step.method, 'url': step.url,
+                'headers': request_headers(step.headers)}
+        if serial and requests:
+            item['dependsOn'] = [requests[-1]['id']]
         if step.body is not None:
             item['body'] = step.body
             item['headers']['Content-Type'] = 'application/json'
@@ -76,6 +93,11 @@ def results(body, steps):
             out[step_id] = Result(step_id, None, None,
                                   BadResponse('Graph batch answer left out request %s' % step_id, code='badResponse'))
     return out
+
+
+def not_run(batch_results):
+    """The ids of the results whose request was not run (424: the one it depended on failed)."""
+    return [result.id for result in batch_results.values() if isinstance(result.error, NotRun)]
 
 
 def throttled(batch_results):

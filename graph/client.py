@@ -187,10 +187,14 @@ class GraphClient:
 
     def get_message(self, message_id, body=True, select=MESSAGE_SELECT):
         """One message; with ``body`` its HTML body (``Prefer: outlook.body-content-type="html"``)."""
-        fields = list(select) + (['body'] if body else [])
-        headers = {'Prefer': 'outlook.body-content-type="html"'} if body else None
-        return self._get_json(self._message_path(message_id), params={'$select': ','.join(fields)},
-                              headers=headers)
+        params, headers = _message_query(body, select)
+        return self._get_json(self._message_path(message_id), params=params, headers=headers)
+
+    def get_message_step(self, step_id, message_id, body=True, select=MESSAGE_SELECT):
+        """The :class:`batch.Step` of :meth:`get_message` (its answer's body is what that returns)."""
+        params, headers = _message_query(body, select)
+        query = '&'.join('%s=%s' % (name, quote(value, safe=',/.')) for name, value in params.items())
+        return batch.Step(str(step_id), 'GET', '%s?%s' % (self._message_path(message_id), query), None, headers)
 
     def list_attachments(self, message_id):
         """Attachment metadata of a message (all pages); ``contentBytes`` is fetched per attachment instead."""
@@ -302,25 +306,36 @@ class GraphClient:
         """A :class:`batch.Step` on one message of this mailbox (``suffix``: e.g. ``/move``)."""
         return batch.Step(str(step_id), method, self._message_path(message_id, suffix), body)
 
-    def batch(self, steps):
+    def batch(self, steps, serial=False):
         """Send ``steps`` in ``POST /$batch`` requests of 20; returns ``{step id: batch.Result}``.
 
+        ``serial``: each batch runs its requests one after the other (one of the mailbox's 4 concurrent requests,
+        as one plain request; see :mod:`graph.batch`). The steps a failure left unrun (424) are sent again, in a
+        new batch, as long as each batch answers at least one of them.
         Steps throttled inside a batch (429 / 503 with their own Retry-After) are sent again, in a new batch,
-        within the same wait cap and number of tries as a single request; past it they keep their Throttled error.
+        within the same wait cap and number of tries as a single request; past it they keep their Throttled error
+        (and those after them in a serial batch their NotRun).
         A failure of the batch request itself (auth, network, 5xx) raises, as for any request.
         """
         pending, out, tries = list(steps), {}, 0
         while pending:
             for chunk in batch.chunks(pending):
-                out.update(batch.results(self._request('POST', '/$batch', json_body=batch.request_body(chunk)),
-                                         chunk))
-            again, wait = batch.throttled({s.id: out[s.id] for s in pending})
+                out.update(batch.results(
+                    self._request('POST', '/$batch', json_body=batch.request_body(chunk, serial)), chunk))
+            answers = {s.id: out[s.id] for s in pending}
+            again, wait = batch.throttled(answers)
+            unrun = batch.not_run(answers)
+            if not again:
+                if not unrun or len(unrun) == len(pending):
+                    break
+                pending = [s for s in pending if s.id in set(unrun)]
+                continue
             tries += 1
             wait = self._backoff(tries) if wait is None else wait
-            if not again or tries > self.max_throttle_retries or wait > self.max_wait:
+            if tries > self.max_throttle_retries or wait > self.max_wait:
                 break
             self._sleep(wait)
-            pending = [s for s in pending if s.id in set(again)]
+            pending = [s for s in pending if s.id in set(again) | set(unrun)]
         return out
 
     # ------------------------------------------------------------------ internals: paths and pages
@@ -422,12 +437,7 @@ class GraphClient:
         raise error
 
     def _send(self, method, url, params, data, headers, token):
-        request_headers = {'Prefer': 'IdType="ImmutableId"', 'Accept': 'application/json'}
-        for key, value in (headers or {}).items():
-            if key == 'Prefer':  # several preferences travel in one comma-separated header (RFC 7240)
-                request_headers['Prefer'] = '%s, %s' % (request_headers['Prefer'], value)
-            else:
-                request_headers[key] = value
+        request_headers = {'Accept': 'application/json', **batch.request_headers(headers)}
         if token is not None:
             request_headers['Authorization'] = 'Bearer %s' % token
         with self._count_lock:
@@ -487,6 +497,12 @@ def _never_reached_server(exc):
         return True
     reason = getattr(exc.args[0], 'reason', None) if exc.args else None
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _message_query(body, select):
+    """The ``$select`` and headers of a message GET (with ``body``: the body, as HTML)."""
+    fields = list(select) + (['body'] if body else [])
+    return {'$select': ','.join(fields)}, ({'Prefer': 'outlook.body-content-type="html"'} if body else None)
 
 
 def _quote_id(value):

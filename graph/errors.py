@@ -89,6 +89,10 @@ class BadResponse(GraphError):
     """A success status with a body that is not JSON or not the documented shape."""
 
 
+class NotRun(GraphError):
+    """424 inside a JSON batch: not run, because the request it depended on failed. Sending it again may work."""
+
+
 class RequestTooLarge(GraphError):
     """413: the request body is too large (e.g. an attachment that needs an upload session)."""
 
@@ -125,6 +129,7 @@ _STATUS_CLASSES = {
     403: AccessDenied,
     404: NotFound,
     413: RequestTooLarge,
+    424: NotRun,
 }
 
 

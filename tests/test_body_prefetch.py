@@ -8,6 +8,8 @@ from odoo.addons.maildesk.tests.common import MaildeskCase
 from odoo.addons.maildesk.tests.sync_common import SyncTestMixin
 
 PROJECT_MESSAGES = 30
+BATCH = 'POST /v1.0/$batch'
+GET_MESSAGE = 'GET /v1.0/me/messages/{id}'
 
 
 @tagged('post_install', '-at_install')
@@ -64,6 +66,7 @@ class TestBodyPrefetch(SyncTestMixin, MaildeskCase):
         return self.env['ir.cron.trigger'].sudo().search_count(domain)
 
     def test_opened_folder_newest_bodies_read_locally(self):
+        self.run_prefetch()  # whatever the seed left in the Inbox
         self.assertFalse(self.fetched(self.projects), 'sync stores no body')
         triggers = self.cron_triggered()
         self.emulator.reset_counters()
@@ -72,7 +75,13 @@ class TestBodyPrefetch(SyncTestMixin, MaildeskCase):
         self.assertTrue(self.projects.prefetch_requested_at, 'the open folder is queued')
         self.assertGreater(self.cron_triggered(), triggers, 'the prefetch cron is woken')
 
+        self.emulator.reset_counters()
         run = self.run_prefetch()
+        endpoints = self.emulator.counters()['by_endpoint']
+        self.assertEqual(endpoints.get(BATCH), 1, 'the %d bodies in one Graph request' % body_prefetch.FOLDER_NEWEST)
+        self.assertEqual(endpoints.get(GET_MESSAGE), body_prefetch.FOLDER_NEWEST)
+        self.assertEqual(self.emulator.counters()['max_in_flight'].get(self.account.email), 1,
+                         'a serial batch: one of the mailbox\'s 4 concurrent requests, as a plain GET')
         newest = self.newest(self.projects, body_prefetch.FOLDER_NEWEST)
         self.assertEqual(set(self.fetched(self.projects).ids), set(newest.ids),
                          'exactly the newest %d bodies of the folder are stored' % body_prefetch.FOLDER_NEWEST)
@@ -137,8 +146,9 @@ class TestBodyPrefetch(SyncTestMixin, MaildeskCase):
         run = self.run_prefetch()
         self.assertEqual(run.throttled, {self.account.id: 120.0})
         self.assertEqual(run.fetched, 0)
-        self.assertEqual(self.emulator.counters()['by_status'].get('429'), 1,
-                         'the first 429 stops the account: no retry, no other message tried')
+        endpoints = self.emulator.counters()['by_endpoint']
+        self.assertEqual((endpoints.get(BATCH), endpoints.get(GET_MESSAGE)), (1, 1),
+                         'the first 429 stops the account: no retry, the serial batch ran no other message')
         self.assertFalse(self.fetched(self.projects))
         self.env.invalidate_all()
         self.assertTrue(self.projects.prefetch_requested_at, 'the request is kept for later')
@@ -165,11 +175,27 @@ class TestBodyPrefetch(SyncTestMixin, MaildeskCase):
         self.assertEqual(len(old), 2)
         self.assertFalse(any(old.mapped('body_fetched_at')), 'older than the retention window: not prefetched')
 
+    def test_message_deleted_in_outlook_meanwhile_costs_only_itself(self):
+        """A 404 in the serial batch leaves those after it unrun (424): they are asked again and stored."""
+        self.run_prefetch()
+        self.open_list(self.projects)
+        newest = self.newest(self.projects, body_prefetch.FOLDER_NEWEST)
+        gone = newest[5]
+        self.emulator.mutate(user=self.account.email, op='delete', ids=[gone.graph_id], hard=True)
+        self.emulator.reset_counters()
+        run = self.run_prefetch()
+        self.assertEqual((run.fetched, run.failed), (len(newest) - 1, 1))
+        self.assertEqual(set(self.fetched(self.projects).ids), set((newest - gone).ids))
+        self.assertEqual(self.emulator.counters()['by_endpoint'].get(BATCH), 2, 'the batch, then what it left unrun')
+        self.assertTrue(gone.exists(), 'the next sync removes it, not the prefetch')
+
     def test_budget_bounds_a_run(self):
         self.open_list(self.projects)
         self.sync_crons_not_due()
+        self.emulator.reset_counters()
         run = body_prefetch.PrefetchRun(self.env, max_messages=4).run()
         self.assertEqual(run.fetched, 4)
+        self.assertEqual(self.emulator.counters()['by_endpoint'].get(GET_MESSAGE), 4, 'a batch as large as the budget')
         self.assertTrue(run.left)
         self.assertEqual(len(self.fetched(self.projects)), 4)
 

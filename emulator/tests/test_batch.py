@@ -1,4 +1,6 @@
 """POST /v1.0/$batch as Graph serves it (emulator/batch.py; https://learn.microsoft.com/graph/json-batching)."""
+import concurrent.futures
+import time
 
 
 def _inbox(graph, n):
@@ -70,3 +72,51 @@ def test_batch_without_a_token_is_401(emu):
     from emulator.testing import session
     r = session(emu.ca_bundle).post(emu.graph_url + '/$batch', json={'requests': []}, verify=emu.ca_bundle)
     assert r.status_code == 401
+
+
+def test_mixed_sequencing_is_refused(graph):
+    """Graph known issues, "JSON batching": parallel, serial, or every dependent request on the same one."""
+    mixed = [{'id': '1', 'method': 'GET', 'url': '/me'}, {'id': '2', 'method': 'GET', 'url': '/me'},
+             {'id': '3', 'method': 'GET', 'url': '/me', 'dependsOn': ['1']},
+             {'id': '4', 'method': 'GET', 'url': '/me', 'dependsOn': ['2']}]
+    r = _batch(graph, mixed)
+    assert r.status_code == 400 and 'fully sequential or fully parallel' in r.json()['error']['message']
+    two = [{'id': '1', 'method': 'GET', 'url': '/me'}, {'id': '2', 'method': 'GET', 'url': '/me'},
+           {'id': '3', 'method': 'GET', 'url': '/me', 'dependsOn': ['1', '2']}]
+    assert _batch(graph, two).status_code == 400, 'one dependency per request at most'
+    serial = [{'id': str(i), 'method': 'GET', 'url': '/me', **({'dependsOn': [str(i - 1)]} if i else {})}
+              for i in range(5)]
+    assert _batch(graph, serial).status_code == 200
+
+
+def _batch_beside_a_slow_request(emu, graph, requests):
+    """``requests`` as a batch while another request of the same mailbox is in flight; the batch's statuses."""
+    emu.reset_counters()
+    emu.faults({'status': 'delay', 'delay': 1.5, 'count': 1, 'path_contains': 'mailFolders/drafts'})
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(graph.get, '/me/mailFolders/drafts')
+        time.sleep(0.4)
+        r = _batch(graph, requests)
+        slow.result()
+    return sorted(item['status'] for item in r.json()['responses'])
+
+
+def test_parallel_batch_takes_four_concurrency_slots(emu, graph):
+    """Graph runs 4 independent requests of a batch at once against the mailbox's 4 slots (Microsoft Q&A
+    1660054): beside another request in flight, some of them are throttled."""
+    ids = _inbox(graph, 6)
+    statuses = _batch_beside_a_slow_request(emu, graph, [
+        {'id': str(i), 'method': 'GET', 'url': '/me/messages/%s?$select=id' % mid} for i, mid in enumerate(ids)])
+    assert 429 in statuses and 200 in statuses, statuses
+    assert emu.counters()['max_in_flight'][emu.users[0]] > 4
+
+
+def test_serial_batch_takes_one_concurrency_slot(emu, graph):
+    ids = _inbox(graph, 6)
+    statuses = _batch_beside_a_slow_request(emu, graph, [
+        {'id': str(i), 'method': 'GET', 'url': '/me/messages/%s?$select=id' % mid,
+         **({'dependsOn': [str(i - 1)]} if i else {})} for i, mid in enumerate(ids)])
+    assert statuses == [200] * 6
+    counters = emu.counters()
+    assert counters['max_in_flight'][emu.users[0]] <= 2
+    assert (counters['total'], counters['in_batches']) == (8, 6), 'the slow GET, the batch and its 6 requests'

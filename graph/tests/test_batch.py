@@ -2,7 +2,7 @@
 import pytest
 
 from graph import batch, outgoing
-from graph.errors import BadResponse, NotFound, Throttled
+from graph.errors import BadResponse, NotFound, NotRun, Throttled
 
 
 def _steps(n):
@@ -90,3 +90,40 @@ def test_client_batch_keeps_an_endless_429_as_throttled_and_a_404_as_not_found(o
                         client.message_step('c', 'PATCH', ids[1], body={'isRead': True})])
     assert isinstance(out['a'].error, Throttled) and out['a'].error.retry_after == 60
     assert out['b'].error is not None and out['c'].error is None
+
+
+def test_serial_batch_of_bodies_chains_the_requests_and_carries_each_ones_headers():
+    html = {'Prefer': 'outlook.body-content-type="html"'}
+    steps = [batch.Step('a', 'GET', '/me/messages/1?$select=id,body', None, html),
+             batch.Step('b', 'GET', '/me/messages/2?$select=id,body', None)]
+    body = batch.request_body(steps, serial=True)['requests']
+    assert 'dependsOn' not in body[0] and body[1]['dependsOn'] == ['a']
+    assert body[0]['headers'] == {'Prefer': 'IdType="ImmutableId", outlook.body-content-type="html"'}
+    assert body[1]['headers'] == {'Prefer': 'IdType="ImmutableId"'}
+    assert 'dependsOn' not in batch.request_body(steps)['requests'][1], 'parallel unless asked'
+
+
+def test_client_serial_batch_reads_bodies_past_a_missing_message(other_account, emu):
+    """A 404 in a serial batch leaves the requests after it unrun (424): they are sent again, and answered."""
+    client, _tokens, _user = other_account
+    ids = _inbox_ids(client, 4)
+    wanted = ids[:2] + ['AAkALgAAnosuchmessage'] + ids[2:]
+    emu.reset_counters()
+    before = client.request_count
+    out = client.batch([client.get_message_step(i, mid, body=True) for i, mid in enumerate(wanted)], serial=True)
+    assert client.request_count - before == 2, 'one batch, then one with the two it left unrun'
+    assert isinstance(out['2'].error, NotFound)
+    for key, mid in zip('0134', ids, strict=True):
+        assert out[key].error is None and out[key].body['id'] == mid
+        assert out[key].body['body']['contentType'] == 'html', 'the Prefer header of each request'
+    assert emu.counters()['max_in_flight'].get(_user, 0) == 1, 'a serial batch takes one concurrency slot'
+
+
+def test_client_serial_batch_keeps_an_endless_429_and_what_it_left_unrun(other_account, emu):
+    client, _tokens, _user = other_account
+    ids = _inbox_ids(client, 3)
+    emu.faults({'status': 429, 'retry_after': '60', 'path_contains': ids[1][-12:]})
+    out = client.batch([client.get_message_step(i, mid) for i, mid in enumerate(ids)], serial=True)
+    assert out['0'].error is None
+    assert isinstance(out['1'].error, Throttled) and out['1'].error.retry_after == 60
+    assert isinstance(out['2'].error, NotRun), 'not run, not lost: the caller sends it again later'
