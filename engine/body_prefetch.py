@@ -33,6 +33,7 @@ from odoo.exceptions import UserError
 
 from ..graph import batch, errors
 from . import bodies
+from .mailbox_slots import take_mailbox_slots
 from .sending import LOCAL_ID_PREFIX
 
 _logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def cron_prefetch(env):
     if run.throttled:
         wake = fields.Datetime.now() + datetime.timedelta(seconds=min(run.throttled.values()) + 1)
         env.ref(PREFETCH_CRON).sudo()._trigger(wake)
-    elif run.yielded:
+    elif run.yielded or run.busy:
         env.ref(PREFETCH_CRON).sudo()._trigger(fields.Datetime.now() + datetime.timedelta(seconds=SYNC_WAIT))
     elif run.left:
         env.ref(PREFETCH_CRON).sudo()._trigger()
@@ -121,6 +122,7 @@ class PrefetchRun:
         self.stopped = set()         # accounts stopped for the rest of the run
         self.throttled = {}          # account id -> seconds Graph asked to wait
         self.yielded = False         # stopped because sync was due
+        self.busy = set()            # accounts whose mailbox slots sync runs held (any process)
         crons = (env.ref(xmlid, raise_if_not_found=False) for xmlid in SYNC_CRONS)
         self.sync_cron_ids = [cron.id for cron in crons if cron]
         days = env['maildesk.account']._maildesk_settings()['body_retention_days']
@@ -135,7 +137,7 @@ class PrefetchRun:
                     break
                 folder_id, account_id = claimed
                 self._prefetch(account_id, self._candidates(folder_id, FOLDER_NEWEST))
-                if account_id in self.throttled:
+                if account_id in self.throttled or account_id in self.busy:
                     self._request_again(folder_id)
             with self._unit() as env:
                 inboxes = [(f.id, f.account_id.id) for f in env['maildesk.folder'].search([
@@ -235,6 +237,10 @@ class PrefetchRun:
                     lambda message: not message.body_fetched_at)  # opened (fetched) by its reader meanwhile
                 ids = messages.ids
                 if not messages:
+                    return []
+                if not take_mailbox_slots(env.cr, account_id, 1):  # held until this unit's transaction ends
+                    self.busy.add(account_id)
+                    self.stopped.add(account_id)
                     return []
                 client = messages.account_id._graph_client()
                 results = client.batch([bodies.body_step(message, client) for message in messages], serial=True)

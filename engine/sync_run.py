@@ -28,6 +28,7 @@ from odoo.exceptions import UserError
 from ..graph import errors
 from . import body_prefetch, feedback, gateway, push, shared_mailbox
 from .folder_round import FolderRound, GraphReads, PagePrefetch, starts_round
+from .mailbox_slots import MAILBOX_SLOTS, SLOT_LOCK_BASE, take_mailbox_slots
 from .run_cursors import RunCursors
 
 _logger = logging.getLogger(__name__)
@@ -37,9 +38,7 @@ JOB_BUDGET = 90             # seconds per cron job run, across Odoo's re-runs of
 SYNC_NOW_BUDGET = 20        # seconds a foreground "Sync now" may take
 BACKFILL_PAGE_BUDGET = 300  # delta pages per backfill callback (~300k messages at 1000 per page)
 SLICE_PAGES = 3             # pages a run takes of one folder in a row (its prefetch is only of use to that run)
-MAILBOX_SLOTS = 4           # Outlook: at most 4 concurrent requests per app and mailbox, across all processes
 RUN_SLOTS = 2               # slots a run takes in a mailbox: a unit's request and the next page's prefetch
-SLOT_LOCK_BASE = 0x4D44_0000  # advisory lock namespace (int4): (SLOT_LOCK_BASE + slot, account id)
 DB_ATTEMPTS = 3
 THROTTLE_DEFAULT = 30       # seconds, when Graph throttles without saying for how long
 CONCURRENCY_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected,
@@ -393,7 +392,8 @@ class SyncRun:
             self.cursors.commit_account()
 
     def _mailbox_shared(self, account_id):
-        """Another run (any process) holds slots in the mailbox: it may take this run's folders too."""
+        """Another run (any process) holds slots in the mailbox: it may take this run's folders too. (A body
+        prefetch batch holds one too: while it runs, sync just does not prefetch past a slice's end.)"""
         cr = self.cursors.slot_cr
         cr.execute("""
             SELECT count(*) FROM pg_locks
@@ -406,13 +406,7 @@ class SyncRun:
         """The run's slots in the mailbox (up to :data:`RUN_SLOTS`, taken once, held until the run ends): how
         many. 0 when all :data:`MAILBOX_SLOTS` are held by other runs (any process)."""
         if account_id not in self.slots:
-            cr, held = self.cursors.slot_cr, 0
-            for slot in range(MAILBOX_SLOTS):
-                if held == RUN_SLOTS:
-                    break
-                cr.execute('SELECT pg_try_advisory_xact_lock(%s, %s)', [SLOT_LOCK_BASE + slot, account_id])
-                held += cr.fetchone()[0]
-            self.slots[account_id] = held
+            self.slots[account_id] = take_mailbox_slots(self.cursors.slot_cr, account_id, RUN_SLOTS)
         return self.slots[account_id]
 
     # ------------------------------------------------------------------ outcomes

@@ -1,9 +1,10 @@
 from datetime import datetime, timedelta, timezone
+from unittest.mock import ANY, patch
 
-from odoo import fields
-from odoo.tests import tagged
+from odoo import fields, sql_db
+from odoo.tests import TransactionCase, tagged
 
-from odoo.addons.maildesk.engine import body_prefetch
+from odoo.addons.maildesk.engine import body_prefetch, mailbox_slots
 from odoo.addons.maildesk.tests.common import MaildeskCase
 from odoo.addons.maildesk.tests.sync_common import SyncTestMixin
 
@@ -189,6 +190,27 @@ class TestBodyPrefetch(SyncTestMixin, MaildeskCase):
         self.assertEqual(self.emulator.counters()['by_endpoint'].get(BATCH), 2, 'the batch, then what it left unrun')
         self.assertTrue(gone.exists(), 'the next sync removes it, not the prefetch')
 
+    def test_no_body_request_while_sync_holds_the_mailbox_slots(self):
+        """Sync runs (any process) hold the mailbox's 4 concurrent requests: the prefetch sends nothing beside
+        them, keeps the folder's request and comes back later. (In test mode every cursor is the test's own
+        connection, whose locks never conflict: the slots are taken away here; TestMailboxSlots takes them between
+        two connections.)"""
+        self.open_list(self.projects)
+        self.emulator.reset_counters()
+        before = fields.Datetime.now()
+        with patch.object(body_prefetch, 'take_mailbox_slots', return_value=0) as take:
+            run = self.run_prefetch()
+        take.assert_called_with(ANY, self.account.id, 1)
+        self.assertEqual((run.fetched, run.failed, self.requests()), (0, 0, 0))
+        self.assertEqual(run.busy, {self.account.id})
+        self.env.invalidate_all()
+        self.assertTrue(self.projects.prefetch_requested_at, 'the request waits')
+        self.assertTrue(self.cron_triggered(after=before + timedelta(seconds=body_prefetch.SYNC_WAIT - 5)),
+                        'back after sync, not in a busy loop')
+        self.run_prefetch()
+        self.assertEqual(len(self.fetched(self.projects)), body_prefetch.FOLDER_NEWEST, 'served once a slot is free')
+
+
     def test_budget_bounds_a_run(self):
         self.open_list(self.projects)
         self.sync_crons_not_due()
@@ -225,3 +247,25 @@ class TestBodyPrefetch(SyncTestMixin, MaildeskCase):
         self.assertEqual(self.token_requests(), 0, 'not even a token request')
         self.assertFalse(self.fetched(self.projects))
         self.assertTrue(self.projects.prefetch_requested_at, 'the request waits for a new sign-in')
+
+
+@tagged('post_install', '-at_install')
+class TestMailboxSlots(TransactionCase):
+    """The mailbox's 4 slots between two connections (two processes): what one holds, the other cannot take."""
+
+    ACCOUNT_ID = 2 ** 31 - 7  # no account has it: nothing else of the suite takes its slots
+
+    def test_slots_held_by_another_connection_are_not_taken(self):
+        holder = sql_db.db_connect(self.env.cr.dbname).cursor()
+        other = sql_db.db_connect(self.env.cr.dbname).cursor()
+        try:
+            self.assertEqual(mailbox_slots.take_mailbox_slots(holder, self.ACCOUNT_ID, 3), 3)
+            self.assertEqual(mailbox_slots.take_mailbox_slots(other, self.ACCOUNT_ID, 2), 1, 'one of 4 was left')
+            self.assertEqual(mailbox_slots.take_mailbox_slots(other, self.ACCOUNT_ID + 1, 2), 2, 'per mailbox')
+            holder.rollback()  # the holder's transaction ends: its slots are free
+            self.assertEqual(mailbox_slots.take_mailbox_slots(holder, self.ACCOUNT_ID, 4), 3,
+                             'all but the one the other connection still holds')
+        finally:
+            for cr in (holder, other):
+                cr.rollback()
+                cr.close()
