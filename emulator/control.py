@@ -26,10 +26,14 @@ class Faults:
                 self.rng = random.Random('faults:%s' % seed_value)
             self.rules = [dict(r, fired=0) for r in rules]
 
-    def match(self, req, user):
+    def match(self, req, user, whole_batch=False):
+        """The first rule for this request, counted as fired. A ``$batch`` request itself (``whole_batch``) meets
+        only rules that name its path (``path_contains``: "$batch"); the others go to its individual requests."""
         with self.lock:
             for rule in self.rules:
                 if rule.get('count') is not None and rule['count'] <= 0:
+                    continue
+                if whole_batch and 'path_contains' not in rule:
                     continue
                 if rule.get('path_contains', '/v1.0/') not in req.path:
                     continue

@@ -205,7 +205,9 @@ class App:
         self.counters.record(req.template, mbx.address if mbx else None)
         if mbx is None:
             return graph_error(401, 'InvalidAuthenticationToken', scopes, request=req)
-        return batch.handle(self, req)
+        fault = self.faults.match(req, mbx.address, whole_batch=True)
+        failed = _fault_answer(fault, req) if fault else None
+        return failed or batch.handle(self, req)
 
     def graph(self, req):
         limit = self.config.get('max_request_size')
@@ -257,14 +259,9 @@ class App:
         try:
             if self.config['latency']:
                 time.sleep(self.config['latency'])
-            if fault:
-                resp = control.fault_response(fault, req, _fresh_delta_link(link_base, rest))
-                if resp.status == 0:  # drop / timeout / delay
-                    time.sleep(resp.delay)
-                    if resp.drop:
-                        return resp
-                else:
-                    return resp
+            failed = _fault_answer(fault, req, _fresh_delta_link(link_base, rest)) if fault else None
+            if failed:
+                return failed
             if n > self.config['max_concurrency']:
                 # graph-api.md §2.4/§2.5: over 4 concurrent requests for one mailbox -> 429 ApplicationThrottled
                 return graph_error(429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.',
@@ -285,6 +282,16 @@ class App:
             return Response(200, result)
         finally:
             self.counters.leave(user)
+
+
+def _fault_answer(fault, req, fresh_link=None):
+    """What a fault rule answers instead of Graph: an error, a dropped connection, or None (a delay, then the
+    normal answer)."""
+    resp = control.fault_response(fault, req, fresh_link)
+    if resp.status == 0:  # drop / timeout / delay
+        time.sleep(resp.delay)
+        return resp if resp.drop else None
+    return resp
 
 
 def _fresh_delta_link(link_base, rest):

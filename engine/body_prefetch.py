@@ -244,9 +244,10 @@ class PrefetchRun:
                     return []
                 client = messages.account_id._graph_client()
                 results = client.batch([bodies.body_step(message, client) for message in messages], serial=True)
-        except errors.GraphError as exc:
-            for message_id in ids:
-                self._failed(account_id, message_id, exc)
+        except (UserError, errors.GraphError) as exc:  # the batch itself (network, auth, settings): the account stops
+            self.failed += max(len(ids) - 1, 0)
+            self._failed(account_id, ids[0] if ids else None, _graph_cause(exc))
+            self.stopped.add(account_id)
             return []
         fetched = []
         for message_id in ids:
@@ -267,8 +268,7 @@ class PrefetchRun:
                     return  # gone, or opened (fetched) by its reader meanwhile
                 bodies.store_body(message, message.account_id._graph_client(), payload)
         except (UserError, errors.GraphError) as exc:
-            # store_body says UserError (its inline images): the Graph error is its context
-            self._failed(account_id, message_id, exc if isinstance(exc, errors.GraphError) else exc.__context__ or exc)
+            self._failed(account_id, message_id, _graph_cause(exc))
         except BUSY_ERRORS as exc:
             self.failed += 1
             _logger.info('MailDesk prefetch: message %s busy (%s)', message_id, type(exc).__name__)
@@ -286,3 +286,8 @@ class PrefetchRun:
             self.stopped.add(account_id)  # the sync records and reports it
         else:
             _logger.info('MailDesk prefetch: message %s body not fetched (%s)', message_id, type(cause).__name__)
+
+
+def _graph_cause(exc):
+    """The Graph error behind ``exc``: bodies and the token provider say UserError, the Graph error is its context."""
+    return exc if isinstance(exc, errors.GraphError) else exc.__context__ or exc

@@ -211,6 +211,21 @@ class TestBodyPrefetch(SyncTestMixin, MaildeskCase):
         self.assertEqual(len(self.fetched(self.projects)), body_prefetch.FOLDER_NEWEST, 'served once a slot is free')
 
 
+    def test_failed_batch_stops_the_account_for_the_run(self):
+        """The batch request itself fails (a 500 Graph gave up on): one request, no error out of the cron."""
+        self.open_list(self.projects)
+        self.emulator.reset_counters()
+        self.emulator.faults({'status': 500, 'path_contains': '$batch'})
+        run = self.run_prefetch()
+        self.assertEqual((run.fetched, run.failed), (0, body_prefetch.FOLDER_NEWEST))
+        self.assertIn(self.account.id, run.stopped)
+        self.assertEqual(self.emulator.counters()['by_endpoint'].get(BATCH), 1, 'not one request per body after it')
+        self.assertFalse(self.fetched(self.projects))
+        self.emulator.faults()
+        self.projects.sudo().prefetch_requested_at = fields.Datetime.now()  # the user opens it again, later
+        self.run_prefetch()
+        self.assertEqual(len(self.fetched(self.projects)), body_prefetch.FOLDER_NEWEST)
+
     def test_budget_bounds_a_run(self):
         self.open_list(self.projects)
         self.sync_crons_not_due()

@@ -120,3 +120,13 @@ def test_serial_batch_takes_one_concurrency_slot(emu, graph):
     counters = emu.counters()
     assert counters['max_in_flight'][emu.users[0]] <= 2
     assert (counters['total'], counters['in_batches']) == (8, 6), 'the slow GET, the batch and its 6 requests'
+
+
+def test_a_fault_naming_the_batch_fails_the_batch_itself(emu, graph):
+    """Rules with a path_contains of "$batch" fail the batch request; other rules reach its individual requests."""
+    requests = [{'id': '1', 'method': 'GET', 'url': '/me/mailFolders/inbox'}]
+    emu.faults({'status': 500, 'count': 1, 'path_contains': '$batch'})
+    assert _batch(graph, requests).status_code == 500
+    emu.faults({'status': 503, 'count': 1})
+    r = _batch(graph, requests)
+    assert r.status_code == 200 and r.json()['responses'][0]['status'] == 503
