@@ -30,8 +30,9 @@ a parallel batch of 4 or more fills a mailbox's 4 slots, and a request of anothe
 import json
 import random
 from email.message import Message
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
+from . import graph_api
 from .util import Request, Response, graph_error
 
 MAX_REQUESTS = 20
@@ -42,8 +43,8 @@ def _fail(message, req):
     return graph_error(400, 'BadRequest', message, request=req)
 
 
-def handle(app, req):
-    """The answer to one ``POST /v1.0/$batch``."""
+def handle(app, req, caller):
+    """The answer to one ``POST /v1.0/$batch`` of ``caller`` (the token's mailbox)."""
     if req.method != 'POST':
         return graph_error(405, 'BadRequest', 'The batch endpoint only supports POST.', request=req)
     try:
@@ -79,7 +80,7 @@ def handle(app, req):
         if failed:
             answer = graph_error(424, 'FailedDependency', 'Failed dependency: %s.' % ', '.join(failed))
         else:
-            beside = [_mailbox_of(app, req, other) for other in _running_beside(requests, index, sequencing)]
+            beside = [_mailbox_of(app, caller, other) for other in _running_beside(requests, index, sequencing)]
             beside = [user for user in beside if user]
             for user in beside:
                 app.counters.enter(user)
@@ -120,15 +121,11 @@ def _running_beside(requests, index, sequencing):
     return [item for item in requests[index + 1:] if bool(item.get('dependsOn')) == waits][:OUTLOOK_PARALLEL - 1]
 
 
-def _mailbox_of(app, batch_req, item):
+def _mailbox_of(app, caller, item):
     """The mailbox whose concurrency an individual request takes: ``/users/{id}``'s, else the caller's."""
-    segments = [s for s in item['url'].partition('?')[0].split('/') if s]
-    if len(segments) > 1 and segments[0].lower() == 'users':
-        owner = app.store.mailbox(unquote(segments[1]))
-        if owner:
-            return owner.address
-    mbx, _scopes = app.identity.check_access_token(batch_req.header('Authorization'))
-    return mbx.address if mbx else None
+    _template, target, _rest = graph_api.route(graph_api.split_path(item['url'].partition('?')[0]))
+    owner = app.store.mailbox(target[1]) if target and target[0] == 'users' else caller
+    return owner.address if owner else None
 
 
 def _content_type(headers):

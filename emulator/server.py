@@ -207,7 +207,7 @@ class App:
             return graph_error(401, 'InvalidAuthenticationToken', scopes, request=req)
         fault = self.faults.match(req, mbx.address, whole_batch=True)
         failed = _fault_answer(fault, req) if fault else None
-        return failed or batch.handle(self, req)
+        return failed or batch.handle(self, req, mbx)
 
     def graph(self, req):
         limit = self.config.get('max_request_size')

@@ -325,17 +325,16 @@ class GraphClient:
             answers = {s.id: out[s.id] for s in pending}
             again, wait = batch.throttled(answers)
             unrun = batch.not_run(answers)
-            if not again:
-                if not unrun or len(unrun) == len(pending):
+            if again:
+                tries += 1
+                wait = self._backoff(tries) if wait is None else wait
+                if tries > self.max_throttle_retries or wait > self.max_wait:
                     break
-                pending = [s for s in pending if s.id in set(unrun)]
-                continue
-            tries += 1
-            wait = self._backoff(tries) if wait is None else wait
-            if tries > self.max_throttle_retries or wait > self.max_wait:
+                self._sleep(wait)
+            elif len(unrun) in (0, len(pending)):  # all answered, or a batch that answered none of them
                 break
-            self._sleep(wait)
-            pending = [s for s in pending if s.id in set(again) | set(unrun)]
+            resend = set(again) | set(unrun)
+            pending = [s for s in pending if s.id in resend]
         return out
 
     # ------------------------------------------------------------------ internals: paths and pages
