@@ -233,4 +233,5 @@ def incremental_ratio(results):
         'cpu': round(large['cpu_ms'] / max(small['cpu_ms'], 1e-6), 2),
         'wall': round(large['wall_ms'] / max(small['wall_ms'], 1e-6), 2),
         'requests_small': small['requests'], 'requests_large': large['requests'],
+        'sql_statements_small': small.get('sql_statements'), 'sql_statements_large': large.get('sql_statements'),
     }
