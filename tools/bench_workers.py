@@ -186,8 +186,8 @@ def run_workers(runner, db, count, pg_pid, emu):
 def alone_at_ends(intervals_a, intervals_b):
     """Seconds one worker ran units alone before the other's first unit began, and after the other's last ended:
     the parts of the run a second worker cannot share (its own start; one folder's last pages)."""
-    first = sorted((min(start for start, _end in units) for units in (intervals_a, intervals_b)))
-    last = sorted((max(end for _start, end in units) for units in (intervals_a, intervals_b)))
+    first = sorted(min(start for start, _end in units) for units in (intervals_a, intervals_b))
+    last = sorted(max(end for _start, end in units) for units in (intervals_a, intervals_b))
     return {'alone_at_start_s': round(first[1] - first[0], 3), 'alone_at_end_s': round(last[1] - last[0], 3)}
 
 

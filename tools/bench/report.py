@@ -141,7 +141,8 @@ def table(results):
         lines.append(f'incremental 100-change cycle, {ratio["large"]:,} / {ratio["small"]:,} messages: '
                      f'CPU ratio {_fmt(ratio.get("cpu"), 2)}, wall ratio {_fmt(ratio.get("wall"), 2)}, '
                      f'requests {ratio.get("requests_large")} vs {ratio.get("requests_small")}, '
-                     f'SQL statements {ratio.get("sql_statements_large", "-")} vs {ratio.get("sql_statements_small", "-")}')
+                     f'SQL statements {ratio.get("sql_statements_large", "-")} '
+                     f'vs {ratio.get("sql_statements_small", "-")}')
     imap = results.get('imap')
     orm = results.get('orm_ceiling')
     if imap or orm:
