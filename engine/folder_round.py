@@ -287,8 +287,9 @@ class FolderRound:
             values['last_error'] = folder.env._('%(count)d item(s) skipped: %(reason)s',
                                                 count=stats['skipped'], reason=stats['skip_reason'])
         initial = folder.round_is_initial
-        values.update(round_page_count=folder.round_page_count + 1,
-                      round_item_count=folder.round_item_count + sum(v is not None for v in delta.entries.values()))
+        pages_before, items_before = self._round_so_far(link)
+        values.update(round_page_count=pages_before + 1,
+                      round_item_count=items_before + sum(v is not None for v in delta.entries.values()))
         if page.next_link:
             values['next_link'] = page.next_link
         elif initial and self._sweep_is_suspicious(values['round_item_count']):
@@ -331,9 +332,19 @@ class FolderRound:
         it with a clear error (the cursor is kept; nothing is written)."""
         folder = self.folder
         budget = 10 * (folder.total_count // 1000 + 1) + ROUND_PAGE_SLACK
-        if (link and page.next_link == link) or (link and folder.round_page_count > budget):
+        pages_before = self._round_so_far(link)[0]
+        if (link and page.next_link == link) or (link and pages_before > budget):
             raise errors.BadResponse('Graph returned a delta page that makes no progress (%d pages in this round)'
-                                     % folder.round_page_count, code='pagingLoop')
+                                     % pages_before, code='pagingLoop')
+
+    def _round_so_far(self, link):
+        """Pages and items the round in progress has seen before this page. A round that starts from the delta
+        link (an incremental round: one every cycle) starts from nothing, as an initial round does: counted on,
+        the cycles of weeks would add up to the paging budget and stop a healthy folder."""
+        folder = self.folder
+        if link and folder.next_link:
+            return folder.round_page_count, folder.round_item_count
+        return 0, 0
 
     def _sweep_is_suspicious(self, seen):
         """The round saw far fewer messages than Outlook counts in the folder (its folder count, read when the

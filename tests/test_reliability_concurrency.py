@@ -200,7 +200,9 @@ class TestTwoOdooProcesses(WorkerProcessesCase):
         elapsed = time.monotonic() - started
         logs = self.worker_logs()
         self.assertEqual(len(reports), WORKERS, logs[-3000:])
-        self.assertFalse(left, '%d folder(s) did not converge in %ds' % (left, SYNC_TIMEOUT))
+        self.assertFalse(left, '%d folder(s) did not converge in %ds; reports %s; worker logs: %s' % (
+            left, SYNC_TIMEOUT, [{k: r[k] for k in ('units', 'run_errors', 'exceptions') if k in r} for r in reports],
+            logs[-6000:]))
 
         for report in reports:
             self.assertFalse(report['exceptions'], 'a cron job failed in process %s:\n%s' % (

@@ -4,7 +4,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from odoo.addons.maildesk.engine import folder_tree
-from odoo.addons.maildesk.engine.folder_round import FolderRound, GraphReads
+from odoo.addons.maildesk.engine.folder_round import ROUND_PAGE_SLACK, FolderRound, GraphReads
 from odoo.addons.maildesk.graph import errors, mail
 from odoo.addons.maildesk.graph.client import Page
 
@@ -121,3 +121,19 @@ class TestSyncRealGraph(SyncTestMixin, MaildeskCase):
         with self.assertRaises(errors.BadResponse):
             FolderRound(inbox, reads).sync_page()
         self.assertEqual(inbox.next_link, link, 'the cursor is kept')
+
+    def test_weeks_of_change_cycles_keep_the_folder_syncing(self):
+        """Every cycle is a one-page incremental round: its pages count on their own, never toward the paging
+        budget of the rounds before (the budget of a 40-message folder is 110 pages; this runs more cycles)."""
+        account = self.sync_account(roles=('inbox',))
+        self.sync_until_done(account)
+        inbox = self.inbox_of(account).sudo()
+        cycles = 10 * (inbox.total_count // 1000 + 1) + ROUND_PAGE_SLACK + 5
+        for _cycle in range(cycles):
+            self.run_changes()
+        graph_id = self.emulator.deliver(account.email, count=1, subject='After many cycles')[0]
+        self.run_changes()
+        self.assertFalse(inbox.last_error)
+        self.assertEqual(inbox.round_page_count, 1, 'the last cycle counted its own page only')
+        self.assertTrue(self.env['maildesk.message'].search_count([('graph_id', '=', graph_id)]),
+                        'mail delivered after %d cycles arrives' % cycles)
