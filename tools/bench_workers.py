@@ -175,10 +175,11 @@ def run_workers(runner, db, count, pg_pid, emu):
     out['timeline'] = [[[round(u[0] - span_start, 3), round(u[1] - span_start, 3), u[2]] for u in r['units']]
                        for r in results]
     if count == 2:
-        overlap = both_busy([u[:2] for u in results[0]['units']], [u[:2] for u in results[1]['units']])
+        intervals = [[u[:2] for u in r['units']] for r in results]
+        overlap = both_busy(*intervals)
         out['both_busy_s'] = round(overlap, 3)
         out['both_busy_fraction'] = round(overlap / span, 3) if span else 0.0
-        out.update(alone_at_ends([u[:2] for u in results[0]['units']], [u[:2] for u in results[1]['units']]))
+        out.update(alone_at_ends(*intervals))
         out['alone_between_s'] = round(span - overlap - out['alone_at_start_s'] - out['alone_at_end_s'], 3)
     return out
 
