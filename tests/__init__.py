@@ -50,3 +50,4 @@ from . import test_open_marks_read
 from . import test_composer
 from . import test_composer_inline
 from . import test_composer_tour
+from . import test_sync_soak

@@ -148,12 +148,14 @@ def account_odoo(totals, report_path, error_lines):
     if not report.get('ran'):
         totals.fail('Odoo could not load the database (module install failed?)')
         return
-    failed = report['failures'] + report['errors']
+    # tests, not failures: Odoo counts each failed subTest apart; a failed class setup counts as one
+    failed_tests = [test for test in report['failed_tests'] if not test.startswith('outside a test: ')]
+    failed = max(len(report['failed_tests']), 1) if report['failures'] + report['errors'] else 0
     browser_skips = [s for s in report['skips'] if BROWSER_SKIP.search(s['reason'])]
-    totals.passed += report['tests'] - failed - report['skipped']
+    totals.passed += report['tests'] - len(failed_tests) - report['skipped']
     totals.skipped += report['skipped'] - len(browser_skips)
     if failed:
-        totals.fail(f'Odoo: {report["failures"]} failed, {report["errors"]} errors', failed)
+        totals.fail(f'Odoo: {report["failures"]} failed, {report["errors"]} errors in {failed} test(s)', failed)
     for skip in browser_skips:
         totals.fail(f'browser test skipped: {skip["test"]}: {skip["reason"]}')
     if error_lines and not failed:
