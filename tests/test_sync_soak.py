@@ -4,8 +4,9 @@ deletes, expired delta tokens, Graph's replays and duplicates), against the emul
 stretch the local store equals the server's, every record kept its identity, and no folder stopped syncing.
 
 The owner's own actions in MailDesk (read, flag, move, delete), written back to Outlook, come in between, on a
-local copy that may be behind Outlook's. The single-scenario tests pin each quirk; this one looks for what only their mix and a long run show (as the paging
-budget of incremental rounds, counted across cycles, stopped every folder after ~110 cycles until d994759).
+local copy that may be behind Outlook's. The single-scenario tests pin each quirk; this one looks for what only
+their mix and a long run show (as the paging budget of incremental rounds, counted across cycles, stopped every
+folder after ~110 cycles until d994759).
 Other seeds and longer runs: ``MAILDESK_SOAK_SEED=7 MAILDESK_SOAK_STRETCHES=20 python3 tools/run_tests.py --only odoo
 --test-tags /maildesk:TestSyncSoak``."""
 import os
