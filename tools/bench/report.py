@@ -47,8 +47,7 @@ def sql_rate(results, size_data=None):
 def delta_pages_per_1000(size_data):
     """The initial sync's delta page requests per 1,000 messages: the floor under "Graph requests / 1,000",
     since Graph serves fewer messages per page than ``odata.maxpagesize`` asks for when it likes."""
-    initial = size_data.get('initial') or {}
-    by_endpoint, messages = initial.get('requests_by_endpoint'), initial.get('messages')
+    by_endpoint, messages = _get(size_data, 'initial', 'requests_by_endpoint'), _get(size_data, 'initial', 'messages')
     if not by_endpoint or not messages:
         return None
     pages = sum(count for endpoint, count in by_endpoint.items() if endpoint.endswith('/delta'))
@@ -119,7 +118,7 @@ def table(results):
              lambda d: _fmt(_get(d, 'initial', 'drain_wall_s'), 2)),
             ('initial sync throughput (msg/s)', lambda d: _fmt(_get(d, 'initial', 'messages_per_s'))),
             ('Graph requests / 1,000 msgs', lambda d: _fmt(_get(d, 'initial', 'requests_per_1000'), 2)),
-            ("  of them delta pages, whose sizes Graph chooses", lambda d: _fmt(delta_pages_per_1000(d), 2)),
+            ('  of them delta pages, whose sizes Graph chooses', lambda d: _fmt(delta_pages_per_1000(d), 2)),
             ('Odoo CPU s / 1,000 msgs', lambda d: _fmt(_get(d, 'initial', 'cpu_s_per_1000'), 3)),
             ('PostgreSQL CPU s / 1,000 msgs', lambda d: _fmt(_get(d, 'initial', 'pg_cpu_s_per_1000'), 3)),
             ('peak RSS of the Odoo process (MiB)', lambda d: _fmt(_get(d, 'initial', 'peak_rss_mib'))),
